@@ -1,0 +1,219 @@
+//! Command-line flags. `--help` on every command ends with an example.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Sign container image digests in cosign's format and verify them before you deploy.
+#[derive(Debug, Parser)]
+#[command(
+    name = "vouch",
+    version,
+    after_help = TOP_HELP,
+    propagate_version = true
+)]
+pub struct Cli {
+    /// Allow registries over plain HTTP or with unverified TLS certificates.
+    #[arg(
+        long,
+        global = true,
+        env = "VOUCH_ALLOW_INSECURE_REGISTRY",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        default_value_t = false,
+        num_args = 0,
+        default_missing_value = "true"
+    )]
+    pub allow_insecure_registry: bool,
+
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+const TOP_HELP: &str = "Examples:
+  vouch keygen --output-key-prefix release
+  vouch sign registry.example.com/app:1.4 --key release.key
+  vouch verify registry.example.com/app:1.4 --key release.pub
+
+Exit codes:
+  0  success (every image verified)
+  1  at least one image failed verification
+  2  usage, configuration, key or password error
+  3  a registry or layout could not be reached or read (fail closed)";
+
+/// vouch's commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate a key pair: PREFIX.key (encrypted, mode 0600) and PREFIX.pub.
+    #[command(after_help = "Example:
+  VOUCH_PASSWORD=… vouch keygen --algorithm ecdsa-p256 --output-key-prefix release
+
+The private key is written in cosign's encrypted format (scrypt + secretbox), so cosign
+and skopeo can use it too. The password comes from VOUCH_PASSWORD, COSIGN_PASSWORD,
+--password-file, or a prompt on a terminal.")]
+    Keygen(KeygenArgs),
+
+    /// Inspect keys.
+    #[command(
+        subcommand,
+        after_help = "Example:
+  vouch key id release.pub"
+    )]
+    Key(KeyCommand),
+
+    /// Sign image digests and store the signatures next to the images.
+    #[command(after_help = "Examples:
+  vouch sign 127.0.0.1:5000/app:v1 --key release.key
+  vouch sign oci:./image-layout --key release.key -a env=prod
+  vouch sign registry.example.com/app@sha256:… --key release.key --recursive
+
+A tag is resolved to its digest once; the digest is what gets signed. Signatures are
+appended to the image's sha256-<hex>.sig manifest, never replacing earlier ones.")]
+    Sign(SignArgs),
+
+    /// Verify images' signatures against trusted public keys.
+    #[command(after_help = "Examples:
+  vouch verify 127.0.0.1:5000/app:v1 --key release.pub
+  vouch verify oci:./image-layout --key a.pub --key b.pub -a env=prod --output json
+
+Exit codes:
+  0  every image verified
+  1  at least one image failed verification
+  2  usage, configuration or key error
+  3  a registry or layout could not be reached or read")]
+    Verify(VerifyArgs),
+}
+
+/// `vouch key …` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Print a key's id: the hex SHA-256 of its public key (SPKI DER).
+    #[command(after_help = "Example:
+  vouch key id release.pub")]
+    Id {
+        /// A public key (PEM), or an encrypted private key (asks for its password).
+        file: PathBuf,
+        /// Read the private key's password from this file.
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+    },
+}
+
+/// Key algorithms `keygen` can make.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum KeygenAlgorithm {
+    /// ECDSA on P-256 with SHA-256 (cosign's and skopeo's default).
+    EcdsaP256,
+    /// Pure Ed25519.
+    Ed25519,
+}
+
+/// `vouch keygen` flags.
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Key algorithm.
+    #[arg(long, value_enum, default_value = "ecdsa-p256")]
+    pub algorithm: KeygenAlgorithm,
+    /// Write PREFIX.key and PREFIX.pub.
+    #[arg(long, default_value = "vouch")]
+    pub output_key_prefix: PathBuf,
+    /// Overwrite existing files.
+    #[arg(long)]
+    pub force: bool,
+    /// Read the password from this file.
+    #[arg(long)]
+    pub password_file: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: OutputFormat,
+}
+
+/// Human or machine output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Human-readable.
+    Text,
+    /// JSON on stdout.
+    Json,
+}
+
+/// `vouch sign` flags.
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    /// Images: host[:port]/repo[:tag][@sha256:…] or oci:PATH[:TAG|@sha256:…].
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<String>,
+    /// The private key (cosign/sigstore encrypted PEM).
+    #[arg(long)]
+    pub key: PathBuf,
+    /// A signed annotation, KEY=VALUE (repeatable).
+    #[arg(short = 'a', long = "annotation", value_name = "KEY=VALUE")]
+    pub annotations: Vec<String>,
+    /// For an index, sign every platform manifest too.
+    #[arg(long)]
+    pub recursive: bool,
+    /// The repository to name in the payload, instead of the image's own.
+    #[arg(long, value_name = "REPOSITORY")]
+    pub identity: Option<String>,
+    /// Read the key's password from this file.
+    #[arg(long)]
+    pub password_file: Option<PathBuf>,
+    /// Use a key file that others can read (normally refused, as ssh does).
+    #[arg(long)]
+    pub allow_insecure_key_permissions: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: OutputFormat,
+}
+
+/// `vouch verify` flags.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Images: host[:port]/repo[:tag][@sha256:…] or oci:PATH[:TAG|@sha256:…].
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<String>,
+    /// A trusted public key (PEM); repeat for several. A signature by any of them counts.
+    #[arg(long = "key", value_name = "PUB", required = true)]
+    pub keys: Vec<PathBuf>,
+    /// A signed annotation that must be present, KEY=VALUE (repeatable).
+    #[arg(short = 'a', long = "annotation", value_name = "KEY=VALUE")]
+    pub annotations: Vec<String>,
+    /// The repository signatures must name, instead of the image's own.
+    #[arg(long, value_name = "REPOSITORY")]
+    pub identity: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: OutputFormat,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_command_has_an_example() {
+        let mut cmd = Cli::command();
+        cmd.build();
+        fn walk(cmd: &clap::Command, path: &str) {
+            let help = cmd
+                .get_after_help()
+                .map(|h| h.to_string())
+                .unwrap_or_default();
+            assert!(help.contains("Example"), "`{path}` --help has no example");
+            for sub in cmd.get_subcommands() {
+                if sub.get_name() == "help" {
+                    continue;
+                }
+                walk(sub, &format!("{path} {}", sub.get_name()));
+            }
+        }
+        walk(&cmd, "vouch");
+        assert!(TOP_HELP.contains("3  a registry"));
+    }
+}

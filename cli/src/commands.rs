@@ -1,0 +1,340 @@
+//! The command layer: flags in, library calls, human or JSON output, exit codes out.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, anyhow};
+use vouch_policy::KeyRequirement;
+
+use crate::args::{
+    Cli, Command, KeyCommand, KeygenAlgorithm, KeygenArgs, OutputFormat, SignArgs, VerifyArgs,
+};
+use crate::keys::{self, Algorithm, PrivateKey};
+use crate::reference::{self, ImageRef};
+use crate::sign::{SignOptions, sign_image};
+use crate::store::{StoreOptions, Stores};
+use crate::verify::{Expectations, ImageReport, TrustedKey, short_id, verify_image};
+
+/// Documented exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Success.
+    Ok = 0,
+    /// At least one image failed verification.
+    Refused = 1,
+    /// Usage, configuration, key or password error.
+    Usage = 2,
+    /// A registry or layout could not be reached or read.
+    Unreachable = 3,
+}
+
+/// An error with the exit code it maps to.
+#[derive(Debug)]
+pub struct Failure {
+    /// The exit code.
+    pub exit: Exit,
+    /// What went wrong, with its causes.
+    pub error: anyhow::Error,
+}
+
+impl Failure {
+    fn usage(error: anyhow::Error) -> Failure {
+        Failure {
+            exit: Exit::Usage,
+            error,
+        }
+    }
+}
+
+impl<E: Into<anyhow::Error>> From<E> for Failure {
+    fn from(e: E) -> Failure {
+        Failure::usage(e.into())
+    }
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<Exit, Failure> {
+    match cli.command {
+        Command::Keygen(args) => keygen(args),
+        Command::Key(KeyCommand::Id {
+            file,
+            password_file,
+        }) => key_id(&file, password_file.as_deref()),
+        Command::Sign(args) => {
+            let runtime = runtime()?;
+            runtime.block_on(sign(args, cli.allow_insecure_registry))
+        }
+        Command::Verify(args) => {
+            let runtime = runtime()?;
+            runtime.block_on(verify(args, cli.allow_insecure_registry))
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+        .map_err(Failure::usage)
+}
+
+fn keygen(args: KeygenArgs) -> Result<Exit, Failure> {
+    let algorithm = match args.algorithm {
+        KeygenAlgorithm::EcdsaP256 => Algorithm::EcdsaP256,
+        KeygenAlgorithm::Ed25519 => Algorithm::Ed25519,
+    };
+    let password = keys::obtain_password(args.password_file.as_deref(), true)?;
+    let key = PrivateKey::generate(algorithm);
+    let (private_path, public_path) = keys::write_key_pair(
+        &args.output_key_prefix,
+        &key,
+        password.as_bytes(),
+        args.force,
+    )?;
+    let key_id = key.public_key().key_id();
+    match args.output {
+        OutputFormat::Text => {
+            println!("Private key written to {}", private_path.display());
+            println!("Public key written to {}", public_path.display());
+            println!("Key id: {key_id}");
+        }
+        OutputFormat::Json => print_json(&serde_json::json!({
+            "private_key": private_path,
+            "public_key": public_path,
+            "algorithm": algorithm.as_str(),
+            "key_id": key_id,
+        }))?,
+    }
+    Ok(Exit::Ok)
+}
+
+fn key_id(file: &Path, password_file: Option<&Path>) -> Result<Exit, Failure> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let public = if text.contains("PRIVATE KEY-----") {
+        let password = keys::obtain_password(password_file, false)?;
+        PrivateKey::from_encrypted_pem(&text, password.as_bytes())
+            .with_context(|| format!("cannot load private key {}", file.display()))?
+            .public_key()
+    } else {
+        keys::load_public_key(file)?
+    };
+    println!("{}", public.key_id());
+    Ok(Exit::Ok)
+}
+
+fn parse_annotations(pairs: &[String]) -> Result<BTreeMap<String, String>, Failure> {
+    let mut out = BTreeMap::new();
+    for pair in pairs {
+        let (k, v) = pair.split_once('=').ok_or_else(|| {
+            Failure::usage(anyhow!(
+                "annotation {pair:?} is not KEY=VALUE (example: -a env=prod)"
+            ))
+        })?;
+        if k.is_empty() {
+            return Err(Failure::usage(anyhow!(
+                "annotation {pair:?} has an empty key"
+            )));
+        }
+        if out.insert(k.to_string(), v.to_string()).is_some() {
+            return Err(Failure::usage(anyhow!("annotation {k:?} given twice")));
+        }
+    }
+    Ok(out)
+}
+
+fn parse_images(images: &[String]) -> Result<Vec<ImageRef>, Failure> {
+    images
+        .iter()
+        .map(|s| {
+            reference::parse(s)
+                .with_context(|| format!("bad image reference {s:?}"))
+                .map_err(Failure::usage)
+        })
+        .collect()
+}
+
+fn stores(allow_insecure: bool) -> Result<Stores, Failure> {
+    Stores::new(&StoreOptions {
+        allow_insecure,
+        ..StoreOptions::default()
+    })
+    .map_err(|e| Failure::usage(e.into()))
+}
+
+async fn sign(args: SignArgs, allow_insecure: bool) -> Result<Exit, Failure> {
+    let annotations = parse_annotations(&args.annotations)?;
+    let images = parse_images(&args.images)?;
+    let password = keys::obtain_password(args.password_file.as_deref(), false)?;
+    let key = keys::load_private_key(
+        &args.key,
+        password.as_bytes(),
+        args.allow_insecure_key_permissions,
+    )?;
+    drop(password);
+    let stores = stores(allow_insecure)?;
+    let options = SignOptions {
+        key: &key,
+        annotations: &annotations,
+        recursive: args.recursive,
+        identity: args.identity.as_deref(),
+    };
+    let mut results = Vec::new();
+    let mut worst = Exit::Ok as u8;
+    for image in &images {
+        match sign_image(&stores, image, &options).await {
+            Ok(signed) => {
+                for s in &signed {
+                    if args.output == OutputFormat::Text {
+                        let note = if s.outcome == "already-signed" {
+                            " (already signed by this key; nothing added)"
+                        } else {
+                            ""
+                        };
+                        println!("{}{note}", s.signed);
+                    }
+                }
+                results.extend(
+                    signed
+                        .into_iter()
+                        .map(|s| serde_json::to_value(s).unwrap_or_default()),
+                );
+            }
+            Err(e) => {
+                worst = worst.max(if matches!(e, crate::store::StoreError::NotFound(_)) {
+                    Exit::Usage as u8
+                } else {
+                    Exit::Unreachable as u8
+                });
+                eprintln!("error: signing {image}: {e}");
+                results.push(
+                    serde_json::json!({"reference": image.to_string(), "error": e.to_string()}),
+                );
+            }
+        }
+    }
+    if args.output == OutputFormat::Json {
+        print_json(&serde_json::Value::Array(results))?;
+    }
+    Ok(match worst {
+        0 => Exit::Ok,
+        2 => Exit::Usage,
+        _ => Exit::Unreachable,
+    })
+}
+
+fn load_trusted_keys(paths: &[std::path::PathBuf]) -> Result<Vec<TrustedKey>, Failure> {
+    let mut out: Vec<TrustedKey> = Vec::new();
+    for path in paths {
+        let key = keys::load_public_key(path)?;
+        let key_id = key.key_id();
+        if out.iter().any(|k| k.key_id == key_id) {
+            continue;
+        }
+        out.push(TrustedKey {
+            key,
+            key_id,
+            source: path.display().to_string(),
+        });
+    }
+    Ok(out)
+}
+
+async fn verify(args: VerifyArgs, allow_insecure: bool) -> Result<Exit, Failure> {
+    let requirement = KeyRequirement {
+        annotations: parse_annotations(&args.annotations)?,
+    };
+    let images = parse_images(&args.images)?;
+    let keys = load_trusted_keys(&args.keys)?;
+    let stores = stores(allow_insecure)?;
+    let expect = Expectations {
+        keys: &keys,
+        requirement: &requirement,
+        identity: args.identity.as_deref(),
+    };
+    let mut reports = Vec::new();
+    for image in &images {
+        let report = verify_image(&stores, image, &expect).await;
+        if args.output == OutputFormat::Text {
+            print_report(&report);
+        }
+        reports.push(report);
+    }
+    if args.output == OutputFormat::Json {
+        print_json(&serde_json::json!({ "images": reports }))?;
+    }
+    Ok(if reports.iter().any(|r| r.unreachable) {
+        Exit::Unreachable
+    } else if reports.iter().all(ImageReport::is_verified) {
+        Exit::Ok
+    } else {
+        Exit::Refused
+    })
+}
+
+fn print_report(report: &ImageReport) {
+    let subject = report.pinned.as_deref().unwrap_or(&report.reference);
+    let from = if report.pinned.is_some() && !report.reference.contains('@') {
+        format!(" (from {})", report.reference)
+    } else {
+        String::new()
+    };
+    match report.decision {
+        "verified" => println!("VERIFIED {subject}{from}"),
+        "refused" => println!("REFUSED  {subject}{from}"),
+        _ => println!("ERROR    {subject}{from}"),
+    }
+    if let Some(reason) = &report.reason {
+        println!("  reason: {reason}");
+    }
+    for sig in &report.signatures {
+        let key = sig
+            .key_id
+            .as_deref()
+            .map(|id| {
+                format!(
+                    " key {} ({})",
+                    short_id(id),
+                    sig.key_source.as_deref().unwrap_or("?")
+                )
+            })
+            .unwrap_or_default();
+        match sig.verdict {
+            "verified" => {
+                let annotations: Vec<String> = sig
+                    .annotations
+                    .iter()
+                    .map(|(k, v)| match v.as_str() {
+                        Some(s) => format!("{k}={s}"),
+                        None => format!("{k}={v}"),
+                    })
+                    .collect();
+                let annotations = if annotations.is_empty() {
+                    String::new()
+                } else {
+                    format!(", annotations {}", annotations.join(" "))
+                };
+                println!("  signature {}: verified by{key}{annotations}", sig.index);
+            }
+            _ => println!(
+                "  signature {}: rejected{}: {}",
+                sig.index,
+                if key.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (signed by{key})")
+                },
+                sig.reason.as_deref().unwrap_or("unknown reason")
+            ),
+        }
+    }
+}
+
+fn print_json(value: &impl serde::Serialize) -> Result<(), Failure> {
+    let mut stdout = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut stdout, value).context("writing JSON")?;
+    writeln!(stdout).context("writing JSON")?;
+    Ok(())
+}

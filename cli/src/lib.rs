@@ -1,0 +1,18 @@
+//! vouch: sign container image digests in cosign's tag-based format and verify them.
+//!
+//! The pieces, by trust boundary: [`reference`] parses image references; [`payload`] and
+//! [`oci`] are the formats (parse only); [`keys`] loads, makes and uses keys; [`store`]
+//! talks to registries and OCI layouts and checks every digest; [`sign`] and [`verify`]
+//! put them together; [`commands`] is the thin command layer over [`args`].
+#![forbid(unsafe_code)]
+
+pub mod args;
+pub mod commands;
+pub mod keys;
+pub mod oci;
+pub mod payload;
+pub mod reference;
+pub mod resolve;
+pub mod sign;
+pub mod store;
+pub mod verify;

@@ -1,0 +1,386 @@
+//! Verification of cosign tag-based signatures: fetch the `.sig` manifest, check every
+//! layer's signature, payload digest and identity, and report on each.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use serde::Serialize;
+use vouch_policy::{Decision, KeyRequirement, VerifiedSignature};
+
+use crate::keys::PublicKey;
+use crate::oci::{self, Limits, SIGNATURE_ANNOTATION, SIMPLE_SIGNING};
+use crate::payload::{self, Payload};
+use crate::reference::{self, Digest, ImageRef};
+use crate::resolve::resolve;
+use crate::store::{Lookup, Repo, StoreError, Stores};
+
+/// A public key the user trusts, with where it came from.
+#[derive(Debug, Clone)]
+pub struct TrustedKey {
+    /// The key.
+    pub key: PublicKey,
+    /// Its id: hex SHA-256 of the SPKI DER.
+    pub key_id: String,
+    /// The file it was read from, for messages.
+    pub source: String,
+}
+
+/// What one signature layer came to.
+#[derive(Debug, Clone, Serialize)]
+pub struct SignatureReport {
+    /// 1-based position in the `.sig` manifest.
+    pub index: usize,
+    /// The layer's digest.
+    pub layer_digest: String,
+    /// `verified` or `rejected`.
+    pub verdict: &'static str,
+    /// The key it verified under.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    /// Where that key came from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_source: Option<String>,
+    /// Why it was rejected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The payload's docker-reference, when the payload parsed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub docker_reference: Option<String>,
+    /// The payload's signed annotations.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, serde_json::Value>,
+}
+
+/// The outcome for one image.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImageReport {
+    /// The reference as the user gave it.
+    pub reference: String,
+    /// The digest judged (a tag is resolved once, up front).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<Digest>,
+    /// `repo@digest`, for a deploy step to use instead of the tag.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pinned: Option<String>,
+    /// `verified`, `refused` or `error`.
+    pub decision: &'static str,
+    /// Why it was refused or could not be checked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Every signature layer found, and its verdict.
+    pub signatures: Vec<SignatureReport>,
+    /// True when the registry or layout could not be read (exit code 3).
+    #[serde(skip)]
+    pub unreachable: bool,
+}
+
+impl ImageReport {
+    fn failed(image: &ImageRef, digest: Option<&Digest>, err: &StoreError) -> ImageReport {
+        ImageReport {
+            reference: image.to_string(),
+            digest: digest.cloned(),
+            pinned: digest.map(|d| image.pinned_display(d)),
+            decision: if err.is_unreachable() {
+                "error"
+            } else {
+                "refused"
+            },
+            reason: Some(err.to_string()),
+            signatures: Vec::new(),
+            unreachable: err.is_unreachable(),
+        }
+    }
+
+    /// True when verified.
+    pub fn is_verified(&self) -> bool {
+        self.decision == "verified"
+    }
+}
+
+/// What must hold for an image to be accepted.
+#[derive(Debug, Clone)]
+pub struct Expectations<'a> {
+    /// Keys whose signatures count.
+    pub keys: &'a [TrustedKey],
+    /// The policy requirement (annotations).
+    pub requirement: &'a KeyRequirement,
+    /// Overrides the repository the payload must name (`--identity`).
+    pub identity: Option<&'a str>,
+}
+
+/// Verifies one image against the keys and requirement.
+pub async fn verify_image(
+    stores: &Stores,
+    image: &ImageRef,
+    expect: &Expectations<'_>,
+) -> ImageReport {
+    let limits = stores.limits();
+    let repo = stores.repo(image);
+    let resolved = match resolve(&repo, image, false, limits).await {
+        Ok(r) => r,
+        Err(e) => return ImageReport::failed(image, None, &e),
+    };
+    let digest = resolved.digest;
+    let layers = match fetch_signature_layers(&repo, &digest, limits).await {
+        Ok(l) => l,
+        Err(e) => return ImageReport::failed(image, Some(&digest), &e),
+    };
+    let identity = expect
+        .identity
+        .map(str::to_string)
+        .unwrap_or_else(|| image.default_identity());
+    let mut reports = Vec::new();
+    let mut verified = Vec::new();
+    for (i, layer) in layers.iter().enumerate() {
+        let (report, sig) = judge_layer(i + 1, layer, &digest, &identity, expect.keys);
+        reports.push(report);
+        verified.extend(sig);
+    }
+    let decision = expect.requirement.evaluate(&verified);
+    let (decision, reason) = match &decision {
+        Decision::Allow { .. } => ("verified", None),
+        Decision::Deny(denial) => {
+            let reason = if layers.is_empty() {
+                format!(
+                    "no signatures: {} has no {} tag (sign it with `vouch sign`)",
+                    image.repository_display(),
+                    digest.signature_tag()
+                )
+            } else {
+                denial.to_string()
+            };
+            ("refused", Some(reason))
+        }
+    };
+    ImageReport {
+        reference: image.to_string(),
+        pinned: Some(image.pinned_display(&digest)),
+        digest: Some(digest),
+        decision,
+        reason,
+        signatures: reports,
+        unreachable: false,
+    }
+}
+
+/// One layer of a `.sig` manifest, fetched as far as it could be.
+#[derive(Debug, Clone)]
+pub struct FetchedLayer {
+    /// The layer's descriptor.
+    pub descriptor: oci::Descriptor,
+    /// The payload bytes, or why they could not be had.
+    pub payload: Result<Vec<u8>, String>,
+}
+
+/// Fetches the `.sig` manifest of `digest` and its simple-signing layers. No tag → no layers.
+pub async fn fetch_signature_layers(
+    repo: &Repo,
+    digest: &Digest,
+    limits: &Limits,
+) -> Result<Vec<FetchedLayer>, StoreError> {
+    let tag = digest.signature_tag();
+    let Some(fetched) = repo.get_manifest(Lookup::Tag(&tag), limits).await? else {
+        return Ok(Vec::new());
+    };
+    let what = format!("signature manifest {tag}");
+    let manifest = oci::parse_manifest(&fetched.bytes, fetched.media_type.as_deref(), limits)
+        .map_err(|source| StoreError::Manifest {
+            what: what.clone(),
+            source,
+        })?;
+    let oci::Manifest::Image(manifest) = manifest else {
+        return Err(StoreError::Manifest {
+            what,
+            source: oci::ManifestError::Malformed(
+                "an index where an image manifest was expected".into(),
+            ),
+        });
+    };
+    if manifest.layers.len() > limits.max_signature_layers {
+        return Err(StoreError::Manifest {
+            what,
+            source: oci::ManifestError::TooMany {
+                what: "signature layers",
+                count: manifest.layers.len(),
+                limit: limits.max_signature_layers,
+            },
+        });
+    }
+    let mut layers = Vec::with_capacity(manifest.layers.len());
+    for descriptor in manifest.layers {
+        let payload = if descriptor.media_type != SIMPLE_SIGNING {
+            Err(format!(
+                "not a simple-signing layer (media type {:?})",
+                descriptor.media_type
+            ))
+        } else if descriptor.size > limits.max_signature_layer_bytes as u64 {
+            Err(format!(
+                "layer is {} bytes, more than the {}-byte limit",
+                descriptor.size, limits.max_signature_layer_bytes
+            ))
+        } else {
+            match descriptor.sha256() {
+                Err(e) => Err(e.to_string()),
+                Ok(layer_digest) => {
+                    match repo
+                        .get_blob(&layer_digest, limits.max_signature_layer_bytes)
+                        .await
+                    {
+                        Ok(bytes) if bytes.len() as u64 != descriptor.size => Err(format!(
+                            "payload is {} bytes but the manifest says {}",
+                            bytes.len(),
+                            descriptor.size
+                        )),
+                        Ok(bytes) => Ok(bytes),
+                        Err(e) if e.is_unreachable() => return Err(e),
+                        Err(e) => Err(e.to_string()),
+                    }
+                }
+            }
+        };
+        layers.push(FetchedLayer {
+            descriptor,
+            payload,
+        });
+    }
+    Ok(layers)
+}
+
+/// Checks one layer: signature under some trusted key, then the payload's claims.
+pub fn judge_layer(
+    index: usize,
+    layer: &FetchedLayer,
+    image_digest: &Digest,
+    identity: &str,
+    keys: &[TrustedKey],
+) -> (SignatureReport, Option<VerifiedSignature>) {
+    let mut report = SignatureReport {
+        index,
+        layer_digest: layer.descriptor.digest.clone(),
+        verdict: "rejected",
+        key_id: None,
+        key_source: None,
+        reason: None,
+        docker_reference: None,
+        annotations: BTreeMap::new(),
+    };
+    let reject = |mut report: SignatureReport, reason: String| {
+        report.reason = Some(reason);
+        (report, None)
+    };
+    let payload_bytes = match &layer.payload {
+        Ok(bytes) => bytes,
+        Err(reason) => return reject(report, reason.clone()),
+    };
+    let Some(sig_b64) = layer
+        .descriptor
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(SIGNATURE_ANNOTATION))
+    else {
+        return reject(report, format!("no {SIGNATURE_ANNOTATION} annotation"));
+    };
+    let signature = match base64::engine::general_purpose::STANDARD.decode(sig_b64.trim()) {
+        Ok(s) => s,
+        Err(e) => return reject(report, format!("signature is not valid base64: {e}")),
+    };
+    let Some(key) = keys
+        .iter()
+        .find(|k| k.key.verify(payload_bytes, &signature).is_ok())
+    else {
+        let reason = match keys {
+            [only] => format!(
+                "signature does not verify under key {} ({}): signed by another key, or the payload was altered",
+                short_id(&only.key_id),
+                only.source
+            ),
+            _ => format!(
+                "signature does not verify under any of the {} given keys: signed by another key, or the payload was altered",
+                keys.len()
+            ),
+        };
+        return reject(report, reason);
+    };
+    report.key_id = Some(key.key_id.clone());
+    report.key_source = Some(key.source.clone());
+    let payload = match payload::parse(payload_bytes) {
+        Ok(p) => p,
+        Err(e) => return reject(report, format!("signed payload refused: {e}")),
+    };
+    report.docker_reference = Some(payload.docker_reference.clone());
+    report.annotations = payload.optional.clone();
+    if &payload.digest != image_digest {
+        let reason = format!(
+            "payload signs {}, not this image's {image_digest}: a signature of another image",
+            payload.digest
+        );
+        return reject(report, reason);
+    }
+    if !identity_matches(&payload.docker_reference, identity) {
+        let reason = format!(
+            "payload names repository {:?}, not {identity:?}: signed for another repository",
+            payload.docker_reference
+        );
+        return reject(report, reason);
+    }
+    report.verdict = "verified";
+    let verified = VerifiedSignature {
+        key_id: key.key_id.clone(),
+        annotations: string_annotations(&payload),
+    };
+    (report, Some(verified))
+}
+
+fn string_annotations(payload: &Payload) -> BTreeMap<String, String> {
+    payload
+        .optional
+        .iter()
+        .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+        .collect()
+}
+
+/// Whether a payload's docker-reference names `expected`'s repository. A tag or digest in
+/// the payload is ignored, as skopeo's `matchRepository` does.
+pub fn identity_matches(docker_reference: &str, expected: &str) -> bool {
+    if docker_reference == expected {
+        return true;
+    }
+    match (
+        reference::parse(docker_reference),
+        reference::parse(expected),
+    ) {
+        (Ok(ImageRef::Registry(a)), Ok(ImageRef::Registry(b))) => {
+            a.registry == b.registry && a.repository == b.repository
+        }
+        _ => false,
+    }
+}
+
+/// The first 12 hex characters of a key id, for human output.
+pub fn short_id(key_id: &str) -> &str {
+    key_id.get(..12).unwrap_or(key_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_matching() {
+        assert!(identity_matches("127.0.0.1:5000/app", "127.0.0.1:5000/app"));
+        assert!(identity_matches(
+            "127.0.0.1:5000/app:v1",
+            "127.0.0.1:5000/app"
+        ));
+        assert!(identity_matches("alpine", "docker.io/library/alpine"));
+        assert!(!identity_matches(
+            "127.0.0.1:5000/other",
+            "127.0.0.1:5000/app"
+        ));
+        assert!(!identity_matches(
+            "127.0.0.1:5001/app",
+            "127.0.0.1:5000/app"
+        ));
+        assert!(!identity_matches("", "127.0.0.1:5000/app"));
+    }
+}

@@ -1,0 +1,142 @@
+//! Test harness for vouch's end-to-end tests: a real `docker-registry` on loopback, test
+//! images written as OCI layouts or pushed over the distribution API, the real `vouch`
+//! binary, and the peer tools (cosign, skopeo) fetched by `tests/peers/fetch-peers.sh`.
+#![forbid(unsafe_code)]
+
+pub mod image;
+pub mod peers;
+pub mod registry;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+pub use image::{TestImage, TestIndex};
+pub use registry::Registry;
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+/// `../shared/vectors`, the public test vectors beside the project.
+pub fn vectors_dir() -> PathBuf {
+    workspace_root().join("../shared/vectors")
+}
+
+/// The `vouch` binary, built once per test process so tests never run a stale one.
+pub fn vouch_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "--quiet", "-p", "vouch", "--bin", "vouch"])
+            .current_dir(workspace_root())
+            .status()
+            .expect("run cargo build for the vouch binary");
+        assert!(status.success(), "building vouch failed");
+        let target = std::env::var("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| workspace_root().join("target"));
+        let bin = target.join("debug").join("vouch");
+        assert!(bin.is_file(), "{} missing after build", bin.display());
+        bin
+    })
+}
+
+/// The password every test key uses.
+pub const TEST_PASSWORD: &str = "correct horse battery staple";
+
+/// A `vouch` command with a clean environment: no inherited passwords or insecure flags.
+pub fn vouch() -> Command {
+    let mut cmd = Command::new(vouch_bin());
+    cmd.env_remove("VOUCH_PASSWORD")
+        .env_remove("COSIGN_PASSWORD")
+        .env_remove("VOUCH_ALLOW_INSECURE_REGISTRY")
+        .env("NO_COLOR", "1");
+    cmd
+}
+
+/// What a command did, for assertions with useful failure messages.
+#[derive(Debug)]
+pub struct Run {
+    /// Exit code (-1 if killed by a signal).
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Run {
+    /// Runs `cmd` to completion.
+    pub fn of(cmd: &mut Command) -> Run {
+        let out: Output = cmd.output().expect("spawn command");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Asserts the exit code, printing everything on mismatch.
+    #[track_caller]
+    pub fn expect_code(self, code: i32) -> Run {
+        assert_eq!(
+            self.code, code,
+            "unexpected exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    /// stdout and stderr together.
+    pub fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+
+    /// stdout parsed as JSON.
+    #[track_caller]
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+    }
+}
+
+/// Generates a vouch key pair in `dir` named `name` (`name.key`, `name.pub`).
+pub fn keygen(dir: &Path, name: &str, algorithm: &str) -> (PathBuf, PathBuf) {
+    let prefix = dir.join(name);
+    Run::of(
+        vouch()
+            .args(["keygen", "--algorithm", algorithm, "--output-key-prefix"])
+            .arg(&prefix)
+            .env("VOUCH_PASSWORD", TEST_PASSWORD),
+    )
+    .expect_code(0);
+    (prefix.with_extension("key"), prefix.with_extension("pub"))
+}
+
+/// `vouch sign` with the test password and insecure (plain HTTP) registries allowed.
+pub fn sign(image: &str, key: &Path, extra: &[&str]) -> Run {
+    Run::of(
+        vouch()
+            .args(["--allow-insecure-registry", "sign", image, "--key"])
+            .arg(key)
+            .args(extra)
+            .env("VOUCH_PASSWORD", TEST_PASSWORD),
+    )
+}
+
+/// `vouch verify` with insecure (plain HTTP) registries allowed.
+pub fn verify(image: &str, keys: &[&Path], extra: &[&str]) -> Run {
+    let mut cmd = vouch();
+    cmd.args(["--allow-insecure-registry", "verify", image]);
+    for k in keys {
+        cmd.arg("--key").arg(k);
+    }
+    cmd.args(extra);
+    Run::of(&mut cmd)
+}
