@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole test suite. Installs what it needs first: Debian's docker-registry and the
+# interop peers (cosign 2.5, skopeo 1.18 from Debian 13, unpacked into a cache).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== installing test dependencies"
+bash tests/peers/fetch-peers.sh
+
+echo "== formatting and lints"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+echo "== tests"
+cargo test --workspace
+
+echo "== quickstart"
+bash scripts/quickstart.sh >/dev/null
+echo "quickstart: ok"
