@@ -208,11 +208,9 @@ pub async fn fetch_signature_layers(
     }
     let mut layers = Vec::with_capacity(manifest.layers.len());
     for descriptor in manifest.layers {
+        // Other attachments are reported by judge_layer; no need to fetch them.
         let payload = if descriptor.media_type != SIMPLE_SIGNING {
-            Err(format!(
-                "not a simple-signing layer (media type {:?})",
-                descriptor.media_type
-            ))
+            Err("not fetched".to_string())
         } else if descriptor.size > limits.max_signature_layer_bytes as u64 {
             Err(format!(
                 "layer is {} bytes, more than the {}-byte limit",
@@ -268,6 +266,13 @@ pub fn judge_layer(
         report.reason = Some(reason);
         (report, None)
     };
+    if layer.descriptor.media_type != SIMPLE_SIGNING {
+        let reason = format!(
+            "not a simple-signing layer (media type {:?})",
+            layer.descriptor.media_type
+        );
+        return reject(report, reason);
+    }
     let payload_bytes = match &layer.payload {
         Ok(bytes) => bytes,
         Err(reason) => return reject(report, reason.clone()),

@@ -1,0 +1,202 @@
+//! containers/image's cosign fixtures (../shared/vectors/containers-image), judged by
+//! vouch's layer checks with the verdicts that project expects (see the vectors README).
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use vouch::keys::PublicKey;
+use vouch::oci::Descriptor;
+use vouch::reference::Digest;
+use vouch::verify::{FetchedLayer, TrustedKey, judge_layer};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/vectors/containers-image/signature/fixtures")
+}
+
+fn trusted(name: &str) -> TrustedKey {
+    let path = fixtures().join(name);
+    let key =
+        PublicKey::from_pem(&std::fs::read_to_string(&path).expect("key")).expect("parse key");
+    TrustedKey {
+        key_id: key.key_id(),
+        key,
+        source: name.to_string(),
+    }
+}
+
+/// A containers/image on-disk signature: `\0sigstore-json\n` + {mimeType, payload, annotations}.
+fn load_signature(path: &Path) -> FetchedLayer {
+    let bytes = std::fs::read(path).expect("signature file");
+    let prefix = b"\x00sigstore-json\n";
+    assert!(bytes.starts_with(prefix), "{}", path.display());
+    let doc: serde_json::Value = serde_json::from_slice(&bytes[prefix.len()..]).expect("json");
+    let payload = base64::engine::general_purpose::STANDARD
+        .decode(doc["payload"].as_str().expect("payload"))
+        .expect("base64");
+    let annotations = doc["annotations"]
+        .as_object()
+        .expect("annotations")
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+        .collect();
+    FetchedLayer {
+        descriptor: Descriptor {
+            media_type: doc["mimeType"].as_str().expect("mimeType").to_string(),
+            digest: Digest::of(&payload).to_string(),
+            size: payload.len() as u64,
+            annotations: Some(annotations),
+            platform: None,
+        },
+        payload: Ok(payload),
+    }
+}
+
+/// Verdicts for every signature of a fixture image, judged as `identity` with `keys`.
+fn judge(dir: &str, identity: &str, keys: &[TrustedKey]) -> Vec<(String, Option<String>)> {
+    let dir = fixtures().join(dir);
+    let manifest = std::fs::read(dir.join("manifest.json")).expect("manifest");
+    let digest = Digest::of(&manifest);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("signature-"))
+        })
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let (report, _) = judge_layer(i + 1, &load_signature(f), &digest, identity, keys);
+            (report.verdict.to_string(), report.reason)
+        })
+        .collect()
+}
+
+const SAMPLE: &str = "192.168.64.2:5000/cosign-signed-single-sample";
+
+#[test]
+fn valid_images_are_accepted() {
+    let key = [trusted("cosign.pub")];
+    for dir in ["dir-img-cosign-valid", "dir-img-cosign-valid-2"] {
+        let verdicts = judge(dir, SAMPLE, &key);
+        assert!(!verdicts.is_empty());
+        assert!(
+            verdicts.iter().all(|(v, _)| v == "verified"),
+            "{dir}: {verdicts:?}"
+        );
+    }
+}
+
+#[test]
+fn mixed_image_has_one_valid_signature() {
+    let verdicts = judge("dir-img-cosign-mixed", SAMPLE, &[trusted("cosign.pub")]);
+    assert_eq!(
+        verdicts.iter().filter(|(v, _)| v == "verified").count(),
+        1,
+        "{verdicts:?}"
+    );
+    assert_eq!(verdicts.len(), 2);
+}
+
+#[test]
+fn tagged_identity_matches_its_repository_only() {
+    let key = [trusted("cosign.pub")];
+    let ok = judge(
+        "dir-img-cosign-valid-with-tag",
+        "192.168.64.2:5000/skopeo-signed",
+        &key,
+    );
+    assert_eq!(ok[0].0, "verified", "{ok:?}");
+    let other = judge("dir-img-cosign-valid-with-tag", "this/does-not", &key);
+    assert!(
+        other[0]
+            .1
+            .as_deref()
+            .is_some_and(|r| r.contains("another repository")),
+        "{other:?}"
+    );
+}
+
+#[test]
+fn key_with_rekor_bundle_verifies_by_key() {
+    let verdicts = judge(
+        "dir-img-cosign-key-rekor-valid",
+        "192.168.64.2:5000/cosign-signed/key-1",
+        &[trusted("cosign2.pub")],
+    );
+    assert_eq!(verdicts[0].0, "verified", "{verdicts:?}");
+}
+
+#[test]
+fn refusals() {
+    let key = [trusted("cosign.pub")];
+    // The manifest was modified after signing: the payload names the original digest.
+    let v = judge("dir-img-cosign-modified-manifest", SAMPLE, &key);
+    assert!(
+        v.iter().all(|(verdict, reason)| verdict == "rejected"
+            && reason
+                .as_deref()
+                .is_some_and(|r| r.contains("another image"))),
+        "{v:?}"
+    );
+    // A text/plain attachment is not a signature whatever its annotation says.
+    let v = judge("dir-img-cosign-other-attachment", SAMPLE, &key);
+    assert!(
+        v[0].1
+            .as_deref()
+            .is_some_and(|r| r.contains("not a simple-signing layer")),
+        "{v:?}"
+    );
+    // Signed by another key.
+    let v = judge("dir-img-cosign-valid", SAMPLE, &[trusted("cosign2.pub")]);
+    assert!(v.iter().all(|(verdict, _)| verdict == "rejected"), "{v:?}");
+    // A v2s1 manifest with a digest the signature does not name.
+    let v = judge("dir-img-cosign-manifest-digest-error", SAMPLE, &key);
+    assert!(v.iter().all(|(verdict, _)| verdict == "rejected"), "{v:?}");
+}
+
+#[test]
+fn unacceptable_payloads_with_valid_signatures_are_refused() {
+    let key = [trusted("cosign.pub")];
+    let derived = fixtures().join("../../derived-simple-signing");
+    let digest = Digest::of(b"irrelevant");
+    for case in [
+        "valid-sig-over-non-json",
+        "valid-sig-over-empty-json-object",
+    ] {
+        let dir = derived.join(case);
+        let payload = std::fs::read(dir.join("payload.bin")).expect("payload");
+        let signature = std::fs::read_to_string(dir.join("signature.b64")).expect("sig");
+        let layer = FetchedLayer {
+            descriptor: Descriptor {
+                media_type: vouch::oci::SIMPLE_SIGNING.to_string(),
+                digest: Digest::of(&payload).to_string(),
+                size: payload.len() as u64,
+                annotations: Some(
+                    [(
+                        vouch::oci::SIGNATURE_ANNOTATION.to_string(),
+                        signature.trim().to_string(),
+                    )]
+                    .into(),
+                ),
+                platform: None,
+            },
+            payload: Ok(payload),
+        };
+        let (report, counted) = judge_layer(1, &layer, &digest, SAMPLE, &key);
+        assert!(counted.is_none(), "{case}");
+        // The signature itself is good; the payload is what is refused.
+        assert!(report.key_id.is_some(), "{case}: {report:?}");
+        assert!(
+            report
+                .reason
+                .as_deref()
+                .is_some_and(|r| r.contains("signed payload refused")),
+            "{case}: {report:?}"
+        );
+    }
+}
