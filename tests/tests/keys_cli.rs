@@ -5,7 +5,11 @@ use std::os::unix::fs::PermissionsExt;
 use vouch_e2e::{Run, TEST_PASSWORD, TestImage, keygen, sign, vectors_dir, vouch};
 
 fn mode(path: &std::path::Path) -> u32 {
-    std::fs::metadata(path).expect("metadata").permissions().mode() & 0o777
+    std::fs::metadata(path)
+        .expect("metadata")
+        .permissions()
+        .mode()
+        & 0o777
 }
 
 #[test]
@@ -15,9 +19,15 @@ fn keygen_writes_encrypted_0600_key_and_public_key() {
         let (key, public) = keygen(dir.path(), alg, alg);
         assert_eq!(mode(&key), 0o600, "{alg} private key mode");
         let text = std::fs::read_to_string(&key).expect("key");
-        assert!(text.starts_with("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----"), "{text}");
+        assert!(
+            text.starts_with("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----"),
+            "{text}"
+        );
         let pub_text = std::fs::read_to_string(&public).expect("pub");
-        assert!(pub_text.starts_with("-----BEGIN PUBLIC KEY-----"), "{pub_text}");
+        assert!(
+            pub_text.starts_with("-----BEGIN PUBLIC KEY-----"),
+            "{pub_text}"
+        );
         let id = Run::of(vouch().args(["key", "id"]).arg(&public)).expect_code(0);
         let id_private = Run::of(
             vouch()
@@ -43,8 +53,16 @@ fn keygen_never_overwrites_without_force() {
             .env("VOUCH_PASSWORD", TEST_PASSWORD),
     )
     .expect_code(2);
-    assert!(out.stderr.contains("--force") && out.stderr.contains("k.key"), "{}", out.stderr);
-    assert_eq!(std::fs::read(&key).expect("key"), before, "existing key untouched");
+    assert!(
+        out.stderr.contains("--force") && out.stderr.contains("k.key"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        std::fs::read(&key).expect("key"),
+        before,
+        "existing key untouched"
+    );
     Run::of(
         vouch()
             .args(["keygen", "--force", "--output-key-prefix"])
@@ -161,11 +179,19 @@ fn bad_references_and_annotations_exit_2() {
     for (args, needle) in [
         (vec!["verify", "UPPER/case"], "bad image reference"),
         (vec!["verify", "app@sha256:123"], "invalid digest"),
-        (vec!["verify", "oci:", "-a", "x=y"], "oci: reference without a path"),
+        (
+            vec!["verify", "oci:", "-a", "x=y"],
+            "oci: reference without a path",
+        ),
         (vec!["verify", "app", "-a", "novalue"], "not KEY=VALUE"),
     ] {
         let out = Run::of(vouch().args(&args).arg("--key").arg(&public)).expect_code(2);
         assert!(out.stderr.contains(needle), "{args:?}: {}", out.stderr);
-        assert_eq!(out.stderr.lines().count(), 1, "one clear line: {}", out.stderr);
+        assert_eq!(
+            out.stderr.lines().count(),
+            1,
+            "one clear line: {}",
+            out.stderr
+        );
     }
 }
