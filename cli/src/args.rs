@@ -25,6 +25,41 @@ pub struct Cli {
     )]
     pub allow_insecure_registry: bool,
 
+    /// Trust this CA certificate (PEM) for registries, besides the system's roots; repeatable.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub registry_cacert: Vec<PathBuf>,
+
+    /// Client certificate (PEM) for registries that require mutual TLS.
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        requires = "registry_client_key"
+    )]
+    pub registry_client_cert: Option<PathBuf>,
+
+    /// Private key (PEM) for --registry-client-cert.
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        requires = "registry_client_cert"
+    )]
+    pub registry_client_key: Option<PathBuf>,
+
+    /// Seconds one registry request may take, body included.
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 30)]
+    pub timeout: u64,
+
+    /// Retries after a failed registry request (429, 5xx, resets), with backoff.
+    #[arg(long, global = true, value_name = "N", default_value_t = 4)]
+    pub retries: u32,
+
+    /// Print each registry request (method, path, status, time) to stderr. Never prints
+    /// credentials or tokens.
+    #[arg(long, global = true)]
+    pub debug: bool,
+
     /// The command to run.
     #[command(subcommand)]
     pub command: Command,
@@ -71,6 +106,22 @@ A tag is resolved to its digest once; the digest is what gets signed. Signatures
 appended to the image's sha256-<hex>.sig manifest, never replacing earlier ones.")]
     Sign(SignArgs),
 
+    /// Store credentials for a registry in docker's config.json.
+    #[command(after_help = "Example:
+  echo \"$TOKEN\" | vouch login registry.example.com --username ci --password-stdin
+
+The credentials go to $DOCKER_CONFIG/config.json (default ~/.docker/config.json), mode 0600,
+where docker, cosign and vouch all find them.")]
+    Login(LoginArgs),
+
+    /// Remove a registry's credentials from docker's config.json.
+    #[command(after_help = "Example:
+  vouch logout registry.example.com")]
+    Logout {
+        /// The registry host, e.g. registry.example.com or 127.0.0.1:5000.
+        registry: String,
+    },
+
     /// Verify images' signatures against trusted public keys.
     #[command(after_help = "Examples:
   vouch verify 127.0.0.1:5000/app:v1 --key release.pub
@@ -82,6 +133,19 @@ Exit codes:
   2  usage, configuration or key error
   3  a registry or layout could not be reached or read")]
     Verify(VerifyArgs),
+}
+
+/// `vouch login` flags.
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// The registry host, e.g. registry.example.com or 127.0.0.1:5000.
+    pub registry: String,
+    /// The user name.
+    #[arg(short, long)]
+    pub username: String,
+    /// Read the password or token from standard input (the only way: never on the command line).
+    #[arg(long, required = true)]
+    pub password_stdin: bool,
 }
 
 /// `vouch key …` subcommands.

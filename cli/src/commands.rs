@@ -8,7 +8,8 @@ use anyhow::{Context, anyhow};
 use vouch_policy::KeyRequirement;
 
 use crate::args::{
-    Cli, Command, KeyCommand, KeygenAlgorithm, KeygenArgs, OutputFormat, SignArgs, VerifyArgs,
+    Cli, Command, KeyCommand, KeygenAlgorithm, KeygenArgs, LoginArgs, OutputFormat, SignArgs,
+    VerifyArgs,
 };
 use crate::keys::{self, Algorithm, PrivateKey};
 use crate::reference::{self, ImageRef};
@@ -55,19 +56,24 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<Exit, Failure> {
+    let globals = cli_globals(&cli);
     match cli.command {
         Command::Keygen(args) => keygen(args),
         Command::Key(KeyCommand::Id {
             file,
             password_file,
         }) => key_id(&file, password_file.as_deref()),
+        Command::Login(args) => login(args),
+        Command::Logout { registry } => logout(&registry),
         Command::Sign(args) => {
+            let options = store_options(&globals);
             let runtime = runtime()?;
-            runtime.block_on(sign(args, cli.allow_insecure_registry))
+            runtime.block_on(sign(args, options))
         }
         Command::Verify(args) => {
+            let options = store_options(&globals);
             let runtime = runtime()?;
-            runtime.block_on(verify(args, cli.allow_insecure_registry))
+            runtime.block_on(verify(args, options))
         }
     }
 }
@@ -156,15 +162,88 @@ fn parse_images(images: &[String]) -> Result<Vec<ImageRef>, Failure> {
         .collect()
 }
 
-fn stores(allow_insecure: bool) -> Result<Stores, Failure> {
-    Stores::new(&StoreOptions {
-        allow_insecure,
-        ..StoreOptions::default()
-    })
-    .map_err(|e| Failure::usage(e.into()))
+/// The global flags that shape registry access.
+struct Globals {
+    allow_insecure: bool,
+    ca_certs: Vec<std::path::PathBuf>,
+    client_identity: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    timeout: u64,
+    retries: u32,
+    debug: bool,
 }
 
-async fn sign(args: SignArgs, allow_insecure: bool) -> Result<Exit, Failure> {
+fn cli_globals(cli: &Cli) -> Globals {
+    Globals {
+        allow_insecure: cli.allow_insecure_registry,
+        ca_certs: cli.registry_cacert.clone(),
+        client_identity: cli
+            .registry_client_cert
+            .clone()
+            .zip(cli.registry_client_key.clone()),
+        timeout: cli.timeout,
+        retries: cli.retries,
+        debug: cli.debug,
+    }
+}
+
+fn store_options(g: &Globals) -> StoreOptions {
+    StoreOptions {
+        allow_insecure: g.allow_insecure,
+        ca_certs: g.ca_certs.clone(),
+        client_identity: g.client_identity.clone(),
+        timeout: std::time::Duration::from_secs(g.timeout.max(1)),
+        retries: g.retries,
+        debug: g.debug,
+        ..StoreOptions::default()
+    }
+}
+
+fn stores(options: &StoreOptions) -> Result<Stores, Failure> {
+    Stores::new(options).map_err(|e| Failure::usage(e.into()))
+}
+
+fn docker_config_path() -> Result<std::path::PathBuf, Failure> {
+    crate::store::credentials::CredentialSources::from_env()
+        .docker_config
+        .ok_or_else(|| {
+            Failure::usage(anyhow!(
+                "cannot find docker's config: set DOCKER_CONFIG or HOME"
+            ))
+        })
+}
+
+fn login(args: LoginArgs) -> Result<Exit, Failure> {
+    use std::io::Read as _;
+    let mut secret = zeroize::Zeroizing::new(String::new());
+    std::io::stdin()
+        .take(64 * 1024)
+        .read_to_string(&mut secret)
+        .context("reading the password from standard input")?;
+    let trimmed = zeroize::Zeroizing::new(secret.trim_end_matches(['\r', '\n']).to_string());
+    if trimmed.is_empty() {
+        return Err(Failure::usage(anyhow!("no password on standard input")));
+    }
+    let path = docker_config_path()?;
+    let creds = crate::store::credentials::Credentials {
+        username: args.username,
+        secret: trimmed,
+    };
+    crate::store::credentials::store_login(&path, &args.registry, &creds)?;
+    println!("Login for {} stored in {}", args.registry, path.display());
+    Ok(Exit::Ok)
+}
+
+fn logout(registry: &str) -> Result<Exit, Failure> {
+    let path = docker_config_path()?;
+    if crate::store::credentials::remove_login(&path, registry)? {
+        println!("Removed {registry} from {}", path.display());
+    } else {
+        println!("No login for {registry} in {}", path.display());
+    }
+    Ok(Exit::Ok)
+}
+
+async fn sign(args: SignArgs, options: StoreOptions) -> Result<Exit, Failure> {
     let annotations = parse_annotations(&args.annotations)?;
     let images = parse_images(&args.images)?;
     let password = keys::obtain_password(args.password_file.as_deref(), false)?;
@@ -174,7 +253,7 @@ async fn sign(args: SignArgs, allow_insecure: bool) -> Result<Exit, Failure> {
         args.allow_insecure_key_permissions,
     )?;
     drop(password);
-    let stores = stores(allow_insecure)?;
+    let stores = stores(&options)?;
     let options = SignOptions {
         key: &key,
         annotations: &annotations,
@@ -242,13 +321,13 @@ fn load_trusted_keys(paths: &[std::path::PathBuf]) -> Result<Vec<TrustedKey>, Fa
     Ok(out)
 }
 
-async fn verify(args: VerifyArgs, allow_insecure: bool) -> Result<Exit, Failure> {
+async fn verify(args: VerifyArgs, options: StoreOptions) -> Result<Exit, Failure> {
     let requirement = KeyRequirement {
         annotations: parse_annotations(&args.annotations)?,
     };
     let images = parse_images(&args.images)?;
     let keys = load_trusted_keys(&args.keys)?;
-    let stores = stores(allow_insecure)?;
+    let stores = stores(&options)?;
     let expect = Expectations {
         keys: &keys,
         requirement: &requirement,

@@ -2,7 +2,7 @@
 //! image's `.sig` manifest without losing what is already there, even under concurrency.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use serde::Serialize;
@@ -99,10 +99,18 @@ pub async fn sign_image(
     Ok(out)
 }
 
+/// Longest time vouch lets pass between starting to read the `.sig` manifest and sending
+/// the merged one; a slower round is abandoned and read again. See docs/security.md.
+pub const MERGE_WINDOW: Duration = Duration::from_millis(500);
+/// How long a writer waits before checking that its signature survived: any concurrent
+/// write based on a read from before ours lands within [`MERGE_WINDOW`].
+pub const CONFIRM_DELAY: Duration = Duration::from_millis(1000);
+
 /// Appends `layer` to the `.sig` manifest of `digest`. Distribution has no conditional
-/// PUT, so after writing we re-read; if a concurrent writer replaced the manifest without
-/// our layer, we merge again on top of theirs. We only ever write a superset of what we
-/// read, so a failure never leaves fewer signatures than there were.
+/// PUT, so this is optimistic: read, merge, write, wait out every concurrent round that
+/// could have read before our write, then check our layer is still there and merge
+/// again if not. Every write is a superset of the read it is based on, so a failed or
+/// interrupted sign never leaves fewer signatures than it found.
 async fn append_signature(
     repo: &Repo,
     digest: &Digest,
@@ -113,8 +121,11 @@ async fn append_signature(
     let tag = digest.signature_tag();
     let public = key.public_key();
     let desc = layer.descriptor();
+    // The payload blob does not depend on the merge: upload it outside the window.
+    repo.put_blob(&layer.payload).await?;
     let mut wrote = false;
     for round in 0..MAX_ROUNDS {
+        let read_started = Instant::now();
         let existing = repo.get_manifest(Lookup::Tag(&tag), limits).await?;
         let existing_bytes = existing.as_ref().map(|f| f.bytes.as_slice());
         if let Some(bytes) = existing_bytes {
@@ -123,13 +134,13 @@ async fn append_signature(
                 .iter()
                 .any(|(d, s)| *d == desc.digest && *s == layer.signature_b64)
             {
-                // Our own write is in place (or an identical one was).
+                // Our own write survived (or an identical one was there).
                 return Ok((
                     if wrote { "signed" } else { "already-signed" },
                     layers.len(),
                 ));
             }
-            // Same payload bytes signed by this key already: signing again adds nothing.
+            // The same payload, signed by this key already: signing again adds nothing.
             if !wrote
                 && layers.iter().any(|(d, s)| {
                     *d == desc.digest
@@ -141,33 +152,43 @@ async fn append_signature(
                 return Ok(("already-signed", layers.len()));
             }
         }
-        let Some(merged) =
-            oci::merge_signature_manifest(existing_bytes, std::slice::from_ref(layer)).map_err(
-                |source| StoreError::Manifest {
-                    what: format!("signature manifest {tag}"),
-                    source,
-                },
-            )?
-        else {
-            continue;
-        };
-        repo.put_blob(&layer.payload).await?;
+        let merged = oci::merge_signature_manifest(existing_bytes, std::slice::from_ref(layer))
+            .map_err(|source| StoreError::Manifest {
+                what: format!("signature manifest {tag}"),
+                source,
+            })?
+            .ok_or_else(|| StoreError::Manifest {
+                what: format!("signature manifest {tag}"),
+                source: oci::ManifestError::Malformed("merge added nothing".into()),
+            })?;
         repo.put_blob(&merged.config).await?;
+        if read_started.elapsed() > MERGE_WINDOW {
+            // Too slow to be safe for others: what we read may be stale. Start over.
+            tokio::time::sleep(jitter(round)).await;
+            continue;
+        }
         let media_type = serde_json::from_slice::<serde_json::Value>(&merged.manifest)
             .ok()
             .and_then(|v| v["mediaType"].as_str().map(str::to_string))
             .unwrap_or_else(|| oci::OCI_MANIFEST.to_string());
-        repo.put_manifest(&tag, &merged.manifest, &media_type)
-            .await?;
+        if let Err(e) = repo.put_manifest(&tag, &merged.manifest, &media_type).await {
+            // Distribution can lose a race between identical concurrent blob uploads (all
+            // signers push the same payload bytes): upload again and retry the round.
+            if e.to_string().contains("BLOB_UNKNOWN") && round + 1 < MAX_ROUNDS {
+                repo.put_blob(&layer.payload).await?;
+                tokio::time::sleep(jitter(round)).await;
+                continue;
+            }
+            return Err(e);
+        }
         wrote = true;
-        // Give a concurrent writer that read before us time to land, then check ours survived.
-        tokio::time::sleep(settle_delay(round)).await;
+        tokio::time::sleep(CONFIRM_DELAY + jitter(round)).await;
     }
     Err(StoreError::Registry {
         registry: "-".into(),
         request: format!("PUT manifests/{tag}"),
         reason: format!(
-            "the signature tag kept changing under concurrent writers; gave up after {MAX_ROUNDS} rounds"
+            "the signature tag kept changing under concurrent writers; gave up after {MAX_ROUNDS} rounds (no signature was removed)"
         ),
     })
 }
@@ -191,11 +212,10 @@ fn layer_list(bytes: &[u8]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Grows with the round, with jitter so contending writers fall out of step.
-fn settle_delay(round: u32) -> Duration {
-    let base = 20u64 * (1 << round.min(5));
-    let mut jitter = [0u8; 2];
-    let _ = getrandom::fill(&mut jitter);
-    let jitter = u64::from(u16::from_le_bytes(jitter)) % (base + 1);
-    Duration::from_millis(base + jitter)
+/// Random spread that grows with the round, so contending writers fall out of step.
+fn jitter(round: u32) -> Duration {
+    let span = 50u64 * (1 + u64::from(round.min(8)));
+    let mut r = [0u8; 2];
+    let _ = getrandom::fill(&mut r);
+    Duration::from_millis(u64::from(u16::from_le_bytes(r)) % span)
 }

@@ -1,6 +1,8 @@
 //! Where images and their signatures live: a registry or an OCI image layout on disk.
 //! Every manifest and blob read here is checked against the digest it was asked for.
 
+pub mod credentials;
+pub mod http;
 pub mod layout;
 pub mod registry;
 
@@ -102,17 +104,44 @@ impl StoreError {
 }
 
 /// Connection settings shared by every repository handle.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct StoreOptions {
     /// Allow plain HTTP and unverified TLS.
     pub allow_insecure: bool,
     /// Bounds on what is read.
     pub limits: Limits,
+    /// Extra CA certificates (PEM files) trusted besides the system's.
+    pub ca_certs: Vec<std::path::PathBuf>,
+    /// A client certificate and key (PEM files) for mutual TLS.
+    pub client_identity: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    /// Deadline for one HTTP request, body included.
+    pub timeout: std::time::Duration,
+    /// Retries after a failed attempt (429, 5xx, resets, timeouts).
+    pub retries: u32,
+    /// Where credentials are looked up.
+    pub credentials: credentials::CredentialSources,
+    /// Print each request (method, path, status, time; never headers) to stderr.
+    pub debug: bool,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            allow_insecure: false,
+            limits: Limits::default(),
+            ca_certs: Vec::new(),
+            client_identity: None,
+            timeout: std::time::Duration::from_secs(30),
+            retries: 4,
+            credentials: credentials::CredentialSources::from_env(),
+            debug: false,
+        }
+    }
 }
 
 /// Opens repositories, sharing one HTTP connection pool across them.
 pub struct Stores {
-    registry: Arc<registry::RegistryClient>,
+    transport: Arc<http::Transport>,
     limits: Limits,
 }
 
@@ -120,7 +149,7 @@ impl Stores {
     /// Sets up the shared HTTP client.
     pub fn new(options: &StoreOptions) -> Result<Stores, StoreError> {
         Ok(Stores {
-            registry: Arc::new(registry::RegistryClient::new(options)?),
+            transport: Arc::new(http::Transport::new(options)?),
             limits: options.limits,
         })
     }
@@ -129,7 +158,8 @@ impl Stores {
     pub fn repo(&self, image: &ImageRef) -> Repo {
         match image {
             ImageRef::Registry(r) => Repo::Registry(registry::RegistryRepo::new(
-                self.registry.clone(),
+                self.transport.clone(),
+                r.registry.clone(),
                 r.api_host().to_string(),
                 r.repository.clone(),
             )),

@@ -1,0 +1,82 @@
+//! Many `vouch sign` processes adding signatures to one image at once must all end up
+//! stored: Distribution has no conditional PUT, so vouch re-reads and re-merges.
+
+use std::process::{Child, Stdio};
+
+use vouch_e2e::{Registry, TEST_PASSWORD, TestImage, keygen, vouch};
+
+const SIGNERS: usize = 16;
+const REPEATS: usize = 20;
+
+fn spawn_sign(reference: &str, key: &std::path::Path) -> Child {
+    vouch()
+        .args(["--allow-insecure-registry", "sign", reference, "--key"])
+        .arg(key)
+        .env("VOUCH_PASSWORD", TEST_PASSWORD)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn vouch sign")
+}
+
+#[test]
+fn sixteen_concurrent_signers_twenty_times_lose_nothing() {
+    let reg = Registry::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let keys: Vec<_> = (0..SIGNERS)
+        .map(|i| {
+            keygen(
+                dir.path(),
+                &format!("k{i}"),
+                if i % 2 == 0 { "ecdsa-p256" } else { "ed25519" },
+            )
+        })
+        .collect();
+    let mut counts = Vec::new();
+    let started = std::time::Instant::now();
+    for round in 0..REPEATS {
+        let img = TestImage::new(&format!("concurrent round {round}"));
+        img.push(&reg, "race", &format!("r{round}"));
+        let reference = format!("{}@{}", reg.image("race"), img.digest());
+        let children: Vec<Child> = keys
+            .iter()
+            .map(|(k, _)| spawn_sign(&reference, k))
+            .collect();
+        for child in children {
+            let out = child.wait_with_output().expect("wait");
+            assert!(
+                out.status.success(),
+                "round {round}: sign failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let count = reg.signature_count("race", img.digest());
+        counts.push(count);
+        assert_eq!(count, SIGNERS, "round {round}: signatures lost");
+        // And every one of them verifies under its own key.
+        let mut cmd = vouch();
+        cmd.args([
+            "--allow-insecure-registry",
+            "verify",
+            &reference,
+            "--output",
+            "json",
+        ]);
+        for (_, public) in &keys {
+            cmd.arg("--key").arg(public);
+        }
+        let out = cmd.output().expect("verify");
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        let verified = report["images"][0]["signatures"]
+            .as_array()
+            .expect("signatures")
+            .iter()
+            .filter(|s| s["verdict"] == "verified")
+            .count();
+        assert_eq!(verified, SIGNERS, "round {round}");
+    }
+    println!(
+        "{REPEATS} rounds x {SIGNERS} concurrent signers: signature counts {counts:?} ({:.1} s)",
+        started.elapsed().as_secs_f64()
+    );
+}
