@@ -1,0 +1,541 @@
+//! `policy test`: table-driven cases run against a policy, offline.
+
+use crate::diag::{Diagnostic, Diagnostics, SourceMap, Span};
+use crate::eval::{Evaluation, ImageFacts, SignatureFact};
+use crate::policy::Policy;
+use crate::schema::{Fields, Sp, expect_map, expect_seq, string, string_map};
+use crate::time::Timestamp;
+use crate::util::{did_you_mean, is_digest, is_hex64};
+use crate::yaml::parse_tree;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+/// A reference split by the caller's normalizer.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ImageName {
+    /// Normalized repository: `docker.io/library/alpine`.
+    pub repository: String,
+    /// The tag, if the reference had one.
+    pub tag: Option<String>,
+    /// The digest, if the reference had one.
+    pub digest: Option<String>,
+}
+
+/// What [`run_cases`] needs from the caller.
+pub struct CaseOptions<'a> {
+    /// The instant for cases that give no `at` (neither per case nor at the top).
+    pub now: Timestamp,
+    /// Normalizes a reference like `alpine:3` (the CLI's reference parser).
+    pub normalize: &'a dyn Fn(&str) -> Result<ImageName, String>,
+}
+
+/// The digest judged when a case gives none.
+pub const PLACEHOLDER_DIGEST: &str =
+    "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The rule a case expects.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExpectedRule {
+    /// `rule: null`: no rule matches.
+    NoRule,
+    /// This rule applies.
+    Rule(String),
+}
+
+/// The result of one case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CaseResult {
+    /// The case's name.
+    pub name: String,
+    /// Line of the case in the cases file.
+    pub line: usize,
+    /// True when the decision (and rule, if given) were as expected.
+    pub passed: bool,
+    /// The expected decision as written: `allow`, `deny`, `warn`, or an exact allow kind.
+    pub expected_decision: String,
+    /// The expected rule, if the case names one.
+    pub expected_rule: Option<ExpectedRule>,
+    /// What went differently, in words.
+    pub failures: Vec<String>,
+    /// The full evaluation.
+    pub evaluation: Evaluation,
+}
+
+/// All case results.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CaseReport {
+    /// The cases file's name.
+    pub file: String,
+    /// Results, in file order.
+    pub cases: Vec<CaseResult>,
+    /// Cases that passed.
+    pub passed: usize,
+    /// Cases that failed.
+    pub failed: usize,
+    /// Warnings about the cases file.
+    pub warnings: Vec<Diagnostic>,
+}
+
+struct Case {
+    name: String,
+    span: Span,
+    facts: ImageFacts,
+    at: Option<Timestamp>,
+    expect: String,
+    rule: Option<ExpectedRule>,
+}
+
+const DECISIONS: &[&str] = &[
+    "allow",
+    "deny",
+    "warn",
+    "allow-pinned",
+    "allow-always",
+    "allow-default",
+];
+
+/// Runs a cases file against a policy:
+///
+/// ```yaml
+/// at: 2026-06-01T00:00:00Z            # optional, for every case
+/// cases:
+///   - name: prod image signed by both teams
+///     image: registry.example.com/prod/app:1.0
+///     digest: sha256:…                # optional
+///     signatures:
+///       - signer: release-ci          # its first key; or `key: <key id>`
+///         annotations: {env: prod}
+///       - signer: security-team
+///         identity: registry.example.com/prod/other   # optional payload docker-reference
+///     expect: {decision: allow, rule: production}
+/// ```
+///
+/// Problems in the cases file (unknown signers or rules, bad references, …) are all returned
+/// as diagnostics; failing cases are not errors, they are in the report.
+pub fn run_cases(
+    policy: &Policy,
+    cases_source: &str,
+    file_name: &str,
+    options: &CaseOptions<'_>,
+) -> Result<CaseReport, Diagnostics> {
+    let map = SourceMap::new(cases_source);
+    let mut d = Vec::new();
+    let Some(root) = parse_tree(cases_source, &map, &mut d) else {
+        return Err(Diagnostics(d));
+    };
+    let mut cases = Vec::new();
+    if let Some(top) = expect_map(&root, "the cases file", &mut d) {
+        let f = Fields::new(top, &["at", "cases"], "the cases file", &mut d);
+        let default_at = f
+            .optional("at")
+            .and_then(|n| string(n, "`at`", &mut d))
+            .and_then(|s| time(&s, &mut d));
+        if let Some(list) = f.required("cases", root.span, "the cases file", &mut d)
+            && let Some(items) = expect_seq(list, "`cases`", &mut d)
+        {
+            if items.is_empty() {
+                d.push(
+                    Diagnostic::new("empty-list", list.span, "the cases file has no cases")
+                        .with_label("empty"),
+                );
+            }
+            let mut names: HashMap<String, Span> = HashMap::new();
+            for item in items {
+                if let Some(mut case) = read_case(item, policy, options, &mut names, &mut d) {
+                    case.at = case.at.or(default_at);
+                    cases.push(case);
+                }
+            }
+        }
+    }
+    let mut diags = Diagnostics(d);
+    diags.sort();
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    let results: Vec<CaseResult> = cases
+        .into_iter()
+        .map(|c| run_one(policy, c, options.now))
+        .collect();
+    let passed = results.iter().filter(|r| r.passed).count();
+    Ok(CaseReport {
+        file: file_name.to_string(),
+        failed: results.len() - passed,
+        passed,
+        cases: results,
+        warnings: diags.0,
+    })
+}
+
+fn run_one(policy: &Policy, case: Case, now: Timestamp) -> CaseResult {
+    let evaluation = policy.evaluate(&case.facts, case.at.unwrap_or(now));
+    let mut failures = Vec::new();
+    let actual = evaluation.decision;
+    let decision_ok = if case.expect.contains('-') {
+        actual.as_str() == case.expect
+    } else {
+        actual.class() == case.expect
+    };
+    let actual_rule = evaluation.rule.as_ref().map(|r| r.name.as_str());
+    if !decision_ok {
+        failures.push(format!(
+            "expected decision {}, got {}{}",
+            case.expect,
+            actual,
+            actual_rule
+                .map(|r| format!(" (rule \"{r}\")"))
+                .unwrap_or_default()
+        ));
+    }
+    match (&case.rule, actual_rule) {
+        (Some(ExpectedRule::Rule(want)), got) if got != Some(want.as_str()) => {
+            failures.push(format!(
+                "expected rule \"{want}\", got {}",
+                got.map_or("no rule".to_string(), |g| format!("\"{g}\""))
+            ));
+        }
+        (Some(ExpectedRule::NoRule), Some(got)) => {
+            failures.push(format!("expected no rule, got \"{got}\""));
+        }
+        _ => {}
+    }
+    CaseResult {
+        name: case.name,
+        line: case.span.line,
+        passed: failures.is_empty(),
+        expected_decision: case.expect,
+        expected_rule: case.rule,
+        failures,
+        evaluation,
+    }
+}
+
+fn time(s: &Sp<String>, d: &mut Vec<Diagnostic>) -> Option<Timestamp> {
+    match Timestamp::parse_rfc3339(&s.value) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            d.push(
+                Diagnostic::new("bad-timestamp", s.span, e.to_string())
+                    .with_label("not RFC 3339")
+                    .with_hint("write e.g. 2026-01-01T00:00:00Z"),
+            );
+            None
+        }
+    }
+}
+
+fn read_case(
+    node: &crate::yaml::Node,
+    policy: &Policy,
+    options: &CaseOptions<'_>,
+    names: &mut HashMap<String, Span>,
+    d: &mut Vec<Diagnostic>,
+) -> Option<Case> {
+    let entries = expect_map(node, "a case", d)?;
+    let before = d.len();
+    let f = Fields::new(
+        entries,
+        &["name", "image", "digest", "at", "signatures", "expect"],
+        "a case",
+        d,
+    );
+    let name = f
+        .required("name", node.span, "a case", d)
+        .and_then(|n| string(n, "a case's `name`", d));
+    if let Some(n) = &name {
+        if let Some(first) = names.get(&n.value) {
+            d.push(
+                Diagnostic::new(
+                    "duplicate-entry",
+                    n.span,
+                    format!("two cases are named \"{}\"", n.value),
+                )
+                .with_label("second case with this name")
+                .with_secondary(*first, "first case"),
+            );
+        } else {
+            names.insert(n.value.clone(), n.span);
+        }
+    }
+    let image = f
+        .required("image", node.span, "a case", d)
+        .and_then(|n| string(n, "`image`", d));
+    let normalized = image
+        .as_ref()
+        .and_then(|img| match (options.normalize)(&img.value) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                d.push(
+                    Diagnostic::new(
+                        "bad-reference",
+                        img.span,
+                        format!("bad image reference \"{}\": {e}", img.value),
+                    )
+                    .with_label("bad reference"),
+                );
+                None
+            }
+        });
+    let digest_field = f.optional("digest").and_then(|n| string(n, "`digest`", d));
+    if let Some(dg) = &digest_field
+        && !is_digest(&dg.value)
+    {
+        d.push(
+            Diagnostic::new(
+                "bad-digest",
+                dg.span,
+                format!("\"{}\" is not a digest", dg.value),
+            )
+            .with_label("expected sha256: and 64 lowercase hex digits"),
+        );
+    }
+    let at = f
+        .optional("at")
+        .and_then(|n| string(n, "`at`", d))
+        .and_then(|s| time(&s, d));
+    let mut signatures = Vec::new();
+    if let Some(list) = f.optional("signatures")
+        && let Some(items) = expect_seq(list, "`signatures`", d)
+    {
+        for (index, item) in items.iter().enumerate() {
+            if let Some(sig) = read_signature(item, index, policy, options, d) {
+                signatures.push(sig);
+            }
+        }
+    }
+    let mut expect = None;
+    let mut rule = None;
+    if let Some(e) = f.required("expect", node.span, "a case", d)
+        && let Some(entries) = expect_map(e, "`expect`", d)
+    {
+        let ef = Fields::new(entries, &["decision", "rule"], "`expect`", d);
+        if let Some(dn) = ef.required("decision", e.span, "`expect`", d)
+            && let Some(word) = string(dn, "`decision`", d)
+        {
+            if DECISIONS.contains(&word.value.as_str()) {
+                expect = Some(word);
+            } else {
+                let hint = did_you_mean(&word.value, DECISIONS.iter().copied())
+                    .map(|m| format!("did you mean `{m}`?"));
+                d.push(
+                    Diagnostic::new(
+                        "unknown-value",
+                        word.span,
+                        format!(
+                            "`decision` must be one of {}, not \"{}\"",
+                            DECISIONS.join(", "),
+                            word.value
+                        ),
+                    )
+                    .with_label("unknown value")
+                    .with_hint_opt(hint),
+                );
+            }
+        }
+        // `rule: null` (or `rule:`) expects no rule; an absent `rule` is not checked.
+        if let Some((_, rn)) = entries.iter().find(|(k, _)| k.as_str() == Some("rule")) {
+            if rn.is_null() {
+                rule = Some(ExpectedRule::NoRule);
+            } else if let Some(r) = string(rn, "`rule`", d) {
+                if policy.rule(&r.value).is_none() {
+                    let names: Vec<&str> = policy.rules().iter().map(|r| r.name.as_str()).collect();
+                    let hint = did_you_mean(&r.value, names.iter().copied())
+                        .map(|m| format!("did you mean \"{m}\"?"));
+                    d.push(
+                        Diagnostic::new(
+                            "unknown-rule",
+                            r.span,
+                            format!("the policy has no rule named \"{}\"", r.value),
+                        )
+                        .with_label("not a rule of the policy")
+                        .with_hint_opt(hint),
+                    );
+                }
+                rule = Some(ExpectedRule::Rule(r.value));
+            }
+        }
+    }
+    if d.len() > before && d[before..].iter().any(Diagnostic::is_error) {
+        return None;
+    }
+    let name = name?;
+    let normalized = normalized?;
+    let expect = expect?;
+    let mut facts = ImageFacts {
+        repository: normalized.repository.clone(),
+        tag: normalized.tag.clone(),
+        digest: digest_field
+            .map(|d| d.value)
+            .or(normalized.digest)
+            .unwrap_or_else(|| PLACEHOLDER_DIGEST.to_string()),
+        signatures: Vec::new(),
+    };
+    for mut s in signatures {
+        // By default a signature names the image as written, so identity checks pass.
+        if s.payload_repository.is_none() {
+            s.payload_repository = Some(normalized.repository.clone());
+            s.payload_tag = normalized.tag.clone();
+        }
+        facts.signatures.push(s);
+    }
+    Some(Case {
+        name: name.value,
+        span: name.span,
+        facts,
+        at,
+        expect: expect.value,
+        rule,
+    })
+}
+
+fn read_signature(
+    node: &crate::yaml::Node,
+    index: usize,
+    policy: &Policy,
+    options: &CaseOptions<'_>,
+    d: &mut Vec<Diagnostic>,
+) -> Option<SignatureFact> {
+    let entries = expect_map(node, "a signature", d)?;
+    let f = Fields::new(
+        entries,
+        &["signer", "key", "annotations", "identity"],
+        "a signature",
+        d,
+    );
+    let signer = f.optional("signer").and_then(|n| string(n, "`signer`", d));
+    let key = f.optional("key").and_then(|n| string(n, "`key`", d));
+    let key_id = match (signer, key) {
+        (Some(s), None) => match policy.signer(&s.value) {
+            Some(signer) if !signer.key_ids.is_empty() => signer.key_ids[0].clone(),
+            _ => {
+                let names: Vec<&str> = policy.signers().iter().map(|s| s.name.as_str()).collect();
+                let hint = did_you_mean(&s.value, names.iter().copied())
+                    .map(|m| format!("did you mean \"{m}\"?"));
+                d.push(
+                    Diagnostic::new(
+                        "unknown-signer",
+                        s.span,
+                        format!("the policy defines no signer \"{}\"", s.value),
+                    )
+                    .with_label("not a signer of the policy")
+                    .with_hint_opt(hint),
+                );
+                return None;
+            }
+        },
+        (None, Some(k)) => {
+            if !is_hex64(&k.value) {
+                d.push(
+                    Diagnostic::new(
+                        "bad-key-id",
+                        k.span,
+                        format!("\"{}\" is not a key id", k.value),
+                    )
+                    .with_label("expected 64 lowercase hex digits"),
+                );
+                return None;
+            }
+            k.value
+        }
+        (Some(s), Some(_)) => {
+            d.push(
+                Diagnostic::new(
+                    "unknown-key",
+                    s.span,
+                    "a signature names either `signer` or `key`, not both",
+                )
+                .with_label("`signer` here")
+                .with_hint("remove one of them"),
+            );
+            return None;
+        }
+        (None, None) => {
+            d.push(
+                Diagnostic::new(
+                    "missing-key",
+                    node.span,
+                    "a signature has no `signer` or `key`",
+                )
+                .with_label("add `signer: NAME` or `key: KEY_ID`"),
+            );
+            return None;
+        }
+    };
+    let annotations: BTreeMap<String, String> = f
+        .optional("annotations")
+        .map(|n| string_map(n, "`annotations`", d))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k.value, v.value))
+        .collect();
+    let mut sig = SignatureFact {
+        key_id,
+        payload_repository: None,
+        payload_tag: None,
+        annotations,
+        index,
+    };
+    if let Some(id) = f
+        .optional("identity")
+        .and_then(|n| string(n, "`identity`", d))
+    {
+        match (options.normalize)(&id.value) {
+            Ok(n) => {
+                sig.payload_repository = Some(n.repository);
+                sig.payload_tag = n.tag;
+            }
+            Err(e) => {
+                d.push(
+                    Diagnostic::new(
+                        "bad-reference",
+                        id.span,
+                        format!("bad identity \"{}\": {e}", id.value),
+                    )
+                    .with_label("bad reference"),
+                );
+                return None;
+            }
+        }
+    }
+    Some(sig)
+}
+
+impl CaseReport {
+    /// True when every case passed.
+    pub fn all_passed(&self) -> bool {
+        self.failed == 0
+    }
+}
+
+impl fmt::Display for CaseReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in &self.cases {
+            let status = if c.passed { "ok" } else { "FAILED" };
+            writeln!(
+                f,
+                "case \"{}\" ({}:{}) ... {status}",
+                c.name, self.file, c.line
+            )?;
+            for failure in &c.failures {
+                writeln!(f, "    {failure}")?;
+            }
+            if !c.passed {
+                for r in &c.evaluation.reasons {
+                    writeln!(f, "    reason: {r}")?;
+                }
+            }
+        }
+        write!(
+            f,
+            "{} case{}: {} passed, {} failed",
+            self.cases.len(),
+            if self.cases.len() == 1 { "" } else { "s" },
+            self.passed,
+            self.failed
+        )?;
+        writeln!(f)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,807 @@
+//! Stage two: a [`RawPolicy`] checked and compiled into a [`Policy`].
+
+use crate::diag::{Diagnostic, Diagnostics, Span};
+use crate::glob::Pattern;
+use crate::schema::{KeySource, RawPolicy, RawRule, Sp};
+use crate::time::Timestamp;
+use crate::util::{did_you_mean, is_digest, is_hex64};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// Whether a rule's deny is enforced or only reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// A deny is a deny (the default).
+    #[default]
+    Enforce,
+    /// A deny is reported as a warning and the image passes.
+    Warn,
+}
+
+/// Which `docker-reference` a signature's payload must name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Identity {
+    /// The image's repository (the default).
+    #[default]
+    Repository,
+    /// The repository and, for a tag reference, the tag.
+    Exact,
+    /// Anything.
+    Any,
+}
+
+/// An `allow:` rule, which needs no signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AllowKind {
+    /// Explicit opt-out: every digest passes (unless pinned or revoked).
+    Always,
+    /// The digest must be listed in the rule's `digests`.
+    Pinned,
+}
+
+/// What happens to an image no rule matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum DefaultDecision {
+    /// Refuse it (the default when `default` is omitted).
+    #[default]
+    Deny,
+    /// Let it pass, reported as `allow-default`.
+    Allow,
+}
+
+/// A named trust anchor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Signer {
+    /// Its name under `signers`.
+    pub name: String,
+    /// Key ids (hex SHA-256 of SPKI DER), in file order; several keys allow rotation.
+    pub key_ids: Vec<String>,
+    /// Signatures count from this instant on (inclusive).
+    pub not_before: Option<Timestamp>,
+    /// Signatures count up to this instant (inclusive), and not after it.
+    pub not_after: Option<Timestamp>,
+}
+
+impl Signer {
+    /// True when the signer counts at `at`.
+    pub fn valid_at(&self, at: Timestamp) -> bool {
+        self.not_before.is_none_or(|t| t <= at) && self.not_after.is_none_or(|t| at <= t)
+    }
+}
+
+/// What a `require:` rule asks of signatures.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Requirement {
+    /// Signer names, deduplicated, in file order.
+    pub signers: Vec<String>,
+    /// Distinct signers needed.
+    pub threshold: usize,
+    /// What the payload's `docker-reference` must name.
+    pub identity: Identity,
+    /// Signed annotations that must be present with these values.
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// How a rule decides.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RuleKind {
+    /// Signatures are required.
+    Require(Requirement),
+    /// No signature is needed.
+    Allow(AllowKind),
+}
+
+/// A validated rule.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Rule {
+    /// Its name (unique in the policy).
+    pub name: String,
+    /// Its position in the file (0-based), for reports only: order never decides.
+    pub index: usize,
+    /// Image patterns.
+    pub images: Vec<Pattern>,
+    /// What it asks.
+    pub kind: RuleKind,
+    /// When set, only these digests may pass.
+    pub digests: Option<BTreeSet<String>>,
+    /// `enforce` or `warn`.
+    pub mode: Mode,
+    /// Where its name is written.
+    pub span: Span,
+    /// Where each pattern of `images` is written.
+    pub image_spans: Vec<Span>,
+}
+
+/// A validated policy, ready to evaluate images. Built only by [`validate`].
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub(crate) file_name: String,
+    pub(crate) signers: Vec<Signer>,
+    pub(crate) rules: Vec<Rule>,
+    pub(crate) revoked_digests: BTreeSet<String>,
+    pub(crate) revoked_keys: BTreeSet<String>,
+    pub(crate) default: DefaultDecision,
+    pub(crate) warnings: Vec<Diagnostic>,
+    /// Signer indexes owning each key id, ascending.
+    pub(crate) key_owners: HashMap<String, Vec<usize>>,
+    pub(crate) index: RuleIndex,
+}
+
+impl Policy {
+    /// The file name given to [`crate::parse`].
+    pub fn file_name(&self) -> &str {
+        &self.file_name
+    }
+
+    /// Signers, in file order.
+    pub fn signers(&self) -> &[Signer] {
+        &self.signers
+    }
+
+    /// A signer by name.
+    pub fn signer(&self, name: &str) -> Option<&Signer> {
+        self.signers.iter().find(|s| s.name == name)
+    }
+
+    /// Rules, in file order.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// A rule by name.
+    pub fn rule(&self, name: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.name == name)
+    }
+
+    /// Every key id the policy trusts, sorted and deduplicated: the keys to verify signatures
+    /// against. Revoked keys are included when they are listed under a signer, so reports can
+    /// say "revoked" rather than "unknown".
+    pub fn key_ids(&self) -> Vec<&str> {
+        let mut ids: Vec<&str> = self.key_owners.keys().map(String::as_str).collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// Names of the signers a key is listed under.
+    pub fn signers_of_key(&self, key_id: &str) -> Vec<&str> {
+        self.key_owners.get(key_id).map_or_else(Vec::new, |o| {
+            o.iter().map(|&i| self.signers[i].name.as_str()).collect()
+        })
+    }
+
+    /// Revoked digests.
+    pub fn revoked_digests(&self) -> &BTreeSet<String> {
+        &self.revoked_digests
+    }
+
+    /// Revoked key ids.
+    pub fn revoked_keys(&self) -> &BTreeSet<String> {
+        &self.revoked_keys
+    }
+
+    /// The decision for images no rule matches.
+    pub fn default_decision(&self) -> DefaultDecision {
+        self.default
+    }
+
+    /// Warnings found while validating.
+    pub fn warnings(&self) -> &[Diagnostic] {
+        &self.warnings
+    }
+}
+
+/// Rules indexed by the literal segments their patterns start with, so selecting a rule looks
+/// only at patterns that can match.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RuleIndex {
+    children: HashMap<String, RuleIndex>,
+    /// `(rule, pattern)` indexes whose literal prefix ends here.
+    entries: Vec<(usize, usize)>,
+}
+
+impl RuleIndex {
+    fn build(rules: &[Rule]) -> RuleIndex {
+        let mut root = RuleIndex::default();
+        for (ri, rule) in rules.iter().enumerate() {
+            for (pi, p) in rule.images.iter().enumerate() {
+                let mut node = &mut root;
+                for seg in p.literal_prefix() {
+                    node = node.children.entry(seg.clone()).or_default();
+                }
+                node.entries.push((ri, pi));
+            }
+        }
+        root
+    }
+
+    /// Every `(rule, pattern)` whose literal prefix is a prefix of `repository`'s segments.
+    pub(crate) fn candidates(&self, repository: &str, out: &mut Vec<(usize, usize)>) {
+        let mut node = self;
+        out.extend(&node.entries);
+        for seg in repository.split('/') {
+            match node.children.get(seg) {
+                Some(next) => {
+                    node = next;
+                    out.extend(&node.entries);
+                }
+                None => break,
+            }
+        }
+    }
+}
+
+/// Checks a raw policy and compiles it. `resolve` turns each key entry (a path relative to the
+/// policy file, or inline PEM) into a key id, or says why it cannot; it is called once per
+/// entry, in file order.
+///
+/// On success the policy carries its warnings ([`Policy::warnings`]). On failure every error and
+/// warning found, schema problems from [`crate::parse`] included, is returned in source order.
+pub fn validate(
+    raw: RawPolicy,
+    resolve: &dyn Fn(&KeySource) -> Result<String, String>,
+) -> Result<Policy, Diagnostics> {
+    let mut d = raw.diagnostics.clone();
+    let key_sources = raw.key_sources();
+    let mut sources = key_sources.iter();
+
+    // Signers.
+    let mut signers: Vec<Signer> = Vec::new();
+    let mut signer_spans: Vec<Span> = Vec::new();
+    let mut key_first: HashMap<String, (usize, Span)> = HashMap::new();
+    for raw_signer in &raw.signers {
+        let name = &raw_signer.name;
+        if !valid_signer_name(&name.value) {
+            d.push(
+                Diagnostic::new(
+                    "bad-name",
+                    name.span,
+                    format!("signer name \"{}\" is not allowed", name.value),
+                )
+                .with_label("bad name")
+                .with_hint("use letters, digits, `.`, `_` and `-` (at most 128)"),
+            );
+        }
+        let si = signers.len();
+        let mut key_ids = Vec::new();
+        if let Some(keys) = &raw_signer.keys {
+            if keys.value.is_empty() {
+                d.push(
+                    Diagnostic::new(
+                        "empty-list",
+                        keys.span,
+                        format!("signer \"{}\" has no keys", name.value),
+                    )
+                    .with_label("empty"),
+                );
+            }
+            for key in &keys.value {
+                let Some(source) = sources.next() else {
+                    break;
+                };
+                let id = match resolve(source) {
+                    Ok(id) if is_hex64(&id) => id,
+                    Ok(id) => {
+                        d.push(
+                            Diagnostic::new(
+                                "bad-key",
+                                key.span,
+                                format!("the key resolved to a malformed key id {id:?}"),
+                            )
+                            .with_label("this key"),
+                        );
+                        continue;
+                    }
+                    Err(message) => {
+                        d.push(Diagnostic::new("bad-key", key.span, message).with_label(
+                            if source.inline {
+                                "this inline key"
+                            } else {
+                                "this key file"
+                            },
+                        ));
+                        continue;
+                    }
+                };
+                match key_first.get(&id) {
+                    Some(&(owner, first)) if owner == si => d.push(
+                        Diagnostic::new(
+                            "duplicate-entry",
+                            key.span,
+                            format!("signer \"{}\" lists the same key twice", name.value),
+                        )
+                        .with_label("same key again")
+                        .with_secondary(first, "first listed here"),
+                    ),
+                    Some(&(owner, first)) => {
+                        d.push(
+                            Diagnostic::new(
+                                "shared-key",
+                                key.span,
+                                format!(
+                                    "this key is also listed under signer \"{}\"; it counts for one of them only",
+                                    signers[owner].name
+                                ),
+                            )
+                            .with_label("same key")
+                            .with_secondary(first, format!("under \"{}\"", signers[owner].name))
+                            .with_hint("give each signer its own keys"),
+                        );
+                        key_ids.push(id);
+                    }
+                    None => {
+                        key_first.insert(id.clone(), (si, key.span));
+                        key_ids.push(id);
+                    }
+                }
+            }
+        }
+        let not_before = timestamp(raw_signer.not_before.as_ref(), &mut d);
+        let not_after = timestamp(raw_signer.not_after.as_ref(), &mut d);
+        if let (Some(nb), Some(na), Some(nb_sp), Some(na_sp)) = (
+            not_before,
+            not_after,
+            &raw_signer.not_before,
+            &raw_signer.not_after,
+        ) && nb >= na
+        {
+            d.push(
+                Diagnostic::new(
+                    "empty-window",
+                    na_sp.span,
+                    format!(
+                        "signer \"{}\" is never valid: `not_after` is not later than `not_before`",
+                        name.value
+                    ),
+                )
+                .with_label(format!("{na}"))
+                .with_secondary(nb_sp.span, format!("{nb}")),
+            );
+        }
+        signers.push(Signer {
+            name: name.value.clone(),
+            key_ids,
+            not_before,
+            not_after,
+        });
+        signer_spans.push(name.span);
+    }
+    let signer_names: Vec<&str> = signers.iter().map(|s| s.name.as_str()).collect();
+
+    // Rules.
+    let mut rules: Vec<Rule> = Vec::new();
+    let mut complete: Vec<bool> = Vec::new();
+    let mut rule_names: HashMap<String, Span> = HashMap::new();
+    let mut used_signers: BTreeSet<String> = BTreeSet::new();
+    for (index, rr) in raw.rules.iter().enumerate() {
+        let (rule, ok) = check_rule(rr, index, &signer_names, raw.signers_broken, &mut d);
+        if let Some(req) = &rr.require
+            && let Some(list) = &req.value.signers
+        {
+            used_signers.extend(list.value.iter().map(|s| s.value.clone()));
+        }
+        let Some(rule) = rule else {
+            continue;
+        };
+        if let Some(first) = rule_names.get(&rule.name) {
+            d.push(
+                Diagnostic::new(
+                    "duplicate-rule",
+                    rule.span,
+                    format!("two rules are named \"{}\"", rule.name),
+                )
+                .with_label("second rule with this name")
+                .with_secondary(*first, "first rule with this name")
+                .with_hint("rule names identify rules in reports and tests: make them unique"),
+            );
+        } else {
+            rule_names.insert(rule.name.clone(), rule.span);
+        }
+        rules.push(rule);
+        complete.push(ok);
+    }
+
+    // Revocation.
+    let mut revoked_digests = BTreeSet::new();
+    for dg in &raw.revoked_digests {
+        if check_digest(dg, &mut d) && !revoked_digests.insert(dg.value.clone()) {
+            d.push(duplicate(dg.span, "this digest is already revoked"));
+        }
+    }
+    let mut revoked_keys = BTreeSet::new();
+    for k in &raw.revoked_keys {
+        if !is_hex64(&k.value) {
+            d.push(
+                Diagnostic::new(
+                    "bad-key-id",
+                    k.span,
+                    format!("\"{}\" is not a key id", k.value),
+                )
+                .with_label("expected 64 lowercase hex digits")
+                .with_hint("`vouch key id FILE` prints a key's id"),
+            );
+        } else if !revoked_keys.insert(k.value.clone()) {
+            d.push(duplicate(k.span, "this key is already revoked"));
+        }
+    }
+
+    // Warnings about the whole.
+    if !raw.signers_broken {
+        for (s, span) in signers.iter().zip(&signer_spans) {
+            if !used_signers.contains(&s.name) {
+                d.push(
+                    Diagnostic::new(
+                        "unused-signer",
+                        *span,
+                        format!("signer \"{}\" is not required by any rule", s.name),
+                    )
+                    .with_label("unused"),
+                );
+            }
+        }
+    }
+    if raw.rules.is_empty() {
+        d.push(
+            Diagnostic::new(
+                "no-rules",
+                raw.rules_span.unwrap_or(raw.root_span),
+                "the policy has no rules, so `default` decides every image",
+            )
+            .with_label("no rules"),
+        );
+    }
+    crate::overlap::check(
+        &rules,
+        &complete,
+        raw.rules_span.unwrap_or(raw.root_span),
+        &mut d,
+    );
+
+    let mut diags = Diagnostics(d);
+    diags.sort();
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    let mut key_owners: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, s) in signers.iter().enumerate() {
+        for k in &s.key_ids {
+            let owners = key_owners.entry(k.clone()).or_default();
+            if !owners.contains(&i) {
+                owners.push(i);
+            }
+        }
+    }
+    let index = RuleIndex::build(&rules);
+    Ok(Policy {
+        file_name: raw.file_name,
+        signers,
+        rules,
+        revoked_digests,
+        revoked_keys,
+        default: raw.default.map(|d| d.value).unwrap_or_default(),
+        warnings: diags.0,
+        key_owners,
+        index,
+    })
+}
+
+fn valid_signer_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+fn valid_rule_name(name: &str) -> bool {
+    !name.trim().is_empty()
+        && name.trim() == name
+        && name.chars().count() <= 128
+        && !name.chars().any(char::is_control)
+}
+
+fn duplicate(span: Span, message: &str) -> Diagnostic {
+    Diagnostic::new("duplicate-entry", span, message).with_label("duplicate")
+}
+
+fn timestamp(value: Option<&Sp<String>>, d: &mut Vec<Diagnostic>) -> Option<Timestamp> {
+    let v = value?;
+    match Timestamp::parse_rfc3339(&v.value) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            d.push(
+                Diagnostic::new("bad-timestamp", v.span, e.to_string())
+                    .with_label("not RFC 3339")
+                    .with_hint("write e.g. 2026-01-01T00:00:00Z"),
+            );
+            None
+        }
+    }
+}
+
+fn check_digest(dg: &Sp<String>, d: &mut Vec<Diagnostic>) -> bool {
+    if is_digest(&dg.value) {
+        return true;
+    }
+    let hint = if dg.value.len() == 64 && dg.value.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Some(format!(
+            "write \"sha256:{}\"",
+            dg.value.to_ascii_lowercase()
+        ))
+    } else if is_digest(&dg.value.to_ascii_lowercase()) {
+        Some(format!("write \"{}\"", dg.value.to_ascii_lowercase()))
+    } else {
+        None
+    };
+    d.push(
+        Diagnostic::new(
+            "bad-digest",
+            dg.span,
+            format!("\"{}\" is not a digest", dg.value),
+        )
+        .with_label("expected sha256: and 64 lowercase hex digits")
+        .with_hint_opt(hint),
+    );
+    false
+}
+
+/// Checks one rule. Returns it when it is usable for the overlap analysis, and whether it was
+/// read completely (every field well-formed).
+fn check_rule(
+    rr: &RawRule,
+    index: usize,
+    signer_names: &[&str],
+    signers_broken: bool,
+    d: &mut Vec<Diagnostic>,
+) -> (Option<Rule>, bool) {
+    let mut ok = !rr.broken;
+    let name = match &rr.name {
+        Some(n) if valid_rule_name(&n.value) => Some(n),
+        Some(n) => {
+            d.push(
+                Diagnostic::new(
+                    "bad-name",
+                    n.span,
+                    format!("rule name {:?} is not allowed", n.value),
+                )
+                .with_label("bad name")
+                .with_hint("use a non-empty name of at most 128 characters, without control characters or surrounding spaces"),
+            );
+            ok = false;
+            None
+        }
+        None => None,
+    };
+    let who = name.map_or_else(
+        || format!("rule #{}", index + 1),
+        |n| format!("rule \"{}\"", n.value),
+    );
+
+    let mut images = Vec::new();
+    if let Some(list) = &rr.images {
+        if list.value.is_empty() {
+            d.push(
+                Diagnostic::new("empty-list", list.span, format!("{who} has no images"))
+                    .with_label("empty")
+                    .with_hint("list at least one pattern"),
+            );
+            ok = false;
+        }
+        let mut seen: HashMap<&str, Span> = HashMap::new();
+        for p in &list.value {
+            if let Some(first) = seen.get(p.value.as_str()) {
+                d.push(
+                    duplicate(p.span, "this pattern is listed twice")
+                        .with_secondary(*first, "first listed here"),
+                );
+                continue;
+            }
+            seen.insert(&p.value, p.span);
+            match Pattern::new(&p.value) {
+                Ok(pattern) => images.push((pattern, p.span)),
+                Err(e) => {
+                    d.push(
+                        Diagnostic::new(
+                            "bad-glob",
+                            p.span,
+                            format!("bad image pattern \"{}\": {}", p.value, e.message),
+                        )
+                        .with_label("bad pattern")
+                        .with_hint_opt(e.hint),
+                    );
+                    ok = false;
+                }
+            }
+        }
+    }
+
+    let mut digests = None;
+    if let Some(list) = &rr.digests {
+        if list.value.is_empty() {
+            d.push(
+                Diagnostic::new(
+                    "empty-list",
+                    list.span,
+                    format!("{who} pins an empty list of digests, so nothing could pass"),
+                )
+                .with_label("empty")
+                .with_hint("list the digests that may pass, or remove `digests`"),
+            );
+            ok = false;
+        }
+        let mut set = BTreeSet::new();
+        for dg in &list.value {
+            if !check_digest(dg, d) {
+                ok = false;
+            } else if !set.insert(dg.value.clone()) {
+                d.push(duplicate(dg.span, "this digest is listed twice"));
+            }
+        }
+        digests = Some(set);
+    }
+
+    let kind = match (&rr.require, &rr.allow) {
+        (Some(req), Some(allow)) => {
+            d.push(
+                Diagnostic::new(
+                    "allow-with-require",
+                    allow.span,
+                    format!("{who} has both `allow` and `require`"),
+                )
+                .with_label("`allow` needs no signature")
+                .with_secondary(req.span, "but `require` asks for signatures")
+                .with_hint("keep one of them"),
+            );
+            None
+        }
+        (None, None) => {
+            if !rr.broken {
+                d.push(
+                    Diagnostic::new(
+                        "missing-requirement",
+                        rr.name.as_ref().map_or(rr.span, |n| n.span),
+                        format!("{who} has neither `require` nor `allow`"),
+                    )
+                    .with_label("this rule decides nothing")
+                    .with_hint(
+                        "add `require: {signers: [...]}`, or `allow: pinned` or `allow: always`",
+                    ),
+                );
+            }
+            None
+        }
+        (None, Some(allow)) => {
+            if allow.value == AllowKind::Pinned && rr.digests.is_none() {
+                d.push(
+                    Diagnostic::new(
+                        "pinned-without-digests",
+                        allow.span,
+                        format!("{who} allows pinned digests but lists none"),
+                    )
+                    .with_label("needs `digests`")
+                    .with_hint("add `digests: [\"sha256:…\"]` to this rule"),
+                );
+            }
+            Some(RuleKind::Allow(allow.value))
+        }
+        (Some(req), None) => {
+            let r = &req.value;
+            let mut listed: Vec<String> = Vec::new();
+            if let Some(list) = &r.signers {
+                if list.value.is_empty() {
+                    d.push(
+                        Diagnostic::new(
+                            "empty-list",
+                            list.span,
+                            format!("{who} requires no signer"),
+                        )
+                        .with_label("empty")
+                        .with_hint("name the signers whose signatures count"),
+                    );
+                }
+                for s in &list.value {
+                    if listed.contains(&s.value) {
+                        d.push(duplicate(
+                            s.span,
+                            "this signer is listed twice; it counts once",
+                        ));
+                        continue;
+                    }
+                    listed.push(s.value.clone());
+                    if !signers_broken && !signer_names.contains(&s.value.as_str()) {
+                        let hint = did_you_mean(&s.value, signer_names.iter().copied())
+                            .map(|m| format!("did you mean \"{m}\"?"));
+                        d.push(
+                            Diagnostic::new(
+                                "unknown-signer",
+                                s.span,
+                                format!(
+                                    "{who} requires signer \"{}\", which is not defined",
+                                    s.value
+                                ),
+                            )
+                            .with_label("not defined under `signers`")
+                            .with_hint_opt(hint),
+                        );
+                        ok = false;
+                    }
+                }
+            }
+            let threshold = match &r.threshold {
+                None => 1,
+                Some(t) if t.value < 1 => {
+                    d.push(
+                        Diagnostic::new(
+                            "bad-threshold",
+                            t.span,
+                            format!("{who} has threshold {}", t.value),
+                        )
+                        .with_label("must be at least 1")
+                        .with_hint("for no signature at all, use `allow: always`"),
+                    );
+                    ok = false;
+                    1
+                }
+                Some(t) => {
+                    let n = listed.len();
+                    let t_usize = usize::try_from(t.value).unwrap_or(usize::MAX);
+                    if t_usize > n && r.signers.as_ref().is_some_and(|l| !l.value.is_empty()) {
+                        let mut diag = Diagnostic::new(
+                            "threshold-too-high",
+                            t.span,
+                            format!(
+                                "{who} needs {} distinct signers but lists {n}, so nothing can pass",
+                                t.value
+                            ),
+                        )
+                        .with_label(format!("above {n}"))
+                        .with_hint("threshold counts distinct signers, not signatures or keys");
+                        if let Some(list) = &r.signers {
+                            diag = diag.with_secondary(
+                                list.span,
+                                format!("{n} signer{}", if n == 1 { "" } else { "s" }),
+                            );
+                        }
+                        d.push(diag);
+                        ok = false;
+                    }
+                    t_usize
+                }
+            };
+            Some(RuleKind::Require(Requirement {
+                signers: listed,
+                threshold,
+                identity: r.identity.map(|i| i.value).unwrap_or_default(),
+                annotations: r
+                    .annotations
+                    .iter()
+                    .map(|(k, v)| (k.value.clone(), v.value.clone()))
+                    .collect(),
+            }))
+        }
+    };
+    let (Some(name), Some(kind)) = (name, kind) else {
+        return (None, false);
+    };
+    if images.is_empty() {
+        return (None, false);
+    }
+    let rule = Rule {
+        name: name.value.clone(),
+        index,
+        image_spans: images.iter().map(|(_, s)| *s).collect(),
+        images: images.into_iter().map(|(p, _)| p).collect(),
+        kind,
+        digests,
+        mode: rr.mode.map(|m| m.value).unwrap_or_default(),
+        span: name.span,
+    };
+    (Some(rule), ok)
+}

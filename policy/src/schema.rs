@@ -1,0 +1,537 @@
+//! Stage one: YAML to a spanned, unvalidated [`RawPolicy`]. Every schema problem is collected;
+//! a broken part is kept as far as it is readable so that stage two can still check the rest.
+
+use crate::diag::{Diagnostic, Diagnostics, SourceMap, Span};
+use crate::policy::{AllowKind, DefaultDecision, Identity, Mode};
+use crate::util::did_you_mean;
+use crate::yaml::{Kind, Node, ScalarType, parse_tree};
+use serde::Serialize;
+
+/// A value with the place it was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Sp<T> {
+    pub value: T,
+    pub span: Span,
+}
+
+/// One entry of a signer's `keys` list, for the caller to resolve to a key id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeySource {
+    /// The signer it belongs to.
+    pub signer: String,
+    /// A path relative to the policy file, or inline PEM.
+    pub text: String,
+    /// True when `text` is inline PEM (it starts with `-----BEGIN`).
+    pub inline: bool,
+    /// Where the entry is written.
+    pub span: Span,
+}
+
+/// A policy file read and type-checked but not yet validated: names are not yet resolved, keys
+/// not yet read, patterns not yet compiled. Built by [`parse`], consumed by [`crate::validate`].
+#[derive(Debug, Clone)]
+pub struct RawPolicy {
+    pub(crate) file_name: String,
+    pub(crate) signers: Vec<RawSigner>,
+    /// `signers` was unreadable: names it should have defined are not reported as unknown.
+    pub(crate) signers_broken: bool,
+    pub(crate) rules: Vec<RawRule>,
+    pub(crate) rules_span: Option<Span>,
+    pub(crate) revoked_digests: Vec<Sp<String>>,
+    pub(crate) revoked_keys: Vec<Sp<String>>,
+    pub(crate) default: Option<Sp<DefaultDecision>>,
+    pub(crate) diagnostics: Vec<Diagnostic>,
+    pub(crate) root_span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct RawSigner {
+    pub name: Sp<String>,
+    pub keys: Option<Sp<Vec<Sp<String>>>>,
+    pub not_before: Option<Sp<String>>,
+    pub not_after: Option<Sp<String>>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct RawRule {
+    pub span: Span,
+    pub name: Option<Sp<String>>,
+    pub images: Option<Sp<Vec<Sp<String>>>>,
+    pub require: Option<Sp<RawRequire>>,
+    pub allow: Option<Sp<AllowKind>>,
+    pub digests: Option<Sp<Vec<Sp<String>>>>,
+    pub mode: Option<Sp<Mode>>,
+    /// Some field was unreadable: checks that depend on the whole rule are skipped.
+    pub broken: bool,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct RawRequire {
+    pub signers: Option<Sp<Vec<Sp<String>>>>,
+    pub threshold: Option<Sp<i64>>,
+    pub identity: Option<Sp<Identity>>,
+    pub annotations: Vec<(Sp<String>, Sp<String>)>,
+}
+
+impl RawPolicy {
+    /// Every key entry, in file order, for the caller to read (paths) or decode (inline PEM).
+    pub fn key_sources(&self) -> Vec<KeySource> {
+        self.signers
+            .iter()
+            .flat_map(|s| {
+                s.keys.iter().flat_map(|k| &k.value).map(|k| KeySource {
+                    signer: s.name.value.clone(),
+                    text: k.value.clone(),
+                    inline: k.value.trim_start().starts_with("-----BEGIN"),
+                    span: k.span,
+                })
+            })
+            .collect()
+    }
+
+    /// Schema problems found so far; [`crate::validate`] reports them with the rest.
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        &self.diagnostics
+    }
+
+    /// The file name given to [`parse`].
+    pub fn file_name(&self) -> &str {
+        &self.file_name
+    }
+}
+
+/// Reads a policy file (YAML, or JSON) into its raw form.
+///
+/// Fails only when nothing usable can be read: a syntax error, a limit exceeded, anchors or
+/// tags, or a top level that is not a mapping. Other schema problems (unknown keys, wrong
+/// types, …) are kept in [`RawPolicy::diagnostics`] and reported by [`crate::validate`] together
+/// with everything else, so `policy check` shows every problem at once.
+pub fn parse(source: &str, file_name: &str) -> Result<RawPolicy, Diagnostics> {
+    let map = SourceMap::new(source);
+    let mut diags = Vec::new();
+    let Some(root) = parse_tree(source, &map, &mut diags) else {
+        return Err(Diagnostics(diags));
+    };
+    let Some(top) = expect_map(&root, "the policy", &mut diags) else {
+        return Err(Diagnostics(diags));
+    };
+    let f = Fields::new(
+        top,
+        &["version", "signers", "rules", "revoked", "default"],
+        "the policy",
+        &mut diags,
+    );
+    if let Some(v) = f.required("version", root.span, "the policy", &mut diags) {
+        match (v.scalar_type(), v.scalar_text()) {
+            (ScalarType::Int, Some("1")) => {}
+            (ScalarType::Int, Some(other)) => diags.push(
+                Diagnostic::new(
+                    "unsupported-version",
+                    v.span,
+                    format!("policy version {other} is not supported"),
+                )
+                .with_label("expected 1"),
+            ),
+            _ => wrong_type(v, "an integer", "`version`", &mut diags),
+        }
+    }
+    let mut raw = RawPolicy {
+        file_name: file_name.to_string(),
+        signers: Vec::new(),
+        signers_broken: false,
+        rules: Vec::new(),
+        rules_span: None,
+        revoked_digests: Vec::new(),
+        revoked_keys: Vec::new(),
+        default: None,
+        diagnostics: Vec::new(),
+        root_span: root.span,
+    };
+    if let Some(node) = f.optional("signers") {
+        match expect_map(node, "`signers`", &mut diags) {
+            Some(entries) => {
+                for (k, v) in entries {
+                    let Some(name) = key_string(k, &mut diags) else {
+                        raw.signers_broken = true;
+                        continue;
+                    };
+                    raw.signers.push(read_signer(name, v, &mut diags));
+                }
+            }
+            None => raw.signers_broken = true,
+        }
+    }
+    if let Some(node) = f.optional("rules") {
+        raw.rules_span = Some(node.span);
+        if let Some(items) = expect_seq(node, "`rules`", &mut diags) {
+            raw.rules = items.iter().map(|n| read_rule(n, &mut diags)).collect();
+        }
+    }
+    if let Some(node) = f.optional("revoked")
+        && let Some(entries) = expect_map(node, "`revoked`", &mut diags)
+    {
+        let rf = Fields::new(entries, &["digests", "keys"], "`revoked`", &mut diags);
+        if let Some(list) = rf.optional("digests") {
+            raw.revoked_digests = string_list(list, "`revoked.digests`", &mut diags)
+                .map(|l| l.value)
+                .unwrap_or_default();
+        }
+        if let Some(list) = rf.optional("keys") {
+            raw.revoked_keys = string_list(list, "`revoked.keys`", &mut diags)
+                .map(|l| l.value)
+                .unwrap_or_default();
+        }
+    }
+    if let Some(node) = f.optional("default") {
+        raw.default = word(
+            node,
+            "`default`",
+            &[
+                ("deny", DefaultDecision::Deny),
+                ("allow", DefaultDecision::Allow),
+            ],
+            &mut diags,
+        );
+    }
+    raw.diagnostics = diags;
+    Ok(raw)
+}
+
+fn read_signer(name: Sp<String>, node: &Node, diags: &mut Vec<Diagnostic>) -> RawSigner {
+    let mut signer = RawSigner {
+        name,
+        keys: None,
+        not_before: None,
+        not_after: None,
+    };
+    let what = format!("signer \"{}\"", signer.name.value);
+    let Some(entries) = expect_map(node, &what, diags) else {
+        return signer;
+    };
+    let f = Fields::new(entries, &["keys", "not_before", "not_after"], &what, diags);
+    if let Some(keys) = f.required("keys", node.span, &what, diags) {
+        signer.keys = string_list(keys, "`keys`", diags);
+    }
+    signer.not_before = f
+        .optional("not_before")
+        .and_then(|n| string(n, "`not_before`", diags));
+    signer.not_after = f
+        .optional("not_after")
+        .and_then(|n| string(n, "`not_after`", diags));
+    signer
+}
+
+fn read_rule(node: &Node, diags: &mut Vec<Diagnostic>) -> RawRule {
+    let mut rule = RawRule {
+        span: node.span,
+        name: None,
+        images: None,
+        require: None,
+        allow: None,
+        digests: None,
+        mode: None,
+        broken: false,
+    };
+    let before = diags.len();
+    let Some(entries) = expect_map(node, "a rule", diags) else {
+        rule.broken = true;
+        return rule;
+    };
+    let f = Fields::new(
+        entries,
+        &["name", "images", "require", "allow", "digests", "mode"],
+        "a rule",
+        diags,
+    );
+    rule.name = f
+        .required("name", node.span, "a rule", diags)
+        .and_then(|n| string(n, "a rule's `name`", diags));
+    let what = rule.name.as_ref().map_or_else(
+        || "this rule".to_string(),
+        |n| format!("rule \"{}\"", n.value),
+    );
+    rule.images = f
+        .required("images", node.span, &what, diags)
+        .and_then(|n| string_list(n, "`images`", diags));
+    if let Some(req) = f.optional("require") {
+        rule.require = read_require(req, &what, diags);
+    }
+    rule.allow = f.optional("allow").and_then(|n| {
+        word(
+            n,
+            "`allow`",
+            &[("always", AllowKind::Always), ("pinned", AllowKind::Pinned)],
+            diags,
+        )
+    });
+    rule.digests = f
+        .optional("digests")
+        .and_then(|n| string_list(n, "`digests`", diags));
+    rule.mode = f.optional("mode").and_then(|n| {
+        word(
+            n,
+            "`mode`",
+            &[("enforce", Mode::Enforce), ("warn", Mode::Warn)],
+            diags,
+        )
+    });
+    rule.broken = diags.len() > before;
+    rule
+}
+
+fn read_require(node: &Node, what: &str, diags: &mut Vec<Diagnostic>) -> Option<Sp<RawRequire>> {
+    let entries = expect_map(node, "`require`", diags)?;
+    let f = Fields::new(
+        entries,
+        &["signers", "threshold", "identity", "annotations"],
+        "`require`",
+        diags,
+    );
+    let mut req = RawRequire {
+        signers: None,
+        threshold: None,
+        identity: None,
+        annotations: Vec::new(),
+    };
+    req.signers = f
+        .required("signers", node.span, &format!("`require` of {what}"), diags)
+        .and_then(|n| string_list(n, "`signers`", diags));
+    req.threshold = f.optional("threshold").and_then(|n| {
+        if n.scalar_type() == ScalarType::Int {
+            match n.scalar_text().and_then(|t| t.parse::<i64>().ok()) {
+                Some(value) => Some(Sp {
+                    value,
+                    span: n.span,
+                }),
+                None => {
+                    wrong_type(n, "a small integer", "`threshold`", diags);
+                    None
+                }
+            }
+        } else {
+            wrong_type(n, "an integer", "`threshold`", diags);
+            None
+        }
+    });
+    req.identity = f.optional("identity").and_then(|n| {
+        word(
+            n,
+            "`identity`",
+            &[
+                ("repository", Identity::Repository),
+                ("exact", Identity::Exact),
+                ("any", Identity::Any),
+            ],
+            diags,
+        )
+    });
+    if let Some(n) = f.optional("annotations") {
+        req.annotations = string_map(n, "`annotations`", diags);
+    }
+    Some(Sp {
+        value: req,
+        span: node.span,
+    })
+}
+
+/// A mapping's entries, with unknown keys reported once on construction.
+pub(crate) struct Fields<'n> {
+    entries: &'n [(Node, Node)],
+}
+
+impl<'n> Fields<'n> {
+    pub(crate) fn new(
+        entries: &'n [(Node, Node)],
+        allowed: &[&str],
+        what: &str,
+        diags: &mut Vec<Diagnostic>,
+    ) -> Fields<'n> {
+        for (k, _) in entries {
+            let Some(name) = k.as_str() else {
+                key_string(k, diags);
+                continue;
+            };
+            if !allowed.contains(&name) {
+                let hint = match did_you_mean(name, allowed.iter().copied()) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!("expected one of: {}", allowed.join(", ")),
+                };
+                diags.push(
+                    Diagnostic::new(
+                        "unknown-key",
+                        k.span,
+                        format!("unknown key `{name}` in {what}"),
+                    )
+                    .with_label("unknown key")
+                    .with_hint(hint),
+                );
+            }
+        }
+        Fields { entries }
+    }
+
+    fn get(&self, key: &str) -> Option<&'n Node> {
+        self.entries
+            .iter()
+            .find(|(k, _)| k.as_str() == Some(key))
+            .map(|(_, v)| v)
+    }
+
+    /// The value of an optional key; `null` counts as absent.
+    pub(crate) fn optional(&self, key: &str) -> Option<&'n Node> {
+        self.get(key).filter(|n| !n.is_null())
+    }
+
+    /// The value of a required key, or a `missing-key` error at the mapping.
+    pub(crate) fn required(
+        &self,
+        key: &str,
+        map_span: Span,
+        what: &str,
+        diags: &mut Vec<Diagnostic>,
+    ) -> Option<&'n Node> {
+        let node = self.get(key);
+        if node.is_none() {
+            diags.push(
+                Diagnostic::new("missing-key", map_span, format!("{what} has no `{key}`"))
+                    .with_label(format!("`{key}` is required here")),
+            );
+        }
+        node
+    }
+}
+
+pub(crate) fn wrong_type(node: &Node, expected: &str, what: &str, diags: &mut Vec<Diagnostic>) {
+    let found = node.type_name();
+    let hint = (expected.contains("string") && matches!(node.kind, Kind::Scalar { .. }))
+        .then(|| format!("quote it: \"{}\"", node.scalar_text().unwrap_or_default()));
+    diags.push(
+        Diagnostic::new(
+            "wrong-type",
+            node.span,
+            format!("{what} must be {expected}, found {found}"),
+        )
+        .with_label(format!("expected {expected}"))
+        .with_hint_opt(hint),
+    );
+}
+
+pub(crate) fn expect_map<'n>(
+    node: &'n Node,
+    what: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<&'n [(Node, Node)]> {
+    match &node.kind {
+        Kind::Map(entries) => Some(entries),
+        _ => {
+            wrong_type(node, "a mapping", what, diags);
+            None
+        }
+    }
+}
+
+pub(crate) fn expect_seq<'n>(
+    node: &'n Node,
+    what: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<&'n [Node]> {
+    match &node.kind {
+        Kind::Seq(items) => Some(items),
+        _ => {
+            wrong_type(node, "a list", what, diags);
+            None
+        }
+    }
+}
+
+pub(crate) fn string(node: &Node, what: &str, diags: &mut Vec<Diagnostic>) -> Option<Sp<String>> {
+    match node.as_str() {
+        Some(s) => Some(Sp {
+            value: s.to_string(),
+            span: node.span,
+        }),
+        None => {
+            wrong_type(node, "a string", what, diags);
+            None
+        }
+    }
+}
+
+/// A mapping key, which must be a string.
+pub(crate) fn key_string(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Sp<String>> {
+    string(node, "a mapping key", diags)
+}
+
+/// A list of strings; items of another type are reported and dropped.
+pub(crate) fn string_list(
+    node: &Node,
+    what: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Sp<Vec<Sp<String>>>> {
+    let items = expect_seq(node, what, diags)?;
+    let item_what = format!("an entry of {what}");
+    Some(Sp {
+        value: items
+            .iter()
+            .filter_map(|n| string(n, &item_what, diags))
+            .collect(),
+        span: node.span,
+    })
+}
+
+/// A mapping from strings to strings.
+pub(crate) fn string_map(
+    node: &Node,
+    what: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<(Sp<String>, Sp<String>)> {
+    let Some(entries) = expect_map(node, what, diags) else {
+        return Vec::new();
+    };
+    let value_what = format!("a value in {what}");
+    entries
+        .iter()
+        .filter_map(|(k, v)| {
+            let k = key_string(k, diags)?;
+            let v = string(v, &value_what, diags)?;
+            Some((k, v))
+        })
+        .collect()
+}
+
+/// One of a fixed set of words.
+pub(crate) fn word<T: Copy>(
+    node: &Node,
+    what: &str,
+    choices: &[(&str, T)],
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Sp<T>> {
+    let s = string(node, what, diags)?;
+    if let Some((_, v)) = choices.iter().find(|(w, _)| *w == s.value) {
+        return Some(Sp {
+            value: *v,
+            span: s.span,
+        });
+    }
+    let names: Vec<&str> = choices.iter().map(|(w, _)| *w).collect();
+    let hint =
+        did_you_mean(&s.value, names.iter().copied()).map(|m| format!("did you mean `{m}`?"));
+    diags.push(
+        Diagnostic::new(
+            "unknown-value",
+            s.span,
+            format!(
+                "{what} must be one of {}, not \"{}\"",
+                names
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                s.value
+            ),
+        )
+        .with_label("unknown value")
+        .with_hint_opt(hint),
+    );
+    None
+}

@@ -1,0 +1,236 @@
+//! Instants as Unix seconds, read from and written as RFC 3339.
+
+use serde::{Serialize, Serializer};
+use std::fmt;
+use std::str::FromStr;
+
+/// An instant, in seconds since 1970-01-01T00:00:00Z. One-second resolution: fractions of a
+/// second in the input are dropped (rounded toward the past).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(i64);
+
+/// Why a string is not an RFC 3339 timestamp.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{input:?} is not an RFC 3339 timestamp (like 2026-01-01T00:00:00Z): {reason}")]
+pub struct TimeError {
+    input: String,
+    reason: &'static str,
+}
+
+impl Timestamp {
+    /// The instant `seconds` after the Unix epoch.
+    pub const fn from_unix(seconds: i64) -> Timestamp {
+        Timestamp(seconds)
+    }
+
+    /// Seconds since the Unix epoch.
+    pub const fn unix(self) -> i64 {
+        self.0
+    }
+
+    /// Parses `YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)`; `t` and `z` may be lowercase.
+    pub fn parse_rfc3339(s: &str) -> Result<Timestamp, TimeError> {
+        let err = |reason| TimeError {
+            input: s.to_string(),
+            reason,
+        };
+        let b = s.as_bytes();
+        if b.len() < 20 || !s.is_ascii() {
+            return Err(err("too short"));
+        }
+        let num = |range: std::ops::Range<usize>| -> Result<i64, TimeError> {
+            let part = &b[range];
+            if part.iter().all(u8::is_ascii_digit) {
+                Ok(part
+                    .iter()
+                    .fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0')))
+            } else {
+                Err(err("expected digits"))
+            }
+        };
+        let sep = |i: usize, allowed: &[u8]| {
+            if allowed.contains(&b[i]) {
+                Ok(())
+            } else {
+                Err(err("misplaced separator"))
+            }
+        };
+        let year = num(0..4)?;
+        sep(4, b"-")?;
+        let month = num(5..7)?;
+        sep(7, b"-")?;
+        let day = num(8..10)?;
+        sep(10, b"Tt")?;
+        let hour = num(11..13)?;
+        sep(13, b":")?;
+        let minute = num(14..16)?;
+        sep(16, b":")?;
+        let second = num(17..19)?;
+        let mut i = 19;
+        if b[i] == b'.' {
+            i += 1;
+            let digits = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+            if digits == 0 {
+                return Err(err("empty fraction"));
+            }
+            i += digits;
+        }
+        let offset = match &b[i..] {
+            [b'Z' | b'z'] => 0,
+            [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+                let digits = [*h1, *h2, *m1, *m2];
+                if !digits.iter().all(u8::is_ascii_digit) {
+                    return Err(err("bad offset"));
+                }
+                let oh = i64::from((h1 - b'0') * 10 + (h2 - b'0'));
+                let om = i64::from((m1 - b'0') * 10 + (m2 - b'0'));
+                if oh > 23 || om > 59 {
+                    return Err(err("offset out of range"));
+                }
+                let total = oh * 3600 + om * 60;
+                if *sign == b'+' { total } else { -total }
+            }
+            _ => return Err(err("expected Z or an offset like +02:00")),
+        };
+        if !(1..=12).contains(&month) {
+            return Err(err("month out of range"));
+        }
+        if day < 1 || day > days_in_month(year, month) {
+            return Err(err("day out of range"));
+        }
+        if hour > 23 || minute > 59 || second > 59 {
+            return Err(err("time of day out of range"));
+        }
+        let days = days_from_civil(year, month, day);
+        Ok(Timestamp(
+            days * 86_400 + hour * 3600 + minute * 60 + second - offset,
+        ))
+    }
+}
+
+fn is_leap(y: i64) -> bool {
+    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+}
+
+fn days_in_month(y: i64, m: i64) -> i64 {
+    match m {
+        2 if is_leap(y) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days from 1970-01-01 to the given proleptic Gregorian date.
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    // Count from 0000-03-01 so that the leap day ends each 4/100/400-year cycle.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let year_of_era = y - era * 400;
+    let month_from_march = (m + 9) % 12;
+    let day_of_year = (153 * month_from_march + 2) / 5 + d - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01.
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_from_march = (5 * day_of_year + 2) / 153;
+    let d = day_of_year - (153 * month_from_march + 2) / 5 + 1;
+    let m = if month_from_march < 10 {
+        month_from_march + 3
+    } else {
+        month_from_march - 9
+    };
+    let y = year_of_era + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+impl fmt::Display for Timestamp {
+    /// Always UTC, `YYYY-MM-DDTHH:MM:SSZ`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let days = self.0.div_euclid(86_400);
+        let secs = self.0.rem_euclid(86_400);
+        let (y, m, d) = civil_from_days(days);
+        write!(
+            f,
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+            secs / 3600,
+            secs % 3600 / 60,
+            secs % 60
+        )
+    }
+}
+
+impl FromStr for Timestamp {
+    type Err = TimeError;
+    fn from_str(s: &str) -> Result<Timestamp, TimeError> {
+        Timestamp::parse_rfc3339(s)
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts(s: &str) -> i64 {
+        Timestamp::parse_rfc3339(s).expect(s).unix()
+    }
+
+    #[test]
+    fn parses_known_instants() {
+        assert_eq!(ts("1970-01-01T00:00:00Z"), 0);
+        assert_eq!(ts("2026-01-01T00:00:00Z"), 1_767_225_600);
+        assert_eq!(ts("2000-02-29T12:00:00Z"), 951_825_600);
+        assert_eq!(ts("2026-01-01T02:00:00+02:00"), 1_767_225_600);
+        assert_eq!(ts("2025-12-31t19:00:00-05:00"), 1_767_225_600);
+        assert_eq!(ts("2026-01-01T00:00:00.999z"), 1_767_225_600);
+        assert_eq!(ts("1969-12-31T23:59:59Z"), -1);
+    }
+
+    #[test]
+    fn refuses_malformed_and_out_of_range() {
+        for bad in [
+            "2026-01-01",
+            "2026-01-01T00:00:00",
+            "2026-13-01T00:00:00Z",
+            "2026-02-29T00:00:00Z",
+            "2026-01-01T24:00:00Z",
+            "2026-01-01T23:59:60Z",
+            "2026-01-01 00:00:00Z",
+            "2026-01-01T00:00:00.Z",
+            "2026-01-01T00:00:00+2:00",
+            "2026-01-01T00:00:00+24:00",
+            "2026-1-01T00:00:00Z",
+            "２026-01-01T00:00:00Z",
+        ] {
+            assert!(Timestamp::parse_rfc3339(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn display_round_trips() {
+        for s in [
+            "1970-01-01T00:00:00Z",
+            "2027-06-30T00:00:00Z",
+            "2000-02-29T23:59:59Z",
+            "1900-03-01T00:00:01Z",
+            "9999-12-31T23:59:59Z",
+        ] {
+            assert_eq!(Timestamp::parse_rfc3339(s).expect(s).to_string(), s);
+        }
+        assert_eq!(Timestamp::from_unix(-1).to_string(), "1969-12-31T23:59:59Z");
+    }
+}
