@@ -81,12 +81,52 @@ pub struct Descriptor {
     pub digest: String,
     /// Size in bytes.
     pub size: u64,
-    /// Annotations.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Annotations (duplicate keys refused).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "unique_annotations"
+    )]
     pub annotations: Option<BTreeMap<String, String>>,
     /// Platform, in index entries.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<Platform>,
+}
+
+/// Annotations whose keys must be unique: two signature annotations in one layer would show
+/// one signature to a reader that keeps the last and another to one that keeps the first.
+fn unique_annotations<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<BTreeMap<String, String>>, D::Error> {
+    struct Unique(BTreeMap<String, String>);
+    impl<'de> Deserialize<'de> for Unique {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct UniqueVisitor;
+            impl<'de> serde::de::Visitor<'de> for UniqueVisitor {
+                type Value = Unique;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("a JSON object of strings")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut map: A,
+                ) -> Result<Unique, A::Error> {
+                    let mut out = BTreeMap::new();
+                    while let Some((key, value)) = map.next_entry::<String, String>()? {
+                        if out.contains_key(&key) {
+                            return Err(serde::de::Error::custom(format!(
+                                "duplicate annotation {key:?}"
+                            )));
+                        }
+                        out.insert(key, value);
+                    }
+                    Ok(Unique(out))
+                }
+            }
+            d.deserialize_map(UniqueVisitor)
+        }
+    }
+    Ok(Option::<Unique>::deserialize(d)?.map(|u| u.0))
 }
 
 impl Descriptor {
@@ -425,6 +465,21 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn parse_refuses_duplicate_annotation_keys() {
+        let limits = Limits::default();
+        let manifest = |annotations: &str| {
+            format!(
+                r#"{{"schemaVersion":2,"config":{{"mediaType":"x","digest":"sha256:00","size":1}},"layers":[{{"mediaType":"m","digest":"sha256:aa","size":3,"annotations":{annotations}}}]}}"#
+            )
+        };
+        assert!(parse_manifest(manifest(r#"{"a":"1","b":"2"}"#).as_bytes(), None, &limits).is_ok());
+        assert!(parse_manifest(manifest("null").as_bytes(), None, &limits).is_ok());
+        let err = parse_manifest(manifest(r#"{"a":"1","a":"2"}"#).as_bytes(), None, &limits)
+            .expect_err("duplicate annotation");
+        assert!(err.to_string().contains("duplicate annotation"), "{err}");
     }
 
     #[test]

@@ -3,16 +3,26 @@
 //! binary, and the peer tools (cosign, skopeo) fetched by `tests/peers/fetch-peers.sh`.
 #![forbid(unsafe_code)]
 
+pub mod auth;
+pub mod fault_proxy;
+pub mod hostile;
 pub mod image;
+mod net;
 pub mod peers;
 pub mod registry;
+pub mod tls;
+pub mod token_server;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
+pub use auth::{CredentialHelper, DockerConfig};
+pub use fault_proxy::{Fault, FaultProxy, Rule};
 pub use image::{TestImage, TestIndex};
-pub use registry::Registry;
+pub use registry::{Registry, RegistryOptions};
+pub use tls::TlsFiles;
+pub use token_server::{TokenServer, TokenServerOptions};
 
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {

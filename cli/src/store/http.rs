@@ -471,8 +471,8 @@ impl Transport {
         Ok((token, lifetime))
     }
 
-    /// Sends with bounded retries: exponential backoff with jitter on connection errors,
-    /// timeouts, 429 and 5xx; `Retry-After` is honoured up to a limit.
+    /// Sends with bounded retries: exponential backoff with jitter on resets and refused
+    /// connections, 429 and 5xx (not timeouts); `Retry-After` is honoured up to a limit.
     async fn with_retries<F>(
         &self,
         registry: &str,
@@ -559,10 +559,13 @@ fn reason_of(e: &SendError) -> String {
     }
 }
 
-/// Resets, refusals and timeouts may pass; TLS and protocol errors will not.
+/// Resets and refusals may pass; TLS and protocol errors will not, and neither does our
+/// own deadline running out: `--timeout` is what the user allows for a request, and a
+/// registry that stalled for all of it is not retried (a stall would otherwise take
+/// (retries + 1) × timeout).
 fn is_transient(e: &reqwest::Error) -> bool {
     if e.is_timeout() {
-        return true;
+        return false;
     }
     let mut source: Option<&dyn std::error::Error> = Some(e);
     while let Some(s) = source {

@@ -116,7 +116,7 @@ pub struct StoreOptions {
     pub client_identity: Option<(std::path::PathBuf, std::path::PathBuf)>,
     /// Deadline for one HTTP request, body included.
     pub timeout: std::time::Duration,
-    /// Retries after a failed attempt (429, 5xx, resets, timeouts).
+    /// Retries after a failed attempt (429, 5xx, resets; a timed-out attempt is final).
     pub retries: u32,
     /// Where credentials are looked up.
     pub credentials: credentials::CredentialSources,
