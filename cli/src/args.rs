@@ -126,13 +126,26 @@ where docker, cosign and vouch all find them.")]
     #[command(after_help = "Examples:
   vouch verify 127.0.0.1:5000/app:v1 --key release.pub
   vouch verify oci:./image-layout --key a.pub --key b.pub -a env=prod --output json
+  vouch verify --policy policy.yaml registry.example.com/prod/app:1.4 --platform linux/arm64
 
 Exit codes:
   0  every image verified
   1  at least one image failed verification
-  2  usage, configuration or key error
-  3  a registry or layout could not be reached or read")]
+  2  usage, configuration, policy or key error
+  3  a registry or layout could not be reached or read
+
+With --policy, a rule in warn mode reports a deny and exits 0.")]
     Verify(VerifyArgs),
+
+    /// Check, explain and test trust policies, offline.
+    #[command(
+        subcommand,
+        after_help = "Examples:
+  vouch policy check policy.yaml
+  vouch policy explain policy.yaml registry.example.com/prod/app
+  vouch policy test policy.yaml policy-cases.yaml"
+    )]
+    Policy(PolicyCommand),
 }
 
 /// `vouch login` flags.
@@ -146,6 +159,48 @@ pub struct LoginArgs {
     /// Read the password or token from standard input (the only way: never on the command line).
     #[arg(long, required = true)]
     pub password_stdin: bool,
+}
+
+/// `vouch policy …` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Report every problem in a policy file (exit 2 on errors).
+    #[command(after_help = "Example:
+  vouch policy check keys-example/policies/two-person-release.yaml
+
+Each problem is printed as file:line:col: error[code]: message, with the source line and a
+caret. Codes are documented in docs/policy.md.")]
+    Check {
+        /// The policy file.
+        file: PathBuf,
+    },
+    /// Say which rule applies to each image and why, and what it requires.
+    #[command(after_help = "Example:
+  vouch policy explain policy.yaml registry.example.com/prod/app:1.4 alpine")]
+    Explain {
+        /// The policy file.
+        file: PathBuf,
+        /// Image references (only their repository matters).
+        #[arg(required = true, value_name = "IMAGE")]
+        images: Vec<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        output: OutputFormat,
+    },
+    /// Run table-driven cases against a policy (exit 1 if any fails).
+    #[command(after_help = "Example:
+  vouch policy test policy.yaml policy-cases.yaml
+
+The cases file format is in docs/policy.md.")]
+    Test {
+        /// The policy file.
+        file: PathBuf,
+        /// The cases file (YAML).
+        cases: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        output: OutputFormat,
+    },
 }
 
 /// `vouch key …` subcommands.
@@ -237,10 +292,38 @@ pub struct VerifyArgs {
     #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<String>,
     /// A trusted public key (PEM); repeat for several. A signature by any of them counts.
-    #[arg(long = "key", value_name = "PUB", required = true)]
+    #[arg(
+        long = "key",
+        value_name = "PUB",
+        required_unless_present = "policy",
+        conflicts_with = "policy"
+    )]
     pub keys: Vec<PathBuf>,
-    /// A signed annotation that must be present, KEY=VALUE (repeatable).
-    #[arg(short = 'a', long = "annotation", value_name = "KEY=VALUE")]
+    /// Judge images by this trust policy (YAML or JSON) instead of --key.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Judge signer validity windows at this instant (RFC 3339) instead of now.
+    #[arg(long, value_name = "RFC3339", requires = "policy")]
+    pub at: Option<String>,
+    /// For an index, judge the child for this platform (os/arch[/variant]).
+    #[arg(
+        long,
+        value_name = "OS/ARCH[/VARIANT]",
+        requires = "policy",
+        conflicts_with = "all_platforms"
+    )]
+    pub platform: Option<String>,
+    /// For an index, judge every platform child; all must pass.
+    #[arg(long, requires = "policy")]
+    pub all_platforms: bool,
+    /// A signed annotation that must be present, KEY=VALUE (repeatable; with --policy,
+    /// annotations are required by the policy's rules instead).
+    #[arg(
+        short = 'a',
+        long = "annotation",
+        value_name = "KEY=VALUE",
+        conflicts_with = "policy"
+    )]
     pub annotations: Vec<String>,
     /// The repository signatures must name, instead of the image's own.
     #[arg(long, value_name = "REPOSITORY")]

@@ -8,10 +8,14 @@ use anyhow::{Context, anyhow};
 use vouch_policy::KeyRequirement;
 
 use crate::args::{
-    Cli, Command, KeyCommand, KeygenAlgorithm, KeygenArgs, LoginArgs, OutputFormat, SignArgs,
-    VerifyArgs,
+    Cli, Command, KeyCommand, KeygenAlgorithm, KeygenArgs, LoginArgs, OutputFormat, PolicyCommand,
+    SignArgs, VerifyArgs,
 };
 use crate::keys::{self, Algorithm, PrivateKey};
+use crate::policy_verify::{
+    LoadedPolicy, PlatformSelector, PolicyLoadError, PolicyRun, judgement_time, load_policy,
+    read_text, render_report, verify_with_policy,
+};
 use crate::reference::{self, ImageRef};
 use crate::sign::{SignOptions, sign_image};
 use crate::store::{StoreOptions, Stores};
@@ -63,6 +67,7 @@ pub fn run(cli: Cli) -> Result<Exit, Failure> {
             file,
             password_file,
         }) => key_id(&file, password_file.as_deref()),
+        Command::Policy(command) => policy_command(command),
         Command::Login(args) => login(args),
         Command::Logout { registry } => logout(&registry),
         Command::Sign(args) => {
@@ -321,7 +326,168 @@ fn load_trusted_keys(paths: &[std::path::PathBuf]) -> Result<Vec<TrustedKey>, Fa
     Ok(out)
 }
 
+async fn verify_policy(
+    args: VerifyArgs,
+    policy_path: &std::path::Path,
+    options: StoreOptions,
+) -> Result<Exit, Failure> {
+    let loaded = load_policy_or_fail(policy_path)?;
+    let at = judgement_time(args.at.as_deref()).map_err(|e| Failure::usage(anyhow!(e)))?;
+    let platform = args
+        .platform
+        .as_deref()
+        .map(str::parse::<PlatformSelector>)
+        .transpose()
+        .map_err(|e| Failure::usage(anyhow!("--platform {e}")))?;
+    let images = parse_images(&args.images)?;
+    let stores = stores(&options)?;
+    let run = PolicyRun {
+        loaded: &loaded,
+        at,
+        platform: platform.as_ref(),
+        all_platforms: args.all_platforms,
+        identity: args.identity.as_deref(),
+    };
+    let mut reports = Vec::new();
+    for image in &images {
+        let report = verify_with_policy(&stores, image, &run).await;
+        if args.output == OutputFormat::Text {
+            print!("{}", render_report(&report));
+        }
+        if report.decision == "warn" {
+            eprintln!(
+                "warning: {} would be refused, but its rule is in warn mode",
+                report.reference
+            );
+        }
+        reports.push(report);
+    }
+    if args.output == OutputFormat::Json {
+        print_json(&serde_json::json!({ "at": at, "images": reports }))?;
+    }
+    Ok(if reports.iter().any(|r| r.unreachable) {
+        Exit::Unreachable
+    } else if reports
+        .iter()
+        .all(|r| matches!(r.decision, "allow" | "warn"))
+    {
+        Exit::Ok
+    } else {
+        Exit::Refused
+    })
+}
+
+/// Loads a policy; on errors prints every diagnostic and fails with exit 2.
+fn load_policy_or_fail(path: &std::path::Path) -> Result<LoadedPolicy, Failure> {
+    match load_policy(path) {
+        Ok(loaded) => {
+            if !loaded.warnings.is_empty() {
+                eprint!("{}", loaded.warnings);
+            }
+            Ok(loaded)
+        }
+        Err(PolicyLoadError::Invalid { rendered, errors }) => {
+            eprint!("{rendered}");
+            Err(Failure::usage(anyhow!(
+                "{}: {errors} error{} in the policy",
+                path.display(),
+                if errors == 1 { "" } else { "s" }
+            )))
+        }
+        Err(e) => Err(Failure::usage(e.into())),
+    }
+}
+
+fn policy_command(command: PolicyCommand) -> Result<Exit, Failure> {
+    match command {
+        PolicyCommand::Check { file } => {
+            let loaded = load_policy_or_fail(&file)?;
+            let p = &loaded.policy;
+            println!(
+                "{}: ok ({} rules, {} signers, {} keys{})",
+                file.display(),
+                p.rules().len(),
+                p.signers().len(),
+                loaded.keys.len(),
+                if p.warnings().is_empty() {
+                    String::new()
+                } else {
+                    format!(", {} warnings", p.warnings().len())
+                }
+            );
+            Ok(Exit::Ok)
+        }
+        PolicyCommand::Explain {
+            file,
+            images,
+            output,
+        } => {
+            let loaded = load_policy_or_fail(&file)?;
+            let images = parse_images(&images)?;
+            let explanations: Vec<_> = images
+                .iter()
+                .map(|i| loaded.policy.explain(&i.default_identity()))
+                .collect();
+            match output {
+                OutputFormat::Text => {
+                    for e in &explanations {
+                        println!("{e}");
+                    }
+                }
+                OutputFormat::Json => print_json(&explanations)?,
+            }
+            Ok(Exit::Ok)
+        }
+        PolicyCommand::Test {
+            file,
+            cases,
+            output,
+        } => {
+            let loaded = load_policy_or_fail(&file)?;
+            let source = read_text(&cases, "cases")?;
+            let now = judgement_time(None).map_err(|e| Failure::usage(anyhow!(e)))?;
+            let normalize = |s: &str| -> Result<vouch_policy::ImageName, String> {
+                match reference::parse(s) {
+                    Ok(ImageRef::Registry(r)) => Ok(vouch_policy::ImageName {
+                        repository: r.repository_name(),
+                        tag: r.tag.clone(),
+                        digest: r.digest.as_ref().map(ToString::to_string),
+                    }),
+                    Ok(ImageRef::Layout(_)) => {
+                        Err("oci: layouts have no repository name; use the repository the image is deployed as".into())
+                    }
+                    Err(e) => Err(e.to_string()),
+                }
+            };
+            let options = vouch_policy::CaseOptions {
+                now,
+                normalize: &normalize,
+            };
+            let name = cases.display().to_string();
+            let report = match vouch_policy::run_cases(&loaded.policy, &source, &name, &options) {
+                Ok(r) => r,
+                Err(diags) => {
+                    eprint!("{}", vouch_policy::render(&diags, &source, &name));
+                    return Err(Failure::usage(anyhow!("{name}: the cases file has errors")));
+                }
+            };
+            match output {
+                OutputFormat::Text => print!("{report}"),
+                OutputFormat::Json => print_json(&report)?,
+            }
+            Ok(if report.all_passed() {
+                Exit::Ok
+            } else {
+                Exit::Refused
+            })
+        }
+    }
+}
+
 async fn verify(args: VerifyArgs, options: StoreOptions) -> Result<Exit, Failure> {
+    if let Some(policy) = args.policy.clone() {
+        return verify_policy(args, &policy, options).await;
+    }
     let requirement = KeyRequirement {
         annotations: parse_annotations(&args.annotations)?,
     };

@@ -11,6 +11,7 @@ pub mod commands;
 pub mod keys;
 pub mod oci;
 pub mod payload;
+pub mod policy_verify;
 pub mod reference;
 pub mod resolve;
 pub mod sign;

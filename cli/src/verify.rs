@@ -14,6 +14,9 @@ use crate::reference::{self, Digest, ImageRef};
 use crate::resolve::resolve;
 use crate::store::{Lookup, Repo, StoreError, Stores};
 
+/// How long fetching one image's `.sig` manifest and signature layers may take in all.
+pub const SIGNATURES_DEADLINE: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// A public key the user trusts, with where it came from.
 #[derive(Debug, Clone)]
 pub struct TrustedKey {
@@ -121,9 +124,27 @@ pub async fn verify_image(
         Err(e) => return ImageReport::failed(image, None, &e),
     };
     let digest = resolved.digest;
-    let layers = match fetch_signature_layers(&repo, &digest, limits).await {
-        Ok(l) => l,
-        Err(e) => return ImageReport::failed(image, Some(&digest), &e),
+    // Each request has its own deadline; this bounds them together, so a registry that
+    // answers each of 1,000 layers just inside the request timeout cannot hold us for hours.
+    let fetched = tokio::time::timeout(
+        SIGNATURES_DEADLINE,
+        fetch_signature_layers(&repo, &digest, limits),
+    )
+    .await;
+    let layers = match fetched {
+        Ok(Ok(l)) => l,
+        Ok(Err(e)) => return ImageReport::failed(image, Some(&digest), &e),
+        Err(_) => {
+            let e = StoreError::Registry {
+                registry: image.repository_display(),
+                request: format!("fetch the signatures of {digest}"),
+                reason: format!(
+                    "not done after {} s; a registry this slow is treated as unavailable",
+                    SIGNATURES_DEADLINE.as_secs()
+                ),
+            };
+            return ImageReport::failed(image, Some(&digest), &e);
+        }
     };
     let identity = expect
         .identity
@@ -132,7 +153,7 @@ pub async fn verify_image(
     let mut reports = Vec::new();
     let mut verified = Vec::new();
     for (i, layer) in layers.iter().enumerate() {
-        let (report, sig) = judge_layer(i + 1, layer, &digest, &identity, expect.keys);
+        let (report, sig) = judge_layer(i + 1, layer, &digest, Some(&identity), expect.keys);
         reports.push(report);
         verified.extend(sig);
     }
@@ -244,12 +265,13 @@ pub async fn fetch_signature_layers(
     Ok(layers)
 }
 
-/// Checks one layer: signature under some trusted key, then the payload's claims.
+/// Checks one layer: signature under some trusted key, then the payload's claims: its
+/// digest always, its repository when `identity` is given (a policy judges identity itself).
 pub fn judge_layer(
     index: usize,
     layer: &FetchedLayer,
     image_digest: &Digest,
-    identity: &str,
+    identity: Option<&str>,
     keys: &[TrustedKey],
 ) -> (SignatureReport, Option<VerifiedSignature>) {
     let mut report = SignatureReport {
@@ -321,7 +343,9 @@ pub fn judge_layer(
         );
         return reject(report, reason);
     }
-    if !identity_matches(&payload.docker_reference, identity) {
+    if let Some(identity) = identity
+        && !identity_matches(&payload.docker_reference, identity)
+    {
         let reason = format!(
             "payload names repository {:?}, not {identity:?}: signed for another repository",
             payload.docker_reference

@@ -27,7 +27,10 @@ fn run(cmd: &mut Command, secrets: &[&str]) -> Run {
             secret.len()
         );
     }
-    assert!(!all.to_ascii_lowercase().contains("authorization:"), "{all}");
+    assert!(
+        !all.to_ascii_lowercase().contains("authorization:"),
+        "{all}"
+    );
     out
 }
 
@@ -96,7 +99,11 @@ fn tls_and_htpasswd_with_docker_config_auths() {
         &["wrong-pa55word-hidden"],
     )
     .expect_code(3);
-    assert!(out.stderr.contains("refused the stored credentials"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("refused the stored credentials"),
+        "{}",
+        out.stderr
+    );
 
     // With the CA and the config: sign and verify.
     let out = run(
@@ -234,8 +241,11 @@ fn bearer_tokens_from_a_token_server_are_fetched_and_reused() {
         .auth(&reg.host, USER, "not-the-token-pa55")
         .write(&wrong);
     let out = run(
-        with_ca(verify_cmd(&format!("{}:v0", reg.image("team/app")), &public), &tls)
-            .env("DOCKER_CONFIG", &wrong),
+        with_ca(
+            verify_cmd(&format!("{}:v0", reg.image("team/app")), &public),
+            &tls,
+        )
+        .env("DOCKER_CONFIG", &wrong),
         &["not-the-token-pa55"],
     )
     .expect_code(3);
@@ -282,8 +292,16 @@ fn too_many_requests_with_retry_after_then_success() {
         started.elapsed() >= std::time::Duration::from_secs(2),
         "Retry-After: 1 was honoured twice"
     );
-    assert!(out.stderr.contains("429"), "--debug shows the 429s: {}", out.stderr);
-    assert_eq!(proxy.remaining(), vec![0, 0], "every injected fault was hit");
+    assert!(
+        out.stderr.contains("429"),
+        "--debug shows the 429s: {}",
+        out.stderr
+    );
+    assert_eq!(
+        proxy.remaining(),
+        vec![0, 0],
+        "every injected fault was hit"
+    );
     let mut cmd = verify_cmd(&reference, &public);
     cmd.arg("--allow-insecure-registry");
     run(&mut cmd, &[]).expect_code(0);
@@ -325,7 +343,10 @@ fn registry_dying_mid_batch_exits_3_per_image_and_corrupts_nothing() {
     let out = child.wait_with_output().expect("wait");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
-    let failed = stderr.lines().filter(|l| l.starts_with("error: signing")).count();
+    let failed = stderr
+        .lines()
+        .filter(|l| l.starts_with("error: signing"))
+        .count();
     assert!(failed >= 1, "a message per failed image: {stderr}");
     assert!(!stderr.contains(PASSWORD) && !stderr.contains(TEST_PASSWORD));
 
@@ -368,7 +389,11 @@ fn login_and_logout_write_docker_config() {
         writeln!(stdin, "{PASSWORD}").expect("write password");
     }
     let out = child.wait_with_output().expect("login");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(!String::from_utf8_lossy(&out.stdout).contains(PASSWORD));
     let reference = format!("{}:v1", reg.image("app"));
     // Verify gets as far as "no signatures": the login worked.

@@ -1,0 +1,485 @@
+//! `vouch verify --policy`: load a trust policy (reading its key files), verify each
+//! signature layer against every key the policy names, and let the engine decide.
+
+use std::cell::RefCell;
+use std::io::Read;
+use std::path::Path;
+
+use serde::Serialize;
+use vouch_policy::{Evaluation, ImageFacts, KeySource, Outcome, Policy, SignatureFact, Timestamp};
+
+use crate::keys::{self, PublicKey};
+use crate::oci::{self, Platform};
+use crate::reference::{self, Digest, ImageRef};
+use crate::resolve::resolve;
+use crate::store::{Repo, StoreError, Stores};
+use crate::verify::{SignatureReport, TrustedKey, fetch_signature_layers, judge_layer};
+
+/// A validated policy and the keys its signers name.
+pub struct LoadedPolicy {
+    /// The policy.
+    pub policy: Policy,
+    /// Every key the policy names, parsed.
+    pub keys: Vec<TrustedKey>,
+    /// Rendered warnings (empty when none).
+    pub warnings: String,
+}
+
+/// Why a policy could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyLoadError {
+    /// The file could not be read.
+    #[error("cannot read policy {path}: {reason}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// The policy has errors; `rendered` shows each with file:line:col.
+    #[error("{rendered}")]
+    Invalid {
+        /// The rendered diagnostics.
+        rendered: String,
+        /// How many errors.
+        errors: usize,
+    },
+}
+
+/// Reads a text input (policy or cases file) with a size bound and clear errors.
+pub fn read_text(path: &Path, what: &str) -> Result<String, PolicyLoadError> {
+    let err = |reason: String| PolicyLoadError::Read {
+        path: path.display().to_string(),
+        reason,
+    };
+    if path.is_dir() {
+        return Err(err(format!("is a directory, not a {what} file")));
+    }
+    let file = std::fs::File::open(path).map_err(|e| err(e.to_string()))?;
+    let limit = vouch_policy::MAX_SOURCE_BYTES as u64;
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| err(e.to_string()))?;
+    if bytes.len() as u64 > limit {
+        return Err(err(format!("larger than {limit} bytes")));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        err(format!(
+            "not UTF-8 text (invalid byte at offset {}): is this a {what} file?",
+            e.utf8_error().valid_up_to()
+        ))
+    })
+}
+
+/// Loads and validates a policy file; key paths are relative to the policy's directory.
+pub fn load_policy(path: &Path) -> Result<LoadedPolicy, PolicyLoadError> {
+    let source = read_text(path, "policy")?;
+    let name = path.display().to_string();
+    let invalid = |diags: vouch_policy::Diagnostics| PolicyLoadError::Invalid {
+        errors: diags
+            .iter()
+            .filter(|d| d.severity == vouch_policy::Severity::Error)
+            .count(),
+        rendered: vouch_policy::render(&diags, &source, &name),
+    };
+    let raw = vouch_policy::parse(&source, &name).map_err(invalid)?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let keys: RefCell<Vec<TrustedKey>> = RefCell::new(Vec::new());
+    let resolve = |source: &KeySource| -> Result<String, String> {
+        let (key, origin) = if source.inline {
+            let key = PublicKey::from_pem(&source.text).map_err(|e| e.to_string())?;
+            (key, format!("inline key of {}", source.signer))
+        } else {
+            let file = base.join(&source.text);
+            let key = keys::load_public_key(&file).map_err(|e| e.to_string())?;
+            (key, source.text.clone())
+        };
+        let key_id = key.key_id();
+        let mut keys = keys.borrow_mut();
+        if !keys.iter().any(|k| k.key_id == key_id) {
+            keys.push(TrustedKey {
+                key,
+                key_id: key_id.clone(),
+                source: origin,
+            });
+        }
+        Ok(key_id)
+    };
+    let policy = vouch_policy::validate(raw, &resolve).map_err(invalid)?;
+    let warnings = if policy.warnings().is_empty() {
+        String::new()
+    } else {
+        vouch_policy::render(policy.warnings(), &source, &name)
+    };
+    Ok(LoadedPolicy {
+        policy,
+        keys: keys.into_inner(),
+        warnings,
+    })
+}
+
+/// `--platform os/arch[/variant]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformSelector {
+    os: String,
+    architecture: String,
+    variant: Option<String>,
+}
+
+impl std::str::FromStr for PlatformSelector {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let parts: Vec<&str> = s.split('/').collect();
+        let ok = |p: &&str| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        };
+        match parts.as_slice() {
+            [os, arch] if ok(os) && ok(arch) => Ok(PlatformSelector {
+                os: os.to_string(),
+                architecture: arch.to_string(),
+                variant: None,
+            }),
+            [os, arch, variant] if ok(os) && ok(arch) && ok(variant) => Ok(PlatformSelector {
+                os: os.to_string(),
+                architecture: arch.to_string(),
+                variant: Some(variant.to_string()),
+            }),
+            _ => Err(format!(
+                "{s:?} is not os/arch[/variant], e.g. linux/arm64/v8"
+            )),
+        }
+    }
+}
+
+impl PlatformSelector {
+    fn matches(&self, p: &Platform) -> bool {
+        p.os == self.os
+            && p.architecture == self.architecture
+            && (self.variant.is_none() || self.variant == p.variant)
+    }
+}
+
+/// How images are judged.
+pub struct PolicyRun<'a> {
+    /// The policy and its keys.
+    pub loaded: &'a LoadedPolicy,
+    /// The instant signer validity is judged at.
+    pub at: Timestamp,
+    /// Judge this index child instead of the index.
+    pub platform: Option<&'a PlatformSelector>,
+    /// Judge every child of an index (each must pass).
+    pub all_platforms: bool,
+    /// The repository to judge as, instead of the image's own (e.g. for `oci:` layouts).
+    pub identity: Option<&'a str>,
+}
+
+/// One judged manifest: the engine's evaluation plus the layers refused before it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Judged {
+    /// The platform, for index children.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+    /// `repo@digest` judged.
+    pub pinned: String,
+    /// The engine's evaluation.
+    pub evaluation: Evaluation,
+    /// Signature layers that failed before the policy (bad signature, other image, …).
+    pub rejected_signatures: Vec<SignatureReport>,
+}
+
+/// The outcome for one image reference.
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyImageReport {
+    /// The reference as given.
+    pub reference: String,
+    /// The digest the reference resolved to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<Digest>,
+    /// `allow`, `warn`, `deny` or `error`.
+    pub decision: &'static str,
+    /// The engine's outcome (`allow`, `allow-pinned`, `allow-always`, `allow-default`, `warn`, `deny`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
+    /// Why it could not be judged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// What was judged: the image itself, or its platform children.
+    pub judged: Vec<Judged>,
+    /// True when the registry or layout could not be read (exit code 3).
+    #[serde(skip)]
+    pub unreachable: bool,
+}
+
+impl PolicyImageReport {
+    fn error(image: &ImageRef, digest: Option<Digest>, e: &StoreError) -> PolicyImageReport {
+        PolicyImageReport {
+            reference: image.to_string(),
+            digest,
+            decision: if e.is_unreachable() { "error" } else { "deny" },
+            outcome: None,
+            error: Some(e.to_string()),
+            judged: Vec::new(),
+            unreachable: e.is_unreachable(),
+        }
+    }
+
+    fn usage(image: &ImageRef, digest: Option<Digest>, message: String) -> PolicyImageReport {
+        PolicyImageReport {
+            reference: image.to_string(),
+            digest,
+            decision: "deny",
+            outcome: None,
+            error: Some(message),
+            judged: Vec::new(),
+            unreachable: false,
+        }
+    }
+}
+
+fn decision_word(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Warn => "warn",
+        o if o.passes() => "allow",
+        _ => "deny",
+    }
+}
+
+/// The repository an image is judged as.
+fn judged_repository(image: &ImageRef, identity: Option<&str>) -> String {
+    match identity {
+        Some(i) => match reference::parse(i) {
+            Ok(ImageRef::Registry(r)) => r.repository_name(),
+            _ => i.to_string(),
+        },
+        None => image.default_identity(),
+    }
+}
+
+/// Verifies the `.sig` layers of `digest` against the policy's keys and builds the facts.
+async fn facts_for(
+    repo: &Repo,
+    stores: &Stores,
+    repository: &str,
+    tag: Option<&str>,
+    digest: &Digest,
+    keys: &[TrustedKey],
+) -> Result<(ImageFacts, Vec<SignatureReport>), StoreError> {
+    let layers = fetch_signature_layers(repo, digest, stores.limits()).await?;
+    let mut signatures = Vec::new();
+    let mut rejected = Vec::new();
+    for (i, layer) in layers.iter().enumerate() {
+        let (report, verified) = judge_layer(i + 1, layer, digest, None, keys);
+        match verified {
+            Some(v) => {
+                let (payload_repository, payload_tag) = match reference::parse(
+                    report.docker_reference.as_deref().unwrap_or_default(),
+                ) {
+                    Ok(ImageRef::Registry(r)) => (Some(r.repository_name()), r.tag.clone()),
+                    _ => (report.docker_reference.clone(), None),
+                };
+                signatures.push(SignatureFact {
+                    key_id: v.key_id,
+                    payload_repository,
+                    payload_tag,
+                    annotations: v.annotations,
+                    index: i + 1,
+                });
+            }
+            None => rejected.push(report),
+        }
+    }
+    Ok((
+        ImageFacts {
+            repository: repository.to_string(),
+            tag: tag.map(str::to_string),
+            digest: digest.to_string(),
+            signatures,
+        },
+        rejected,
+    ))
+}
+
+/// Judges one image reference under the policy.
+pub async fn verify_with_policy(
+    stores: &Stores,
+    image: &ImageRef,
+    run: &PolicyRun<'_>,
+) -> PolicyImageReport {
+    let limits = stores.limits();
+    let repo = stores.repo(image);
+    let need_manifest = run.platform.is_some() || run.all_platforms;
+    let resolved = match resolve(&repo, image, need_manifest, limits).await {
+        Ok(r) => r,
+        Err(e) => return PolicyImageReport::error(image, None, &e),
+    };
+    let digest = resolved.digest.clone();
+    let repository = judged_repository(image, run.identity);
+    let keys = &run.loaded.keys;
+    let judge = |d: Digest, tag: Option<String>| {
+        let repo = &repo;
+        let repository = repository.clone();
+        async move {
+            let (facts, rejected) =
+                facts_for(repo, stores, &repository, tag.as_deref(), &d, keys).await?;
+            let evaluation = run.loaded.policy.evaluate(&facts, run.at);
+            Ok::<_, StoreError>((evaluation, rejected, d))
+        }
+    };
+    let (index_eval, index_rejected, _) =
+        match judge(digest.clone(), image.tag().map(str::to_string)).await {
+            Ok(j) => j,
+            Err(e) => return PolicyImageReport::error(image, Some(digest), &e),
+        };
+    if !need_manifest {
+        let outcome = index_eval.decision;
+        return PolicyImageReport {
+            reference: image.to_string(),
+            digest: Some(digest.clone()),
+            decision: decision_word(outcome),
+            outcome: Some(outcome),
+            error: None,
+            judged: vec![Judged {
+                platform: None,
+                pinned: image.pinned_display(&digest),
+                evaluation: index_eval,
+                rejected_signatures: index_rejected,
+            }],
+            unreachable: false,
+        };
+    }
+    let children = match &resolved.manifest {
+        Some((_, oci::Manifest::Index(index))) => index.manifests.clone(),
+        _ => {
+            return PolicyImageReport::usage(
+                image,
+                Some(digest),
+                format!(
+                    "{} is a single-platform image, not an index: drop --platform/--all-platforms",
+                    image
+                ),
+            );
+        }
+    };
+    let mut selected = Vec::new();
+    for child in &children {
+        let Some(platform) = &child.platform else {
+            continue;
+        };
+        if run.all_platforms || run.platform.is_some_and(|p| p.matches(platform)) {
+            match child.sha256() {
+                Ok(d) => selected.push((platform.to_string(), d)),
+                Err(e) => {
+                    return PolicyImageReport::usage(
+                        image,
+                        Some(digest),
+                        format!("index child: {e}"),
+                    );
+                }
+            }
+        }
+    }
+    if selected.is_empty() {
+        let available: Vec<String> = children
+            .iter()
+            .filter_map(|c| c.platform.as_ref().map(ToString::to_string))
+            .collect();
+        return PolicyImageReport::usage(
+            image,
+            Some(digest),
+            format!(
+                "no platform of {image} matches; it has {}",
+                if available.is_empty() {
+                    "none".to_string()
+                } else {
+                    available.join(", ")
+                }
+            ),
+        );
+    }
+    let mut judged = Vec::new();
+    let mut evaluations = Vec::new();
+    for (platform, child_digest) in selected {
+        // Children are listed in the index the user named; they pass through it if it passes.
+        let (child_eval, rejected, d) = match judge(child_digest, None).await {
+            Ok(j) => j,
+            Err(e) => return PolicyImageReport::error(image, Some(digest), &e),
+        };
+        let combined = vouch_policy::combine_platform(&child_eval, Some(&index_eval));
+        evaluations.push(combined.clone());
+        judged.push(Judged {
+            platform: Some(platform),
+            pinned: image.pinned_display(&d),
+            evaluation: combined,
+            rejected_signatures: rejected,
+        });
+    }
+    let outcome = vouch_policy::overall(&evaluations).unwrap_or(Outcome::Deny);
+    PolicyImageReport {
+        reference: image.to_string(),
+        digest: Some(digest),
+        decision: decision_word(outcome),
+        outcome: Some(outcome),
+        error: None,
+        judged,
+        unreachable: false,
+    }
+}
+
+/// Human report for one image.
+pub fn render_report(report: &PolicyImageReport) -> String {
+    let mut out = String::new();
+    let head = match report.decision {
+        "allow" => "ALLOW",
+        "warn" => "WARN ",
+        "deny" => "DENY ",
+        _ => "ERROR",
+    };
+    let subject = match &report.digest {
+        Some(d) if !report.reference.contains('@') => {
+            format!("{} (resolved to {d})", report.reference)
+        }
+        _ => report.reference.clone(),
+    };
+    out.push_str(&format!("{head} {subject}\n"));
+    if let Some(e) = &report.error {
+        out.push_str(&format!("  reason: {e}\n"));
+    }
+    for j in &report.judged {
+        if let Some(p) = &j.platform {
+            out.push_str(&format!("  platform {p}: {}\n", j.pinned));
+        }
+        for line in j.evaluation.to_string().lines() {
+            out.push_str(&format!("  {line}\n"));
+        }
+        for r in &j.rejected_signatures {
+            let key = r
+                .key_id
+                .as_deref()
+                .map(|k| format!(" key {}", crate::verify::short_id(k)))
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "    signature #{}{key}: rejected before the policy: {}\n",
+                r.index,
+                r.reason.as_deref().unwrap_or("unknown reason")
+            ));
+        }
+    }
+    out
+}
+
+/// Reads `--at`, or now.
+pub fn judgement_time(at: Option<&str>) -> Result<Timestamp, String> {
+    match at {
+        Some(s) => Timestamp::parse_rfc3339(s).map_err(|e| format!("--at {s:?}: {e}")),
+        None => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0);
+            Ok(Timestamp::from_unix(now))
+        }
+    }
+}
