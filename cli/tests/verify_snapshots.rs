@@ -1,0 +1,140 @@
+//! Snapshots of what `vouch verify` shows people, with and without a policy, on an OCI
+//! layout signed with the fixed example keys (paths filtered out).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use vouch::keys::{self, PrivateKey};
+use vouch::policy_verify::{PolicyRun, load_policy, render_report, verify_with_policy};
+use vouch::reference::{self, ImageRef};
+use vouch::sign::{SignOptions, sign_image};
+use vouch::store::{StoreOptions, Stores};
+use vouch::verify::{Expectations, TrustedKey, verify_image};
+use vouch_policy::{KeyRequirement, Timestamp};
+
+const EXAMPLE_PASSWORD: &[u8] = b"vouch-example";
+const IDENTITY: &str = "registry.example.com/prod/app";
+
+fn example(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../keys-example")
+        .join(name)
+}
+
+fn private(name: &str) -> PrivateKey {
+    let pem = std::fs::read_to_string(example(name)).expect("key");
+    PrivateKey::from_encrypted_pem(&pem, EXAMPLE_PASSWORD).expect("decrypt example key")
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read_dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+async fn signed_layout(dir: &Path, signers: &[(&str, &[(&str, &str)])]) -> ImageRef {
+    let layout = dir.join("image");
+    copy_dir(&example("sample-image"), &layout);
+    let image = reference::parse(&format!("oci:{}:v1", layout.display())).expect("ref");
+    let stores = Stores::new(&StoreOptions::default()).expect("stores");
+    for (key, annotations) in signers {
+        let annotations: BTreeMap<String, String> = annotations
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let key = private(key);
+        sign_image(
+            &stores,
+            &image,
+            &SignOptions {
+                key: &key,
+                annotations: &annotations,
+                recursive: false,
+                identity: Some(IDENTITY),
+            },
+        )
+        .await
+        .expect("sign");
+    }
+    image
+}
+
+fn filtered(text: &str, dir: &Path) -> String {
+    text.replace(&dir.display().to_string(), "[TMP]")
+}
+
+#[tokio::test]
+async fn policy_verify_output() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let image = signed_layout(
+        dir.path(),
+        &[
+            ("release-ci.key", &[("env", "prod")]),
+            ("security-team.key", &[("env", "dev")]),
+        ],
+    )
+    .await;
+    for name in ["release-ci.pub", "security-team.pub"] {
+        std::fs::copy(example(name), dir.path().join(name)).expect("copy key");
+    }
+    let policy_path = dir.path().join("policy.yaml");
+    std::fs::write(
+        &policy_path,
+        "version: 1\nsigners:\n  release-ci:\n    keys: [release-ci.pub]\n  security-team:\n    keys: [security-team.pub]\nrules:\n  - name: production\n    images: [\"registry.example.com/prod/**\"]\n    require:\n      signers: [release-ci, security-team]\n      threshold: 2\n      annotations: {env: prod}\ndefault: deny\n",
+    )
+    .expect("policy");
+    let loaded = load_policy(&policy_path).expect("policy loads");
+    let stores = Stores::new(&StoreOptions::default()).expect("stores");
+    let run = PolicyRun {
+        loaded: &loaded,
+        at: Timestamp::parse_rfc3339("2026-12-01T00:00:00Z").expect("time"),
+        platform: None,
+        all_platforms: false,
+        identity: Some(IDENTITY),
+    };
+    let report = verify_with_policy(&stores, &image, &run).await;
+    insta::assert_snapshot!(filtered(&render_report(&report), dir.path()));
+    let mut json = serde_json::to_value(&report).expect("json");
+    json["reference"] = "[REF]".into();
+    insta::assert_json_snapshot!(json);
+}
+
+#[tokio::test]
+async fn key_verify_output() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let image = signed_layout(dir.path(), &[("security-team.key", &[("env", "prod")])]).await;
+    let key = keys::load_public_key(&example("security-team.pub")).expect("pub");
+    let wrong = keys::load_public_key(&example("release-ci.pub")).expect("pub");
+    let stores = Stores::new(&StoreOptions::default()).expect("stores");
+    let mut out = String::new();
+    for (label, public) in [("right key", key), ("wrong key", wrong)] {
+        let trusted = [TrustedKey {
+            key_id: public.key_id(),
+            key: public,
+            source: "example.pub".into(),
+        }];
+        let requirement = KeyRequirement::default();
+        let report = verify_image(
+            &stores,
+            &image,
+            &Expectations {
+                keys: &trusted,
+                requirement: &requirement,
+                identity: Some(IDENTITY),
+            },
+        )
+        .await;
+        out.push_str(&format!(
+            "## {label}\n{}\n",
+            serde_json::to_string_pretty(&report).expect("json")
+        ));
+    }
+    insta::assert_snapshot!(filtered(&out, dir.path()));
+}
