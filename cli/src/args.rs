@@ -127,6 +127,8 @@ where docker, cosign and vouch all find them.")]
   vouch verify 127.0.0.1:5000/app:v1 --key release.pub
   vouch verify oci:./image-layout --key a.pub --key b.pub -a env=prod --output json
   vouch verify --policy policy.yaml registry.example.com/prod/app:1.4 --platform linux/arm64
+  vouch verify --from release-images.txt --key release.pub --jobs 32
+  vouch verify --offline registry.example.com/app@sha256:… --key release.pub
 
 Exit codes:
   0  every image verified
@@ -136,6 +138,23 @@ Exit codes:
 
 With --policy, a rule in warn mode reports a deny and exits 0.")]
     Verify(VerifyArgs),
+
+    /// Verify a Sigstore bundle offline (the sigstore-conformance client protocol).
+    #[command(after_help = "Example:
+  vouch verify-bundle --bundle a.txt.sigstore.json \\
+    --certificate-identity https://github.com/org/repo/.github/workflows/release.yml@refs/heads/main \\
+    --certificate-oidc-issuer https://token.actions.githubusercontent.com a.txt
+  vouch verify-bundle --bundle b.sigstore.json --key release.pub sha256:<64 hex>
+
+Offline: the certificate is checked at the times the bundle proves (signed entry timestamp
+or RFC 3161 timestamp). Without --trusted-root, a built-in snapshot of the Sigstore
+production (or, with --staging, staging) trusted root is used.
+
+Exit codes:
+  0  verified
+  1  verification failed
+  2  usage error, or an unreadable bundle, key, artifact or trusted root")]
+    VerifyBundle(VerifyBundleArgs),
 
     /// Check, explain and test trust policies, offline.
     #[command(
@@ -260,8 +279,15 @@ pub enum OutputFormat {
 #[derive(Debug, Args)]
 pub struct SignArgs {
     /// Images: host[:port]/repo[:tag][@sha256:…] or oci:PATH[:TAG|@sha256:…].
-    #[arg(required = true, value_name = "IMAGE")]
+    #[arg(required_unless_present = "from", value_name = "IMAGE")]
     pub images: Vec<String>,
+    /// Also read image references from FILE, one per line (`-` for stdin; # comments).
+    #[arg(long, value_name = "FILE")]
+    pub from: Option<PathBuf>,
+    /// How many images to work on at once.
+    #[arg(long, short = 'j', value_name = "N", default_value_t = 16,
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: u16,
     /// The private key (cosign/sigstore encrypted PEM).
     #[arg(long)]
     pub key: PathBuf,
@@ -289,8 +315,24 @@ pub struct SignArgs {
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// Images: host[:port]/repo[:tag][@sha256:…] or oci:PATH[:TAG|@sha256:…].
-    #[arg(required = true, value_name = "IMAGE")]
+    #[arg(required_unless_present = "from", value_name = "IMAGE")]
     pub images: Vec<String>,
+    /// Also read image references from FILE, one per line (`-` for stdin; # comments).
+    #[arg(long, value_name = "FILE")]
+    pub from: Option<PathBuf>,
+    /// How many images to work on at once.
+    #[arg(long, short = 'j', value_name = "N", default_value_t = 16,
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: u16,
+    /// Use only the verification cache: no network (digest references only).
+    #[arg(long, conflicts_with_all = ["refresh", "no_cache"])]
+    pub offline: bool,
+    /// Ignore the verification cache (but refill it).
+    #[arg(long, conflicts_with = "no_cache")]
+    pub refresh: bool,
+    /// Neither read nor write the verification cache.
+    #[arg(long)]
+    pub no_cache: bool,
     /// A trusted public key (PEM); repeat for several. A signature by any of them counts.
     #[arg(
         long = "key",
@@ -331,6 +373,40 @@ pub struct VerifyArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub output: OutputFormat,
+}
+
+/// `vouch verify-bundle` flags.
+#[derive(Debug, Args)]
+pub struct VerifyBundleArgs {
+    /// Use the Sigstore staging trusted root (when --trusted-root is not given).
+    #[arg(long)]
+    pub staging: bool,
+    /// The Sigstore bundle (JSON).
+    #[arg(long, value_name = "FILE")]
+    pub bundle: PathBuf,
+    /// The signer identity the certificate must name (SAN: URI, email or username).
+    #[arg(
+        long,
+        value_name = "IDENTITY",
+        requires = "certificate_oidc_issuer",
+        required_unless_present = "key"
+    )]
+    pub certificate_identity: Option<String>,
+    /// The OIDC issuer the certificate must name.
+    #[arg(long, value_name = "URL", requires = "certificate_identity")]
+    pub certificate_oidc_issuer: Option<String>,
+    /// Verify a key-signed bundle with this public key (PEM) instead of an identity.
+    #[arg(long, value_name = "PUB", conflicts_with_all = ["certificate_identity", "certificate_oidc_issuer"])]
+    pub key: Option<PathBuf>,
+    /// trusted_root.json to verify against.
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: OutputFormat,
+    /// The artifact: a file, or sha256:<64 hex> (for DSSE bundles, a statement subject).
+    #[arg(value_name = "FILE_OR_DIGEST")]
+    pub artifact: String,
 }
 
 #[cfg(test)]

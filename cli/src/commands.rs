@@ -11,6 +11,7 @@ use crate::args::{
     Cli, Command, KeyCommand, KeygenAlgorithm, KeygenArgs, LoginArgs, OutputFormat, PolicyCommand,
     SignArgs, VerifyArgs,
 };
+use crate::cache::{Cache, CacheMode};
 use crate::keys::{self, Algorithm, PrivateKey};
 use crate::policy_verify::{
     LoadedPolicy, PlatformSelector, PolicyLoadError, PolicyRun, judgement_time, load_policy,
@@ -75,6 +76,7 @@ pub fn run(cli: Cli) -> Result<Exit, Failure> {
             let runtime = runtime()?;
             runtime.block_on(sign(args, options))
         }
+        Command::VerifyBundle(args) => crate::bundle::command::run(&args),
         Command::Verify(args) => {
             let options = store_options(&globals);
             let runtime = runtime()?;
@@ -154,6 +156,27 @@ fn parse_annotations(pairs: &[String]) -> Result<BTreeMap<String, String>, Failu
         }
     }
     Ok(out)
+}
+
+/// The references from the command line and `--from`, parsed.
+fn collect_images(
+    images: &[String],
+    from: Option<&std::path::Path>,
+) -> Result<Vec<ImageRef>, Failure> {
+    let mut all = images.to_vec();
+    if let Some(path) = from {
+        let listed = crate::batch::read_reference_list(path).map_err(|e| {
+            Failure::usage(anyhow!(
+                "cannot read references from {}: {e}",
+                path.display()
+            ))
+        })?;
+        all.extend(listed);
+    }
+    if all.is_empty() {
+        return Err(Failure::usage(anyhow!("no image references given")));
+    }
+    parse_images(&all)
 }
 
 fn parse_images(images: &[String]) -> Result<Vec<ImageRef>, Failure> {
@@ -250,7 +273,7 @@ fn logout(registry: &str) -> Result<Exit, Failure> {
 
 async fn sign(args: SignArgs, options: StoreOptions) -> Result<Exit, Failure> {
     let annotations = parse_annotations(&args.annotations)?;
-    let images = parse_images(&args.images)?;
+    let images = collect_images(&args.images, args.from.as_deref())?;
     let password = keys::obtain_password(args.password_file.as_deref(), false)?;
     let key = keys::load_private_key(
         &args.key,
@@ -265,40 +288,58 @@ async fn sign(args: SignArgs, options: StoreOptions) -> Result<Exit, Failure> {
         recursive: args.recursive,
         identity: args.identity.as_deref(),
     };
+    let progress = crate::batch::Progress::new(images.len(), "signing");
     let mut results = Vec::new();
     let mut worst = Exit::Ok as u8;
-    for image in &images {
-        match sign_image(&stores, image, &options).await {
-            Ok(signed) => {
-                for s in &signed {
-                    if args.output == OutputFormat::Text {
-                        let note = if s.outcome == "already-signed" {
-                            " (already signed by this key; nothing added)"
-                        } else {
-                            ""
-                        };
-                        println!("{}{note}", s.signed);
+    crate::batch::run_in_order(
+        &images,
+        usize::from(args.jobs),
+        |image| {
+            let (stores, options) = (&stores, &options);
+            async move {
+                let r = sign_image(stores, &image, options).await;
+                r.map_err(|e| {
+                    (
+                        matches!(e, crate::store::StoreError::NotFound(_)),
+                        e.to_string(),
+                    )
+                })
+            }
+        },
+        |image, result| {
+            progress.inc();
+            match result {
+                Ok(signed) => {
+                    for s in &signed {
+                        if args.output == OutputFormat::Text {
+                            let note = if s.outcome == "already-signed" {
+                                " (already signed by this key; nothing added)"
+                            } else {
+                                ""
+                            };
+                            progress.println(&format!("{}{note}", s.signed));
+                        }
                     }
+                    results.extend(
+                        signed
+                            .into_iter()
+                            .map(|s| serde_json::to_value(s).unwrap_or_default()),
+                    );
                 }
-                results.extend(
-                    signed
-                        .into_iter()
-                        .map(|s| serde_json::to_value(s).unwrap_or_default()),
-                );
+                Err((not_found, e)) => {
+                    worst = worst.max(if not_found {
+                        Exit::Usage as u8
+                    } else {
+                        Exit::Unreachable as u8
+                    });
+                    progress.eprintln(&format!("error: signing {image}: {e}"));
+                    results.push(serde_json::json!({"reference": image.to_string(), "error": e}));
+                }
             }
-            Err(e) => {
-                worst = worst.max(if matches!(e, crate::store::StoreError::NotFound(_)) {
-                    Exit::Usage as u8
-                } else {
-                    Exit::Unreachable as u8
-                });
-                eprintln!("error: signing {image}: {e}");
-                results.push(
-                    serde_json::json!({"reference": image.to_string(), "error": e.to_string()}),
-                );
-            }
-        }
-    }
+        },
+    )
+    .await;
+    progress.finish();
     if args.output == OutputFormat::Json {
         print_json(&serde_json::Value::Array(results))?;
     }
@@ -339,42 +380,52 @@ async fn verify_policy(
         .map(str::parse::<PlatformSelector>)
         .transpose()
         .map_err(|e| Failure::usage(anyhow!("--platform {e}")))?;
-    let images = parse_images(&args.images)?;
+    let images = collect_images(&args.images, args.from.as_deref())?;
     let stores = stores(&options)?;
+    let cache = Cache::open(cache_mode(&args));
     let run = PolicyRun {
         loaded: &loaded,
         at,
         platform: platform.as_ref(),
         all_platforms: args.all_platforms,
         identity: args.identity.as_deref(),
+        cache: cache.as_ref(),
     };
+    let progress = crate::batch::Progress::new(images.len(), "verifying");
     let mut reports = Vec::new();
-    for image in &images {
-        let report = verify_with_policy(&stores, image, &run).await;
-        if args.output == OutputFormat::Text {
-            print!("{}", render_report(&report));
-        }
-        if report.decision == "warn" {
-            eprintln!(
-                "warning: {} would be refused, but its rule is in warn mode",
-                report.reference
-            );
-        }
-        reports.push(report);
+    let mut tally = Tally::default();
+    crate::batch::run_in_order(
+        &images,
+        usize::from(args.jobs),
+        |image| {
+            let (stores, run) = (&stores, &run);
+            async move { verify_with_policy(stores, &image, run).await }
+        },
+        |_, report| {
+            progress.inc();
+            tally.unreachable |= report.unreachable;
+            tally.refused |= !matches!(report.decision, "allow" | "warn");
+            if report.decision == "warn" {
+                progress.eprintln(&format!(
+                    "warning: {} would be refused, but its rule is in warn mode",
+                    report.reference
+                ));
+            }
+            match args.output {
+                OutputFormat::Text => progress.println(render_report(&report).trim_end()),
+                OutputFormat::Json => reports.push(report),
+            }
+        },
+    )
+    .await;
+    progress.finish();
+    if let Some(c) = &cache {
+        c.trim();
     }
     if args.output == OutputFormat::Json {
         print_json(&serde_json::json!({ "at": at, "images": reports }))?;
     }
-    Ok(if reports.iter().any(|r| r.unreachable) {
-        Exit::Unreachable
-    } else if reports
-        .iter()
-        .all(|r| matches!(r.decision, "allow" | "warn"))
-    {
-        Exit::Ok
-    } else {
-        Exit::Refused
-    })
+    Ok(tally.exit())
 }
 
 /// Loads a policy; on errors prints every diagnostic and fails with exit 2.
@@ -484,6 +535,37 @@ fn policy_command(command: PolicyCommand) -> Result<Exit, Failure> {
     }
 }
 
+fn cache_mode(args: &VerifyArgs) -> CacheMode {
+    if args.offline {
+        CacheMode::Offline
+    } else if args.refresh {
+        CacheMode::Refresh
+    } else if args.no_cache {
+        CacheMode::Disabled
+    } else {
+        CacheMode::Normal
+    }
+}
+
+/// Tallies a batch's outcomes into the exit code.
+#[derive(Default)]
+struct Tally {
+    unreachable: bool,
+    refused: bool,
+}
+
+impl Tally {
+    fn exit(&self) -> Exit {
+        if self.unreachable {
+            Exit::Unreachable
+        } else if self.refused {
+            Exit::Refused
+        } else {
+            Exit::Ok
+        }
+    }
+}
+
 async fn verify(args: VerifyArgs, options: StoreOptions) -> Result<Exit, Failure> {
     if let Some(policy) = args.policy.clone() {
         return verify_policy(args, &policy, options).await;
@@ -491,35 +573,50 @@ async fn verify(args: VerifyArgs, options: StoreOptions) -> Result<Exit, Failure
     let requirement = KeyRequirement {
         annotations: parse_annotations(&args.annotations)?,
     };
-    let images = parse_images(&args.images)?;
+    let images = collect_images(&args.images, args.from.as_deref())?;
     let keys = load_trusted_keys(&args.keys)?;
     let stores = stores(&options)?;
+    let cache = Cache::open(cache_mode(&args));
     let expect = Expectations {
         keys: &keys,
         requirement: &requirement,
         identity: args.identity.as_deref(),
+        cache: cache.as_ref(),
     };
+    let progress = crate::batch::Progress::new(images.len(), "verifying");
     let mut reports = Vec::new();
-    for image in &images {
-        let report = verify_image(&stores, image, &expect).await;
-        if args.output == OutputFormat::Text {
-            print_report(&report);
-        }
-        reports.push(report);
+    let mut tally = Tally::default();
+    crate::batch::run_in_order(
+        &images,
+        usize::from(args.jobs),
+        |image| {
+            let (stores, expect) = (&stores, &expect);
+            async move { verify_image(stores, &image, expect).await }
+        },
+        |_, report| {
+            progress.inc();
+            tally.unreachable |= report.unreachable;
+            tally.refused |= !report.is_verified();
+            match args.output {
+                OutputFormat::Text => progress.println(render_key_report(&report).trim_end()),
+                OutputFormat::Json => reports.push(report),
+            }
+        },
+    )
+    .await;
+    progress.finish();
+    if let Some(c) = &cache {
+        c.trim();
     }
     if args.output == OutputFormat::Json {
         print_json(&serde_json::json!({ "images": reports }))?;
     }
-    Ok(if reports.iter().any(|r| r.unreachable) {
-        Exit::Unreachable
-    } else if reports.iter().all(ImageReport::is_verified) {
-        Exit::Ok
-    } else {
-        Exit::Refused
-    })
+    Ok(tally.exit())
 }
 
-fn print_report(report: &ImageReport) {
+fn render_key_report(report: &ImageReport) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
     let subject = report.pinned.as_deref().unwrap_or(&report.reference);
     let from = if report.pinned.is_some() && !report.reference.contains('@') {
         format!(" (from {})", report.reference)
@@ -527,12 +624,12 @@ fn print_report(report: &ImageReport) {
         String::new()
     };
     match report.decision {
-        "verified" => println!("VERIFIED {subject}{from}"),
-        "refused" => println!("REFUSED  {subject}{from}"),
-        _ => println!("ERROR    {subject}{from}"),
+        "verified" => out.push_str(&format!("VERIFIED {subject}{from}\n")),
+        "refused" => out.push_str(&format!("REFUSED  {subject}{from}\n")),
+        _ => out.push_str(&format!("ERROR    {subject}{from}\n")),
     }
     if let Some(reason) = &report.reason {
-        println!("  reason: {reason}");
+        let _ = writeln!(out, "  reason: {reason}");
     }
     for sig in &report.signatures {
         let key = sig
@@ -561,20 +658,28 @@ fn print_report(report: &ImageReport) {
                 } else {
                     format!(", annotations {}", annotations.join(" "))
                 };
-                println!("  signature {}: verified by{key}{annotations}", sig.index);
+                let _ = writeln!(
+                    out,
+                    "  signature {}: verified by{key}{annotations}",
+                    sig.index
+                );
             }
-            _ => println!(
-                "  signature {}: rejected{}: {}",
-                sig.index,
-                if key.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (signed by{key})")
-                },
-                sig.reason.as_deref().unwrap_or("unknown reason")
-            ),
+            _ => {
+                let _ = writeln!(
+                    out,
+                    "  signature {}: rejected{}: {}",
+                    sig.index,
+                    if key.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (signed by{key})")
+                    },
+                    sig.reason.as_deref().unwrap_or("unknown reason")
+                );
+            }
         }
     }
+    out
 }
 
 fn print_json(value: &impl serde::Serialize) -> Result<(), Failure> {

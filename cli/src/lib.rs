@@ -7,6 +7,9 @@
 #![forbid(unsafe_code)]
 
 pub mod args;
+pub mod batch;
+pub mod bundle;
+pub mod cache;
 pub mod commands;
 pub mod keys;
 pub mod oci;

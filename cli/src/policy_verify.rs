@@ -8,12 +8,15 @@ use std::path::Path;
 use serde::Serialize;
 use vouch_policy::{Evaluation, ImageFacts, KeySource, Outcome, Policy, SignatureFact, Timestamp};
 
+use crate::cache::Cache;
 use crate::keys::{self, PublicKey};
 use crate::oci::{self, Platform};
 use crate::reference::{self, Digest, ImageRef};
-use crate::resolve::resolve;
 use crate::store::{Repo, StoreError, Stores};
-use crate::verify::{SignatureReport, TrustedKey, fetch_signature_layers, judge_layer};
+use crate::verify::{
+    CacheUse, SignatureReport, TrustedKey, cache_subject, fetch_signature_layers, judge_layer,
+    remember, resolve_for_verify,
+};
 
 /// A validated policy and the keys its signers name.
 pub struct LoadedPolicy {
@@ -174,6 +177,8 @@ pub struct PolicyRun<'a> {
     pub all_platforms: bool,
     /// The repository to judge as, instead of the image's own (e.g. for `oci:` layouts).
     pub identity: Option<&'a str>,
+    /// The verification cache, if in use.
+    pub cache: Option<&'a Cache>,
 }
 
 /// One judged manifest: the engine's evaluation plus the layers refused before it.
@@ -259,6 +264,7 @@ fn judged_repository(image: &ImageRef, identity: Option<&str>) -> String {
 }
 
 /// Verifies the `.sig` layers of `digest` against the policy's keys and builds the facts.
+#[allow(clippy::too_many_arguments)]
 async fn facts_for(
     repo: &Repo,
     stores: &Stores,
@@ -266,12 +272,19 @@ async fn facts_for(
     tag: Option<&str>,
     digest: &Digest,
     keys: &[TrustedKey],
+    cache: Option<&Cache>,
+    subject: Option<String>,
 ) -> Result<(ImageFacts, Vec<SignatureReport>), StoreError> {
-    let layers = fetch_signature_layers(repo, digest, stores.limits()).await?;
+    let cache_use = CacheUse {
+        cache,
+        subject: subject.as_deref(),
+    };
+    let (layers, mut entry) =
+        fetch_signature_layers(repo, digest, stores.limits(), cache_use).await?;
     let mut signatures = Vec::new();
     let mut rejected = Vec::new();
     for (i, layer) in layers.iter().enumerate() {
-        let (report, verified) = judge_layer(i + 1, layer, digest, None, keys);
+        let (report, verified) = judge_layer(i + 1, layer, digest, None, keys, entry.as_mut());
         match verified {
             Some(v) => {
                 let (payload_repository, payload_tag) = match reference::parse(
@@ -291,6 +304,7 @@ async fn facts_for(
             None => rejected.push(report),
         }
     }
+    remember(cache_use, entry);
     Ok((
         ImageFacts {
             repository: repository.to_string(),
@@ -311,7 +325,7 @@ pub async fn verify_with_policy(
     let limits = stores.limits();
     let repo = stores.repo(image);
     let need_manifest = run.platform.is_some() || run.all_platforms;
-    let resolved = match resolve(&repo, image, need_manifest, limits).await {
+    let resolved = match resolve_for_verify(&repo, image, need_manifest, limits, run.cache).await {
         Ok(r) => r,
         Err(e) => return PolicyImageReport::error(image, None, &e),
     };
@@ -322,8 +336,18 @@ pub async fn verify_with_policy(
         let repo = &repo;
         let repository = repository.clone();
         async move {
-            let (facts, rejected) =
-                facts_for(repo, stores, &repository, tag.as_deref(), &d, keys).await?;
+            let subject = cache_subject(image, &d);
+            let (facts, rejected) = facts_for(
+                repo,
+                stores,
+                &repository,
+                tag.as_deref(),
+                &d,
+                keys,
+                run.cache,
+                subject,
+            )
+            .await?;
             let evaluation = run.loaded.policy.evaluate(&facts, run.at);
             Ok::<_, StoreError>((evaluation, rejected, d))
         }

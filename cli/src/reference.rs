@@ -203,7 +203,17 @@ impl ImageRef {
     pub fn pinned_display(&self, digest: &Digest) -> String {
         match self {
             ImageRef::Registry(r) => format!("{}@{}", r.repository_name(), digest),
-            ImageRef::Layout(l) => format!("oci:{}@{}", l.path.display(), digest),
+            ImageRef::Layout(l) => {
+                let path = l.path.display().to_string();
+                // Without its tag, `oci:dir:x:v1` would print as `oci:dir:x@…`, which reads back
+                // as directory `dir`, tag `x`: keep the tag when the last path part has a ':'.
+                match &l.tag {
+                    Some(tag) if path.rsplit('/').next().is_some_and(|p| p.contains(':')) => {
+                        format!("oci:{path}:{tag}@{digest}")
+                    }
+                    _ => format!("oci:{path}@{digest}"),
+                }
+            }
         }
     }
 }
@@ -471,6 +481,25 @@ mod tests {
             parse(&"a".repeat(5000)).err(),
             Some(ReferenceError::TooLong)
         );
+    }
+
+    #[test]
+    fn fuzz_reference_layout_pinned_display_with_colon_in_path() {
+        // Found by fuzz/fuzz_targets/reference.rs: the pinned form named another directory.
+        for input in [
+            format!("oci:dir:x:v1@{D}"),
+            format!("oci:oci:imv1@sha256:{}:t@{D}", &D[7..]),
+            "oci:/tmp/a:b:latest".to_string(),
+        ] {
+            let image = parse(&input).expect("parses");
+            let digest: Digest = D.parse().expect("digest");
+            let pinned = parse(&image.pinned_display(&digest)).expect("pinned form parses");
+            assert_eq!(pinned.repository_display(), image.repository_display(), "{input}");
+            assert_eq!(pinned.digest(), Some(&digest), "{input}");
+        }
+        let plain = parse("oci:/tmp/img:v1").expect("parses");
+        let digest: Digest = D.parse().expect("digest");
+        assert_eq!(plain.pinned_display(&digest), format!("oci:/tmp/img@{D}"));
     }
 
     #[test]

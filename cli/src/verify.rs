@@ -7,6 +7,7 @@ use base64::Engine as _;
 use serde::Serialize;
 use vouch_policy::{Decision, KeyRequirement, VerifiedSignature};
 
+use crate::cache::{Cache, CacheMode, Entry};
 use crate::keys::PublicKey;
 use crate::oci::{self, Limits, SIGNATURE_ANNOTATION, SIMPLE_SIGNING};
 use crate::payload::{self, Payload};
@@ -109,6 +110,42 @@ pub struct Expectations<'a> {
     pub requirement: &'a KeyRequirement,
     /// Overrides the repository the payload must name (`--identity`).
     pub identity: Option<&'a str>,
+    /// The verification cache, if in use.
+    pub cache: Option<&'a Cache>,
+}
+
+/// `registry/repo@digest` for the cache (None for layouts, which are local already).
+pub fn cache_subject(image: &ImageRef, digest: &Digest) -> Option<String> {
+    match image {
+        ImageRef::Registry(r) => Some(format!("{}@{digest}", r.repository_name())),
+        ImageRef::Layout(_) => None,
+    }
+}
+
+/// Resolves without the network when the cache is offline (digest references only).
+pub async fn resolve_for_verify(
+    repo: &Repo,
+    image: &ImageRef,
+    need_manifest: bool,
+    limits: &Limits,
+    cache: Option<&Cache>,
+) -> Result<crate::resolve::Resolved, StoreError> {
+    let offline = cache.is_some_and(|c| c.mode() == CacheMode::Offline);
+    if offline && matches!(image, ImageRef::Registry(_)) {
+        return match (image.digest(), need_manifest) {
+            (Some(d), false) => Ok(crate::resolve::Resolved {
+                digest: d.clone(),
+                manifest: None,
+            }),
+            (None, _) => Err(StoreError::Offline(format!(
+                "{image}: --offline needs a digest reference (repo@sha256:…); a tag needs the registry"
+            ))),
+            (Some(_), true) => Err(StoreError::Offline(format!(
+                "{image}: --offline cannot read an index for --platform/--all-platforms"
+            ))),
+        };
+    }
+    resolve(repo, image, need_manifest, limits).await
 }
 
 /// Verifies one image against the keys and requirement.
@@ -119,19 +156,24 @@ pub async fn verify_image(
 ) -> ImageReport {
     let limits = stores.limits();
     let repo = stores.repo(image);
-    let resolved = match resolve(&repo, image, false, limits).await {
+    let resolved = match resolve_for_verify(&repo, image, false, limits, expect.cache).await {
         Ok(r) => r,
         Err(e) => return ImageReport::failed(image, None, &e),
     };
     let digest = resolved.digest;
+    let subject = cache_subject(image, &digest);
+    let cache_use = CacheUse {
+        cache: expect.cache,
+        subject: subject.as_deref(),
+    };
     // Each request has its own deadline; this bounds them together, so a registry that
     // answers each of 1,000 layers just inside the request timeout cannot hold us for hours.
     let fetched = tokio::time::timeout(
         SIGNATURES_DEADLINE,
-        fetch_signature_layers(&repo, &digest, limits),
+        fetch_signature_layers(&repo, &digest, limits, cache_use),
     )
     .await;
-    let layers = match fetched {
+    let (layers, mut entry) = match fetched {
         Ok(Ok(l)) => l,
         Ok(Err(e)) => return ImageReport::failed(image, Some(&digest), &e),
         Err(_) => {
@@ -153,10 +195,18 @@ pub async fn verify_image(
     let mut reports = Vec::new();
     let mut verified = Vec::new();
     for (i, layer) in layers.iter().enumerate() {
-        let (report, sig) = judge_layer(i + 1, layer, &digest, Some(&identity), expect.keys);
+        let (report, sig) = judge_layer(
+            i + 1,
+            layer,
+            &digest,
+            Some(&identity),
+            expect.keys,
+            entry.as_mut(),
+        );
         reports.push(report);
         verified.extend(sig);
     }
+    remember(cache_use, entry);
     let decision = expect.requirement.evaluate(&verified);
     let (decision, reason) = match &decision {
         Decision::Allow { .. } => ("verified", None),
@@ -193,21 +243,56 @@ pub struct FetchedLayer {
     pub payload: Result<Vec<u8>, String>,
 }
 
-/// Fetches the `.sig` manifest of `digest` and its simple-signing layers. No tag → no layers.
+/// Where signature layers may come from besides the registry.
+#[derive(Clone, Copy, Default)]
+pub struct CacheUse<'a> {
+    /// The verification cache, if in use.
+    pub cache: Option<&'a Cache>,
+    /// `registry/repo@digest` (registry images only; layouts are local already).
+    pub subject: Option<&'a str>,
+}
+
+/// Fetches the `.sig` manifest of `digest` and its simple-signing layers (concurrently).
+/// No tag → no layers. Returns the cache entry to update with what verifies.
 pub async fn fetch_signature_layers(
     repo: &Repo,
     digest: &Digest,
     limits: &Limits,
-) -> Result<Vec<FetchedLayer>, StoreError> {
+    cache_use: CacheUse<'_>,
+) -> Result<(Vec<FetchedLayer>, Option<Entry>), StoreError> {
     let tag = digest.signature_tag();
-    let Some(fetched) = repo.get_manifest(Lookup::Tag(&tag), limits).await? else {
-        return Ok(Vec::new());
+    let cached = match (cache_use.cache, cache_use.subject) {
+        (Some(cache), Some(subject)) => Some((cache, subject, cache.get(subject))),
+        _ => None,
+    };
+    let (manifest_bytes, media_type, mut entry) = match &cached {
+        Some((cache, subject, entry)) if cache.mode() == CacheMode::Offline => {
+            let Some(entry) = entry else {
+                return Err(StoreError::Offline(format!(
+                    "{subject}: not in the verification cache (run once without --offline)"
+                )));
+            };
+            (entry.sig_manifest().to_vec(), None, Some(entry.clone()))
+        }
+        _ => {
+            let Some(fetched) = repo.get_manifest(Lookup::Tag(&tag), limits).await? else {
+                return Ok((Vec::new(), None));
+            };
+            let entry = cached.as_ref().map(|(_, _, entry)| match entry {
+                // Same manifest as last time: its payloads and verdicts still apply.
+                Some(e) if e.sig_manifest() == fetched.bytes.as_slice() => e.clone(),
+                _ => Entry::new(&fetched.bytes).unwrap_or_default(),
+            });
+            (fetched.bytes, fetched.media_type, entry)
+        }
     };
     let what = format!("signature manifest {tag}");
-    let manifest = oci::parse_manifest(&fetched.bytes, fetched.media_type.as_deref(), limits)
-        .map_err(|source| StoreError::Manifest {
-            what: what.clone(),
-            source,
+    let manifest =
+        oci::parse_manifest(&manifest_bytes, media_type.as_deref(), limits).map_err(|source| {
+            StoreError::Manifest {
+                what: what.clone(),
+                source,
+            }
         })?;
     let oci::Manifest::Image(manifest) = manifest else {
         return Err(StoreError::Manifest {
@@ -227,42 +312,75 @@ pub async fn fetch_signature_layers(
             },
         });
     }
-    let mut layers = Vec::with_capacity(manifest.layers.len());
-    for descriptor in manifest.layers {
+    let offline = cached
+        .as_ref()
+        .is_some_and(|(c, _, _)| c.mode() == CacheMode::Offline);
+    let entry_ref = entry.as_ref();
+    let fetches = manifest.layers.iter().map(|descriptor| async move {
         // Other attachments are reported by judge_layer; no need to fetch them.
-        let payload = if descriptor.media_type != SIMPLE_SIGNING {
-            Err("not fetched".to_string())
-        } else if descriptor.size > limits.max_signature_layer_bytes as u64 {
-            Err(format!(
+        if descriptor.media_type != SIMPLE_SIGNING {
+            return Ok(Err("not fetched".to_string()));
+        }
+        if descriptor.size > limits.max_signature_layer_bytes as u64 {
+            return Ok(Err(format!(
                 "layer is {} bytes, more than the {}-byte limit",
                 descriptor.size, limits.max_signature_layer_bytes
-            ))
-        } else {
-            match descriptor.sha256() {
-                Err(e) => Err(e.to_string()),
-                Ok(layer_digest) => {
-                    match repo
-                        .get_blob(&layer_digest, limits.max_signature_layer_bytes)
-                        .await
-                    {
-                        Ok(bytes) if bytes.len() as u64 != descriptor.size => Err(format!(
-                            "payload is {} bytes but the manifest says {}",
-                            bytes.len(),
-                            descriptor.size
-                        )),
-                        Ok(bytes) => Ok(bytes),
-                        Err(e) if e.is_unreachable() => return Err(e),
-                        Err(e) => Err(e.to_string()),
-                    }
-                }
-            }
+            )));
+        }
+        let layer_digest = match descriptor.sha256() {
+            Ok(d) => d,
+            Err(e) => return Ok(Err(e.to_string())),
         };
+        if let Some(bytes) = entry_ref.and_then(|e| e.payload(&descriptor.digest)) {
+            return Ok(check_size(bytes, descriptor.size));
+        }
+        if offline {
+            return Err(StoreError::Offline(format!(
+                "payload {layer_digest} is not in the verification cache (run once without --offline)"
+            )));
+        }
+        match repo
+            .get_blob(&layer_digest, limits.max_signature_layer_bytes)
+            .await
+        {
+            Ok(bytes) => Ok(check_size(bytes, descriptor.size)),
+            Err(e) if e.is_unreachable() => Err(e),
+            Err(e) => Ok(Err(e.to_string())),
+        }
+    });
+    let payloads = futures_util::future::join_all(fetches).await;
+    let mut layers = Vec::with_capacity(manifest.layers.len());
+    for (descriptor, payload) in manifest.layers.into_iter().zip(payloads) {
+        let payload = payload?;
+        if let (Some(e), Ok(bytes)) = (entry.as_mut(), &payload) {
+            e.add_payload(&descriptor.digest, bytes);
+        }
         layers.push(FetchedLayer {
             descriptor,
             payload,
         });
     }
-    Ok(layers)
+    Ok((layers, entry))
+}
+
+fn check_size(bytes: Vec<u8>, size: u64) -> Result<Vec<u8>, String> {
+    if bytes.len() as u64 == size {
+        Ok(bytes)
+    } else {
+        Err(format!(
+            "payload is {} bytes but the manifest says {size}",
+            bytes.len()
+        ))
+    }
+}
+
+/// Stores what was fetched and verified, unless the cache is read-only for this run.
+pub fn remember(cache_use: CacheUse<'_>, entry: Option<Entry>) {
+    if let (Some(cache), Some(subject), Some(entry)) = (cache_use.cache, cache_use.subject, entry)
+        && cache.mode() != CacheMode::Offline
+    {
+        cache.put(subject, &entry);
+    }
 }
 
 /// Checks one layer: signature under some trusted key, then the payload's claims: its
@@ -273,6 +391,7 @@ pub fn judge_layer(
     image_digest: &Digest,
     identity: Option<&str>,
     keys: &[TrustedKey],
+    mut memo: Option<&mut Entry>,
 ) -> (SignatureReport, Option<VerifiedSignature>) {
     let mut report = SignatureReport {
         index,
@@ -311,10 +430,19 @@ pub fn judge_layer(
         Ok(s) => s,
         Err(e) => return reject(report, format!("signature is not valid base64: {e}")),
     };
-    let Some(key) = keys
-        .iter()
-        .find(|k| k.key.verify(payload_bytes, &signature).is_ok())
-    else {
+    let layer_digest = layer.descriptor.digest.as_str();
+    let remembered = memo.as_deref().and_then(|m| {
+        keys.iter()
+            .find(|k| m.verified(layer_digest, sig_b64, &k.key_id))
+    });
+    let found = remembered.or_else(|| {
+        keys.iter()
+            .find(|k| k.key.verify(payload_bytes, &signature).is_ok())
+    });
+    if let (Some(k), Some(m)) = (found, memo.as_deref_mut()) {
+        m.mark_verified(layer_digest, sig_b64, &k.key_id);
+    }
+    let Some(key) = found else {
         let reason = match keys {
             [only] => format!(
                 "signature does not verify under key {} ({}): signed by another key, or the payload was altered",

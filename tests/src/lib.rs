@@ -63,7 +63,11 @@ pub const TEST_PASSWORD: &str = "correct horse battery staple";
 /// A `vouch` command with a clean environment: no inherited passwords or insecure flags.
 pub fn vouch() -> Command {
     let mut cmd = Command::new(vouch_bin());
-    cmd.env_remove("VOUCH_PASSWORD")
+    // Each test process gets its own verification cache.
+    static CACHE: OnceLock<tempfile::TempDir> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| tempfile::tempdir().expect("cache dir"));
+    cmd.env("XDG_CACHE_HOME", cache.path())
+        .env_remove("VOUCH_PASSWORD")
         .env_remove("COSIGN_PASSWORD")
         .env_remove("VOUCH_ALLOW_INSECURE_REGISTRY")
         .env("NO_COLOR", "1");

@@ -22,6 +22,7 @@ const MAX_REDIRECTS: usize = 5;
 /// A registry asking us to wait longer than this is treated as unavailable.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
+const INSECURE_HINT: &str = " (if this registry serves plain HTTP or a self-signed certificate, pass --allow-insecure-registry, or --registry-cacert for a private CA)";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Scheme {
@@ -59,6 +60,7 @@ pub struct Transport {
     credential_sources: CredentialSources,
     schemes: Mutex<HashMap<String, Scheme>>,
     tokens: Mutex<HashMap<(String, String), CachedToken>>,
+    token_gates: Mutex<HashMap<(String, String), std::sync::Arc<tokio::sync::Mutex<()>>>>,
     modes: Mutex<HashMap<String, AuthMode>>,
     credentials: Mutex<HashMap<String, Option<Credentials>>>,
 }
@@ -138,6 +140,7 @@ impl Transport {
             credential_sources: options.credentials.clone(),
             schemes: Mutex::new(HashMap::new()),
             tokens: Mutex::new(HashMap::new()),
+            token_gates: Mutex::new(HashMap::new()),
             modes: Mutex::new(HashMap::new()),
             credentials: Mutex::new(HashMap::new()),
         })
@@ -145,6 +148,10 @@ impl Transport {
 
     /// Whether `host` speaks HTTPS; plain HTTP only when insecure registries are allowed.
     pub(crate) async fn scheme(&self, registry: &str, host: &str) -> Result<Scheme, StoreError> {
+        if !self.allow_insecure {
+            // HTTPS is the only choice: no probe, one request saved per registry.
+            return Ok(Scheme::Https);
+        }
         if let Some(s) = lock(&self.schemes).get(host) {
             return Ok(*s);
         }
@@ -178,10 +185,7 @@ impl Transport {
                 return Err(StoreError::Registry {
                     registry: registry.into(),
                     request: "GET /v2/".into(),
-                    reason: format!(
-                        "{} (if this registry serves plain HTTP or a self-signed certificate, pass --allow-insecure-registry, or --registry-cacert for a private CA)",
-                        reason_of(&e)
-                    ),
+                    reason: format!("{}{INSECURE_HINT}", reason_of(&e)),
                 });
             }
         };
@@ -234,7 +238,16 @@ impl Transport {
                     b
                 })
                 .await
-                .map_err(|e| e.into_store_error(req.registry, &describe(&url)))?;
+                .map_err(|e| {
+                    let hint = !self.allow_insecure
+                        && matches!(e, SendError::Transport(_) | SendError::GaveUp(..))
+                        && url.starts_with("https:");
+                    let mut err = e.into_store_error(req.registry, &describe(&url));
+                    if hint && let StoreError::Registry { reason, .. } = &mut err {
+                        reason.push_str(INSECURE_HINT);
+                    }
+                    err
+                })?;
             let status = response.status();
             if status.is_redirection()
                 && let Some(location) = response.headers().get(LOCATION)
@@ -335,6 +348,17 @@ impl Transport {
         let creds = self.credentials_for(req.registry)?;
         match parse_challenge(&header) {
             Some(Challenge::Bearer { realm, service }) => {
+                // Concurrent requests that met the same challenge wait for one token fetch.
+                let key = (req.registry.to_string(), req.scope.to_string());
+                let gate = lock(&self.token_gates).entry(key.clone()).or_default().clone();
+                let _turn = gate.lock().await;
+                if lock(&self.tokens)
+                    .get(&key)
+                    .is_some_and(|t| t.expires > Instant::now())
+                {
+                    lock(&self.modes).insert(req.registry.to_string(), AuthMode::Bearer);
+                    return Ok(());
+                }
                 let (token, lifetime) = self
                     .fetch_token(req.registry, &realm, service.as_deref(), req.scope, creds.as_ref())
                     .await?;
@@ -486,7 +510,9 @@ impl Transport {
         let mut attempt = 0u32;
         loop {
             let started = Instant::now();
-            let result = build().send().await;
+            // reqwest puts the whole URL in its errors; a redirect target's query can hold
+            // credentials (presigned CDN URLs), and messages carry only paths.
+            let result = build().send().await.map_err(reqwest::Error::without_url);
             if self.debug {
                 let outcome = match &result {
                     Ok(r) => r.status().to_string(),

@@ -82,6 +82,9 @@ pub enum StoreError {
     /// Not found where it must exist.
     #[error("{0}: not found")]
     NotFound(String),
+    /// `--offline` and the cache lacks what is needed.
+    #[error("{0}")]
+    Offline(String),
     /// An OCI layout on disk is unreadable or malformed.
     #[error("{path}: {reason}")]
     Layout {
@@ -98,7 +101,7 @@ impl StoreError {
     pub fn is_unreachable(&self) -> bool {
         matches!(
             self,
-            StoreError::Registry { .. } | StoreError::Layout { .. }
+            StoreError::Registry { .. } | StoreError::Layout { .. } | StoreError::Offline(_)
         )
     }
 }

@@ -1,0 +1,94 @@
+//! `vouch verify-bundle`: the sigstore-conformance client protocol over [`verify_bundle`].
+
+use std::path::Path;
+
+use anyhow::{Context, anyhow};
+
+use super::{Artifact, IdentityPolicy, TrustedRoot, verify_bundle};
+use crate::args::{OutputFormat, VerifyBundleArgs};
+use crate::commands::{Exit, Failure};
+use crate::keys;
+
+/// Snapshot of the Sigstore public-good (production) trusted root, used when no
+/// `--trusted-root` is given (vouch does not fetch TUF metadata). From sigstore-python's
+/// embedded copy, Apache-2.0, The Sigstore Authors.
+pub const PRODUCTION_TRUSTED_ROOT: &str = include_str!("roots/production.json");
+/// The same for Sigstore's staging instance (`--staging`).
+pub const STAGING_TRUSTED_ROOT: &str = include_str!("roots/staging.json");
+
+fn usage(error: anyhow::Error) -> Failure {
+    Failure {
+        exit: Exit::Usage,
+        error,
+    }
+}
+
+/// The artifact argument: `sha256:<64 hex>` is a digest unless a file by that name exists.
+pub fn parse_artifact(arg: &str) -> Result<Artifact, Failure> {
+    if !Path::new(arg).exists() {
+        if let Some(a) = Artifact::from_sha256_ref(arg) {
+            return Ok(a);
+        }
+    }
+    let bytes =
+        std::fs::read(arg).with_context(|| format!("cannot read artifact {arg}")).map_err(usage)?;
+    Ok(Artifact::Bytes(bytes))
+}
+
+/// Run `verify-bundle`.
+pub fn run(args: &VerifyBundleArgs) -> Result<Exit, Failure> {
+    let bundle = std::fs::read(&args.bundle)
+        .with_context(|| format!("cannot read bundle {}", args.bundle.display()))
+        .map_err(usage)?;
+    let root_json = match &args.trusted_root {
+        Some(p) => std::fs::read(p)
+            .with_context(|| format!("cannot read trusted root {}", p.display()))
+            .map_err(usage)?,
+        None if args.staging => STAGING_TRUSTED_ROOT.as_bytes().to_vec(),
+        None => PRODUCTION_TRUSTED_ROOT.as_bytes().to_vec(),
+    };
+    let root = TrustedRoot::from_json(&root_json).map_err(|e| usage(e.into()))?;
+    let policy = match (&args.key, &args.certificate_identity, &args.certificate_oidc_issuer) {
+        (Some(key), None, None) => IdentityPolicy::Key(keys::load_public_key(key).map_err(|e| usage(e.into()))?),
+        (None, Some(subject), Some(issuer)) => IdentityPolicy::Identity {
+            subject: subject.clone(),
+            issuer: issuer.clone(),
+        },
+        _ => {
+            return Err(usage(anyhow!(
+                "give either --key, or both --certificate-identity and --certificate-oidc-issuer"
+            )));
+        }
+    };
+    let artifact = parse_artifact(&args.artifact)?;
+    match verify_bundle(&bundle, &artifact, &policy, &root) {
+        Ok(v) => {
+            match args.output {
+                OutputFormat::Text => {
+                    let who = match (&v.identity, &v.key_id) {
+                        (Some(id), _) => format!("{} ({})", id.subject, id.issuer),
+                        (None, Some(k)) => format!("key {k}"),
+                        (None, None) => "unknown signer".into(),
+                    };
+                    println!("Verified OK: signed by {who} at {}", v.signing_time);
+                }
+                OutputFormat::Json => {
+                    let out = serde_json::json!({
+                        "verified": true,
+                        "signing_time": v.signing_time.to_string(),
+                        "identity": v.identity.as_ref().map(|i| serde_json::json!({"subject": i.subject, "issuer": i.issuer})),
+                        "key_id": v.key_id,
+                        "payload_type": v.payload_type,
+                        "log_entries": v.log_entries.iter().map(|e| serde_json::json!({"log": e.log, "log_index": e.log_index, "kind": e.kind})).collect::<Vec<_>>(),
+                    });
+                    println!("{out:#}");
+                }
+            }
+            Ok(Exit::Ok)
+        }
+        Err(e) => Err(Failure {
+            exit: Exit::Refused,
+            error: anyhow!("bundle verification failed: {e}"),
+        }),
+    }
+}

@@ -1,0 +1,498 @@
+//! The verification policy: what must hold, in which order, for a bundle to verify.
+
+use std::collections::HashSet;
+
+use super::checkpoint::Checkpoint;
+use super::crypto::{HashAlgorithm, Scheme, VerifyKey};
+use super::model::{Bundle, BundleVersion, TlogEntry};
+use super::rekor::{self, Content, Signer};
+use super::trust_root::{LogInstance, TrustedRoot};
+use super::x509::{self, Certificate, EKU_CODE_SIGNING};
+use super::{
+    Artifact, BundleError, IdentityPolicy, MAX_TIMESTAMPS, PolicyMismatch, SignerIdentity,
+    TimeSource, VerifiedBundle, VerifiedLogEntry, VerifiedTime, dsse, fulcio, merkle, rfc3161,
+    sct, set,
+};
+
+fn shape(reason: impl Into<String>) -> BundleError {
+    BundleError::Bundle {
+        reason: reason.into(),
+    }
+}
+
+enum Material {
+    Certificate(Certificate),
+    Key,
+}
+
+/// Verify a Sigstore bundle, offline.
+///
+/// Checks, in order: the bundle's shape for its version; every RFC 3161 timestamp; every
+/// transparency-log entry (it must describe this bundle's signature, signer and artifact;
+/// inclusion proof against a checkpoint signed by the log; signed entry timestamp); that at
+/// least one time is verified; the certificate chain to a trusted Fulcio CA at each verified
+/// time, and its SCT; the identity or key policy; the signature; the artifact binding.
+pub fn verify_bundle(
+    bundle_json: &[u8],
+    artifact: &Artifact,
+    policy: &IdentityPolicy,
+    root: &TrustedRoot,
+) -> Result<VerifiedBundle, BundleError> {
+    let bundle: Bundle =
+        serde_json::from_slice(bundle_json).map_err(|e| shape(format!("invalid JSON: {e}")))?;
+    let version = BundleVersion::from_media_type(&bundle.media_type)
+        .ok_or_else(|| shape(format!("unsupported media type {:?}", bundle.media_type)))?;
+    let vm = &bundle.verification_material;
+
+    // Signer material: exactly one of chain, certificate, public key.
+    let material = match (&vm.x509_certificate_chain, &vm.certificate, &vm.public_key) {
+        (Some(chain), None, None) => {
+            let certs = x509::parse_all(
+                &chain
+                    .certificates
+                    .iter()
+                    .map(|c| c.raw_bytes.clone())
+                    .collect::<Vec<_>>(),
+            )
+            .map_err(|e| BundleError::Certificate { reason: e })?;
+            check_bundle_chain(&certs)?;
+            let leaf = certs
+                .into_iter()
+                .next()
+                .ok_or_else(|| shape("empty certificate chain"))?;
+            Material::Certificate(leaf)
+        }
+        (None, Some(cert), None) => Material::Certificate(
+            Certificate::from_der(&cert.raw_bytes)
+                .map_err(|e| BundleError::Certificate { reason: e })?,
+        ),
+        (None, None, Some(_)) => Material::Key,
+        _ => {
+            return Err(shape(
+                "verification material must be exactly one of a certificate chain, a certificate or a public key",
+            ));
+        }
+    };
+
+    // The signer's key, and the policy's view of the material.
+    let (key, spki, key_id) = match (&material, policy) {
+        (Material::Certificate(_), IdentityPolicy::Key(_)) => {
+            return Err(BundleError::Policy(PolicyMismatch::CertificateInsteadOfKey));
+        }
+        (Material::Key, IdentityPolicy::Identity { .. }) => {
+            return Err(BundleError::Policy(PolicyMismatch::KeyInsteadOfCertificate));
+        }
+        (Material::Certificate(leaf), IdentityPolicy::Identity { .. }) => (
+            leaf.key()
+                .map_err(|e| BundleError::Certificate { reason: e })?,
+            leaf.spki.clone(),
+            None,
+        ),
+        (Material::Key, IdentityPolicy::Key(k)) => (
+            VerifyKey::from_spki_der(k.spki_der()).map_err(|e| BundleError::Input {
+                reason: format!("unusable key: {e}"),
+            })?,
+            k.spki_der().to_vec(),
+            Some(k.key_id()),
+        ),
+    };
+    let signer = match &material {
+        Material::Certificate(leaf) => Signer::Certificate(&leaf.der),
+        Material::Key => Signer::Key(&spki),
+    };
+
+    // The content and its binding to the artifact (checked before any log work so the
+    // log entry is compared with the artifact's digest, not the bundle's claim).
+    let (content, signature_bytes, checked) = match (&bundle.message_signature, &bundle.dsse_envelope) {
+        (Some(ms), None) => {
+            let algorithm = match &ms.message_digest {
+                Some(md) => HashAlgorithm::from_proto(&md.algorithm).ok_or_else(|| {
+                    shape(format!("unsupported digest algorithm {:?}", md.algorithm))
+                })?,
+                None => key.default_hash(),
+            };
+            let digest = artifact.digest(algorithm).ok_or_else(|| BundleError::Input {
+                reason: format!("the bundle needs the artifact's {} digest", algorithm.name()),
+            })?;
+            if let Some(md) = &ms.message_digest {
+                if md.digest != digest {
+                    return Err(BundleError::ArtifactMismatch {
+                        reason: "the bundle's message digest is not the artifact's".into(),
+                    });
+                }
+            }
+            verify_message(&key, artifact, algorithm, &digest, &ms.signature)?;
+            (
+                ContentOwned::Message { algorithm, digest },
+                ms.signature.clone(),
+                None,
+            )
+        }
+        (None, Some(env)) => {
+            let [sig] = env.signatures.as_slice() else {
+                return Err(shape(format!(
+                    "DSSE envelope must have exactly one signature, has {}",
+                    env.signatures.len()
+                )));
+            };
+            let pae = dsse::pae(&env.payload_type, &env.payload);
+            key.verify(key.default_scheme(), &pae, &sig.sig)
+                .map_err(|e| BundleError::Signature {
+                    reason: format!("DSSE envelope: {e}"),
+                })?;
+            let statement = check_statement(&env.payload_type, &env.payload, artifact)?;
+            (ContentOwned::Dsse, sig.sig.clone(), Some(statement))
+        }
+        _ => {
+            return Err(shape(
+                "bundle must have exactly one of messageSignature and dsseEnvelope",
+            ));
+        }
+    };
+    let content = match &content {
+        ContentOwned::Message { algorithm, digest } => Content::Message {
+            algorithm: *algorithm,
+            digest,
+            signature: &signature_bytes,
+        },
+        ContentOwned::Dsse => Content::Dsse(bundle.dsse_envelope.as_ref().ok_or_else(|| shape("no envelope"))?),
+    };
+
+    // RFC 3161 timestamps over the signature.
+    let mut times = Vec::new();
+    let stamps = vm
+        .timestamp_verification_data
+        .as_ref()
+        .map(|t| t.rfc3161_timestamps.as_slice())
+        .unwrap_or_default();
+    if stamps.len() > MAX_TIMESTAMPS {
+        return Err(shape(format!(
+            "{} timestamps; at most {MAX_TIMESTAMPS} are accepted",
+            stamps.len()
+        )));
+    }
+    let mut seen = HashSet::new();
+    let mut timestamp_errors = Vec::new();
+    for (index, ts) in stamps.iter().enumerate() {
+        if !seen.insert(&ts.signed_timestamp) {
+            return Err(BundleError::Timestamp {
+                index,
+                reason: "duplicate timestamp".into(),
+            });
+        }
+        // As sigstore-go and sigstore-python: a timestamp that does not verify is not a
+        // verified time, and is otherwise ignored (it cannot make a bundle pass).
+        match rfc3161::verify(&ts.signed_timestamp, &signature_bytes, &root.tsas) {
+            Ok(v) => times.push(VerifiedTime {
+                time: v.time,
+                source: TimeSource::TimestampAuthority { uri: v.authority },
+            }),
+            Err(reason) => timestamp_errors.push(BundleError::Timestamp { index, reason }),
+        }
+    }
+    let tsa_times: Vec<_> = times.iter().map(|t| t.time).collect();
+    // With no SET to fall back on, a failed timestamp is the reason to report.
+    if tsa_times.is_empty()
+        && vm.tlog_entries.iter().all(|e| e.inclusion_promise.is_none())
+    {
+        if let Some(first) = timestamp_errors.into_iter().next() {
+            return Err(first);
+        }
+    }
+
+    // Transparency-log entries.
+    if vm.tlog_entries.is_empty() {
+        return Err(BundleError::Tlog {
+            entry: 0,
+            reason: "the bundle has no transparency log entry".into(),
+        });
+    }
+    let mut log_entries = Vec::new();
+    for (i, entry) in vm.tlog_entries.iter().enumerate() {
+        let fail = |reason: String| BundleError::Tlog { entry: i, reason };
+        let log = root
+            .tlogs
+            .iter()
+            .find(|l| l.key_id == entry.log_id.key_id)
+            .ok_or_else(|| fail("entry is from a log that is not in the trusted root".into()))?;
+        let set_time = verify_entry(entry, log, version, &content, signer, &tsa_times).map_err(fail)?;
+        if let Some(t) = set_time {
+            times.push(VerifiedTime {
+                time: t,
+                source: TimeSource::TransparencyLog {
+                    log: log.base_url.clone(),
+                },
+            });
+        }
+        log_entries.push(VerifiedLogEntry {
+            log: log.base_url.clone(),
+            log_index: entry.log_index,
+            kind: format!("{} {}", entry.kind_version.kind, entry.kind_version.version),
+        });
+    }
+    let signing_time = times
+        .iter()
+        .map(|t| t.time)
+        .min()
+        .ok_or(BundleError::NoVerifiedTime)?;
+
+    // The certificate, at every verified time, and the identity policy.
+    let identity = match (&material, policy) {
+        (Material::Certificate(leaf), IdentityPolicy::Identity { subject, issuer }) => {
+            let mut issuer_cert = None;
+            for t in &times {
+                let issuing = verify_certificate(leaf, root, t.time)?;
+                issuer_cert.get_or_insert(issuing);
+            }
+            let issuing = issuer_cert.ok_or(BundleError::NoVerifiedTime)?;
+            sct::verify_embedded_scts(leaf, &issuing, &root.ctlogs)
+                .map_err(|e| BundleError::Certificate { reason: e })?;
+            Some(check_identity(leaf, subject, issuer)?)
+        }
+        _ => None,
+    };
+
+    let (payload_type, statement) = match (&bundle.dsse_envelope, checked) {
+        (Some(env), statement) => (Some(env.payload_type.clone()), statement),
+        (None, _) => (None, None),
+    };
+    Ok(VerifiedBundle {
+        version,
+        signing_time,
+        verified_times: times,
+        identity,
+        key_id,
+        payload_type,
+        statement,
+        log_entries,
+    })
+}
+
+enum ContentOwned {
+    Message {
+        algorithm: HashAlgorithm,
+        digest: Vec<u8>,
+    },
+    Dsse,
+}
+
+/// A chain in the bundle is only a hint (paths are built from the trusted root), but it must
+/// at least be a chain: each certificate issued by the next.
+fn check_bundle_chain(certs: &[Certificate]) -> Result<(), BundleError> {
+    for pair in certs.windows(2) {
+        if pair[0].issuer != pair[1].subject || pair[0].verify_signed_by(&pair[1]).is_err() {
+            return Err(BundleError::Certificate {
+                reason: "the bundle's certificate chain is not in issuing order".into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn verify_message(
+    key: &VerifyKey,
+    artifact: &Artifact,
+    algorithm: HashAlgorithm,
+    digest: &[u8],
+    signature: &[u8],
+) -> Result<(), BundleError> {
+    let result = match key {
+        VerifyKey::Ed25519(_) => match artifact {
+            Artifact::Bytes(b) => key.verify(Scheme::Ed25519, b, signature),
+            Artifact::Digest { .. } => {
+                return Err(BundleError::Input {
+                    reason: "an Ed25519 signature needs the artifact itself, not its digest"
+                        .into(),
+                });
+            }
+        },
+        VerifyKey::Rsa(_) => key.verify_prehashed(Scheme::RsaPkcs1(algorithm), digest, signature),
+        _ => key.verify_prehashed(Scheme::Ecdsa(algorithm), digest, signature),
+    };
+    result.map_err(|reason| BundleError::Signature { reason })
+}
+
+fn check_statement(
+    payload_type: &str,
+    payload: &[u8],
+    artifact: &Artifact,
+) -> Result<super::Statement, BundleError> {
+    if payload_type != dsse::IN_TOTO_PAYLOAD_TYPE {
+        return Err(BundleError::ArtifactMismatch {
+            reason: format!("DSSE payload type {payload_type:?} is not an in-toto statement"),
+        });
+    }
+    let statement =
+        dsse::parse_statement(payload).map_err(|reason| BundleError::ArtifactMismatch { reason })?;
+    let matches = statement.subject.iter().any(|s| {
+        s.digest.iter().any(|(alg, hex_value)| {
+            let algorithm = match alg.as_str() {
+                "sha256" => HashAlgorithm::Sha256,
+                "sha384" => HashAlgorithm::Sha384,
+                "sha512" => HashAlgorithm::Sha512,
+                _ => return false,
+            };
+            let want = hex::decode(hex_value).ok();
+            want.is_some() && artifact.digest(algorithm) == want
+        })
+    });
+    if !matches {
+        return Err(BundleError::ArtifactMismatch {
+            reason: "the artifact's digest matches no subject of the statement".into(),
+        });
+    }
+    Ok(statement)
+}
+
+/// Verify one log entry; returns the integrated time if a SET proves it.
+fn verify_entry(
+    entry: &TlogEntry,
+    log: &LogInstance,
+    version: BundleVersion,
+    content: &Content<'_>,
+    signer: Signer<'_>,
+    tsa_times: &[super::UnixTime],
+) -> Result<Option<super::UnixTime>, String> {
+    if entry.log_index < 0 {
+        return Err("negative log index".into());
+    }
+    let key = log
+        .key
+        .as_ref()
+        .map_err(|e| format!("the log's key is unusable: {e}"))?;
+    rekor::check_body(&entry.canonicalized_body, &entry.kind_version, content, signer)?;
+
+    let mut set_time = None;
+    match (&entry.inclusion_promise, entry.integrated_time) {
+        (Some(promise), Some(t)) if t > 0 => {
+            set::verify(
+                key,
+                &promise.signed_entry_timestamp,
+                &entry.canonicalized_body,
+                t,
+                &entry.log_id.key_id,
+                entry.log_index,
+            )?;
+            let t = super::UnixTime::from_secs(t);
+            if !log.valid_for.contains(t) {
+                return Err(format!("integrated time {t} is outside the log key's validity"));
+            }
+            set_time = Some(t);
+        }
+        (Some(_), _) => return Err("signed entry timestamp without an integrated time".into()),
+        (None, _) if version == BundleVersion::V0_1 => {
+            return Err("a v0.1 bundle needs a signed entry timestamp".into());
+        }
+        (None, _) => {}
+    }
+
+    match &entry.inclusion_proof {
+        Some(proof) => verify_inclusion(entry, proof, log, key)?,
+        None if version >= BundleVersion::V0_2 => {
+            return Err("entry has no inclusion proof (required from bundle v0.2)".into());
+        }
+        None => {}
+    }
+
+    // Without a SET the log's key must have been valid at a timestamp's time.
+    if set_time.is_none() && !tsa_times.iter().any(|t| log.valid_for.contains(*t)) {
+        return Err(
+            "no signed entry timestamp, and no verified timestamp within the log key's validity"
+                .into(),
+        );
+    }
+    Ok(set_time)
+}
+
+fn verify_inclusion(
+    entry: &TlogEntry,
+    proof: &super::model::InclusionProof,
+    log: &LogInstance,
+    key: &VerifyKey,
+) -> Result<(), String> {
+    if proof.log_index < 0 || proof.tree_size <= 0 {
+        return Err("inclusion proof has a negative index or an empty tree".into());
+    }
+    let hashes = proof
+        .hashes
+        .iter()
+        .map(|h| {
+            super::b64::decode(h)
+                .ok()
+                .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                .ok_or_else(|| "inclusion proof hash is not 32 bytes".to_string())
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let leaf = merkle::leaf_hash(&entry.canonicalized_body);
+    let root = merkle::root_from_inclusion_proof(
+        proof.log_index as u64,
+        proof.tree_size as u64,
+        leaf,
+        &hashes,
+    )?;
+    if root[..] != proof.root_hash[..] {
+        return Err("inclusion proof does not lead to its root hash".into());
+    }
+    let envelope = proof
+        .checkpoint
+        .as_ref()
+        .ok_or_else(|| "inclusion proof has no checkpoint".to_string())?;
+    let checkpoint = Checkpoint::parse(&envelope.envelope)?;
+    if checkpoint.size != proof.tree_size as u64 || checkpoint.root_hash != proof.root_hash {
+        return Err("checkpoint is for a different tree than the inclusion proof".into());
+    }
+    let hint = log
+        .key_id
+        .get(..4)
+        .ok_or_else(|| "log id is too short".to_string())?;
+    checkpoint.verify(hint, key)
+}
+
+fn verify_certificate(
+    leaf: &Certificate,
+    root: &TrustedRoot,
+    at: super::UnixTime,
+) -> Result<Certificate, BundleError> {
+    let mut errors = Vec::new();
+    for ca in &root.cas {
+        if !ca.valid_for.contains(at) {
+            continue;
+        }
+        match x509::verify_path(leaf, &ca.chain, at, &EKU_CODE_SIGNING) {
+            Ok(issuer) => return Ok(issuer.clone()),
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() {
+        errors.push(format!("no trusted Fulcio CA is valid at {at}"));
+    }
+    errors.dedup();
+    Err(BundleError::Certificate {
+        reason: errors.join("; "),
+    })
+}
+
+fn check_identity(
+    leaf: &Certificate,
+    subject: &str,
+    issuer: &str,
+) -> Result<SignerIdentity, BundleError> {
+    let sans = fulcio::san_identities(leaf).map_err(|e| BundleError::Certificate { reason: e })?;
+    if !sans.iter().any(|s| s == subject) {
+        return Err(BundleError::Policy(PolicyMismatch::Subject {
+            expected: subject.to_string(),
+            found: sans,
+        }));
+    }
+    let found = fulcio::oidc_issuer(leaf).map_err(|e| BundleError::Certificate { reason: e })?;
+    if found.as_deref() != Some(issuer) {
+        return Err(BundleError::Policy(PolicyMismatch::Issuer {
+            expected: issuer.to_string(),
+            found,
+        }));
+    }
+    Ok(SignerIdentity {
+        subject: subject.to_string(),
+        issuer: issuer.to_string(),
+    })
+}
