@@ -141,9 +141,8 @@ With --policy, a rule in warn mode reports a deny and exits 0.")]
 
     /// Verify a Sigstore bundle offline (the sigstore-conformance client protocol).
     #[command(after_help = "Example:
-  vouch verify-bundle --bundle a.txt.sigstore.json \\
-    --certificate-identity https://github.com/org/repo/.github/workflows/release.yml@refs/heads/main \\
-    --certificate-oidc-issuer https://token.actions.githubusercontent.com a.txt
+  vouch verify-bundle --bundle a.txt.sigstore.json --certificate-identity you@example.com \\
+    --certificate-oidc-issuer https://github.com/login/oauth a.txt
   vouch verify-bundle --bundle b.sigstore.json --key release.pub sha256:<64 hex>
 
 Offline: the certificate is checked at the times the bundle proves (signed entry timestamp

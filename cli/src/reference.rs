@@ -494,7 +494,11 @@ mod tests {
             let image = parse(&input).expect("parses");
             let digest: Digest = D.parse().expect("digest");
             let pinned = parse(&image.pinned_display(&digest)).expect("pinned form parses");
-            assert_eq!(pinned.repository_display(), image.repository_display(), "{input}");
+            assert_eq!(
+                pinned.repository_display(),
+                image.repository_display(),
+                "{input}"
+            );
             assert_eq!(pinned.digest(), Some(&digest), "{input}");
         }
         let plain = parse("oci:/tmp/img:v1").expect("parses");

@@ -391,7 +391,7 @@ pub fn judge_layer(
     image_digest: &Digest,
     identity: Option<&str>,
     keys: &[TrustedKey],
-    mut memo: Option<&mut Entry>,
+    memo: Option<&mut Entry>,
 ) -> (SignatureReport, Option<VerifiedSignature>) {
     let mut report = SignatureReport {
         index,
@@ -439,7 +439,7 @@ pub fn judge_layer(
         keys.iter()
             .find(|k| k.key.verify(payload_bytes, &signature).is_ok())
     });
-    if let (Some(k), Some(m)) = (found, memo.as_deref_mut()) {
+    if let (Some(k), Some(m)) = (found, memo) {
         m.mark_verified(layer_digest, sig_b64, &k.key_id);
     }
     let Some(key) = found else {

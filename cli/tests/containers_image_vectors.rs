@@ -70,7 +70,14 @@ fn judge(dir: &str, identity: &str, keys: &[TrustedKey]) -> Vec<(String, Option<
         .iter()
         .enumerate()
         .map(|(i, f)| {
-            let (report, _) = judge_layer(i + 1, &load_signature(f), &digest, Some(identity), keys);
+            let (report, _) = judge_layer(
+                i + 1,
+                &load_signature(f),
+                &digest,
+                Some(identity),
+                keys,
+                None,
+            );
             (report.verdict.to_string(), report.reason)
         })
         .collect()
@@ -187,7 +194,7 @@ fn unacceptable_payloads_with_valid_signatures_are_refused() {
             },
             payload: Ok(payload),
         };
-        let (report, counted) = judge_layer(1, &layer, &digest, Some(SAMPLE), &key);
+        let (report, counted) = judge_layer(1, &layer, &digest, Some(SAMPLE), &key, None);
         assert!(counted.is_none(), "{case}");
         // The signature itself is good; the payload is what is refused.
         assert!(report.key_id.is_some(), "{case}: {report:?}");

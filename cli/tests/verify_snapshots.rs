@@ -98,6 +98,7 @@ async fn policy_verify_output() {
         platform: None,
         all_platforms: false,
         identity: Some(IDENTITY),
+        cache: None,
     };
     let report = verify_with_policy(&stores, &image, &run).await;
     insta::assert_snapshot!(filtered(&render_report(&report), dir.path()));
@@ -127,6 +128,7 @@ async fn key_verify_output() {
                 keys: &trusted,
                 requirement: &requirement,
                 identity: Some(IDENTITY),
+                cache: None,
             },
         )
         .await;

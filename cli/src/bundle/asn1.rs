@@ -233,7 +233,10 @@ mod tests {
         assert_eq!(r.expect(INTEGER).expect("int").small_uint(), Ok(5));
         r.finish().expect("done");
         assert!(single(&[0x30, 0x80, 0, 0], SEQUENCE).is_err(), "indefinite");
-        assert!(single(&[0x04, 0x81, 0x01, 0], OCTET_STRING).is_err(), "non-minimal");
+        assert!(
+            single(&[0x04, 0x81, 0x01, 0], OCTET_STRING).is_err(),
+            "non-minimal"
+        );
         assert!(single(&[0x04, 0x02, 0], OCTET_STRING).is_err(), "short");
         assert!(single(&[0x04, 0x00, 0], OCTET_STRING).is_err(), "trailing");
         let long = vec![7u8; 300];

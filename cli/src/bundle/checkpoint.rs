@@ -118,7 +118,10 @@ impl Checkpoint {
         Err(if tried {
             format!("checkpoint signature by {name} is invalid")
         } else {
-            format!("checkpoint has no signature by {name} with the log's key hint {}", hex::encode(hint))
+            format!(
+                "checkpoint has no signature by {name} with the log's key hint {}",
+                hex::encode(hint)
+            )
         })
     }
 }
@@ -136,7 +139,8 @@ mod tests {
         assert_eq!(c.text.lines().count(), 3);
         assert_eq!(c.signatures[0].hint, [0, 0, 0, 0]);
         assert_eq!(c.signer_name(), "log.example");
-        let v1 = Checkpoint::parse(&ok.replacen("log.example\n", "log.example - 123\n", 1)).expect("v1");
+        let v1 =
+            Checkpoint::parse(&ok.replacen("log.example\n", "log.example - 123\n", 1)).expect("v1");
         assert_eq!(v1.signer_name(), "log.example");
         for bad in [
             "736\nrs1YPY0ydAV0lxgfrq5pE4oRpUJwo3syeps5+eGUTDI=\n\n\u{2014} l AAAAAAECAwQ=\n",

@@ -25,13 +25,14 @@ fn usage(error: anyhow::Error) -> Failure {
 
 /// The artifact argument: `sha256:<64 hex>` is a digest unless a file by that name exists.
 pub fn parse_artifact(arg: &str) -> Result<Artifact, Failure> {
-    if !Path::new(arg).exists() {
-        if let Some(a) = Artifact::from_sha256_ref(arg) {
-            return Ok(a);
-        }
+    if !Path::new(arg).exists()
+        && let Some(a) = Artifact::from_sha256_ref(arg)
+    {
+        return Ok(a);
     }
-    let bytes =
-        std::fs::read(arg).with_context(|| format!("cannot read artifact {arg}")).map_err(usage)?;
+    let bytes = std::fs::read(arg)
+        .with_context(|| format!("cannot read artifact {arg}"))
+        .map_err(usage)?;
     Ok(Artifact::Bytes(bytes))
 }
 
@@ -48,8 +49,14 @@ pub fn run(args: &VerifyBundleArgs) -> Result<Exit, Failure> {
         None => PRODUCTION_TRUSTED_ROOT.as_bytes().to_vec(),
     };
     let root = TrustedRoot::from_json(&root_json).map_err(|e| usage(e.into()))?;
-    let policy = match (&args.key, &args.certificate_identity, &args.certificate_oidc_issuer) {
-        (Some(key), None, None) => IdentityPolicy::Key(keys::load_public_key(key).map_err(|e| usage(e.into()))?),
+    let policy = match (
+        &args.key,
+        &args.certificate_identity,
+        &args.certificate_oidc_issuer,
+    ) {
+        (Some(key), None, None) => {
+            IdentityPolicy::Key(keys::load_public_key(key).map_err(|e| usage(e.into()))?)
+        }
         (None, Some(subject), Some(issuer)) => IdentityPolicy::Identity {
             subject: subject.clone(),
             issuer: issuer.clone(),

@@ -48,7 +48,7 @@ impl HashAlgorithm {
     }
 
     /// Output size in bytes.
-    pub fn len(self) -> usize {
+    pub fn output_size(self) -> usize {
         match self {
             HashAlgorithm::Sha256 => 32,
             HashAlgorithm::Sha384 => 48,
@@ -168,7 +168,9 @@ impl VerifyKey {
             ED25519 => VerifyKey::Ed25519(
                 ed25519_dalek::VerifyingKey::from_public_key_der(der).map_err(|e| e.to_string())?,
             ),
-            RSA => VerifyKey::Rsa(rsa::PublicKey::from_public_key_der(der).map_err(|e| e.to_string())?),
+            RSA => {
+                VerifyKey::Rsa(rsa::PublicKey::from_public_key_der(der).map_err(|e| e.to_string())?)
+            }
             other => return Err(format!("unsupported key algorithm {other}")),
         };
         Ok(key)
@@ -226,17 +228,17 @@ impl VerifyKey {
     ) -> Result<(), String> {
         let mismatch = || format!("{} signature mismatch", self.name());
         match (self, scheme) {
-            (VerifyKey::P256(k), Scheme::Ecdsa(h)) if digest.len() == h.len() => {
+            (VerifyKey::P256(k), Scheme::Ecdsa(h)) if digest.len() == h.output_size() => {
                 let s = p256::ecdsa::Signature::from_der(sig)
                     .map_err(|_| "malformed ECDSA signature (not DER)".to_string())?;
                 k.verify_prehash(digest, &s).map_err(|_| mismatch())
             }
-            (VerifyKey::P384(k), Scheme::Ecdsa(h)) if digest.len() == h.len() => {
+            (VerifyKey::P384(k), Scheme::Ecdsa(h)) if digest.len() == h.output_size() => {
                 let s = p384::ecdsa::Signature::from_der(sig)
                     .map_err(|_| "malformed ECDSA signature (not DER)".to_string())?;
                 k.verify_prehash(digest, &s).map_err(|_| mismatch())
             }
-            (VerifyKey::Rsa(k), Scheme::RsaPkcs1(h)) if digest.len() == h.len() => {
+            (VerifyKey::Rsa(k), Scheme::RsaPkcs1(h)) if digest.len() == h.output_size() => {
                 let padding = match h {
                     HashAlgorithm::Sha256 => rsa::pkcs1v15::Pkcs1v15Sign::new::<sha2::Sha256>(),
                     HashAlgorithm::Sha384 => rsa::pkcs1v15::Pkcs1v15Sign::new::<sha2::Sha384>(),

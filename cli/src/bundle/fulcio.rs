@@ -10,8 +10,7 @@ const ISSUER_V1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.57
 /// OIDC issuer, v2: the extension value is a DER UTF8String.
 const ISSUER_V2: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.57264.1.8");
 /// Fulcio's otherName type for usernames (`user!domain`).
-const OTHER_NAME_USERNAME: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("1.3.6.1.4.1.57264.1.7");
+const OTHER_NAME_USERNAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.57264.1.7");
 
 /// The subject alternative names a signer identity can be: email, URI and Fulcio's
 /// username otherName. DNS names and IPs are not signer identities here.

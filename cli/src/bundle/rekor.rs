@@ -58,16 +58,16 @@ fn pem_matches(pem_b64: &str, signer: Signer<'_>) -> Result<bool, String> {
             let certs = super::x509::pem_certificates(&pem)?;
             certs.len() == 1 && certs[0] == der
         }
-        Signer::Key(spki) => {
-            PublicKey::from_pem(&pem).is_ok_and(|k| k.spki_der() == spki)
-        }
+        Signer::Key(spki) => PublicKey::from_pem(&pem).is_ok_and(|k| k.spki_der() == spki),
     })
 }
 
 /// A Rekor v2 `verifier` object.
 fn verifier_matches(v: &Value, signer: Signer<'_>) -> Result<bool, String> {
     Ok(match signer {
-        Signer::Certificate(der) => bytes(v, &["x509Certificate", "rawBytes"]).ok().as_deref() == Some(der),
+        Signer::Certificate(der) => {
+            bytes(v, &["x509Certificate", "rawBytes"]).ok().as_deref() == Some(der)
+        }
         Signer::Key(spki) => bytes(v, &["publicKey", "rawBytes"])
             .ok()
             .and_then(|k| PublicKey::from_der(&k).ok())

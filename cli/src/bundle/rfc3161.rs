@@ -14,8 +14,7 @@ use super::x509::{self, Certificate, EKU_TIME_STAMPING};
 const SIGNED_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.2");
 const TST_INFO: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.1.4");
 const ATTR_CONTENT_TYPE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.3");
-const ATTR_MESSAGE_DIGEST: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.4");
+const ATTR_MESSAGE_DIGEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.4");
 
 fn bad(e: asn1::DerError) -> String {
     format!("malformed timestamp: {e}")
@@ -121,7 +120,11 @@ pub(crate) fn verify(
     // TSTInfo: the time and what was stamped.
     let tst = asn1::single(tst_der, asn1::SEQUENCE).map_err(bad)?;
     let mut t = tst.reader();
-    if t.expect(asn1::INTEGER).and_then(|i| i.small_uint()).map_err(bad)? != 1 {
+    if t.expect(asn1::INTEGER)
+        .and_then(|i| i.small_uint())
+        .map_err(bad)?
+        != 1
+    {
         return Err("unsupported TSTInfo version".into());
     }
     t.expect(asn1::OID).map_err(bad)?;
@@ -253,5 +256,57 @@ fn check_attributes(attrs: &Tlv<'_>, digest: HashAlgorithm, tst: &[u8]) -> Resul
     match message_digest {
         Some(md) if md.tag == asn1::OCTET_STRING && md.value == digest.digest(tst) => Ok(()),
         _ => Err("timestamp message-digest attribute does not match the TSTInfo".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::TrustedRoot;
+
+    fn vector(rel: &str) -> Vec<u8> {
+        let p = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/vectors")
+            .join(rel);
+        std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    }
+
+    /// sigstore-python #1482: a response without embedded certificates verifies against the
+    /// trusted root's TSA chain.
+    #[test]
+    fn timestamp_without_embedded_certificates() {
+        let root = TrustedRoot::from_json(&vector(
+            "sigstore-python/sigstore/_store/tuf-repo-cdn.sigstage.dev/trusted_root.json",
+        ))
+        .expect("staging root");
+        let token = vector("sigstore-python/test/assets/tsa/issue1482-timestamp-with-no-cert");
+        let message = vector("sigstore-python/test/assets/tsa/issue1482-message");
+        let v = verify(&token, &message, &root.tsas).expect("verifies");
+        assert!(v.authority.contains("sigstage"), "{}", v.authority);
+
+        let mut other = message.clone();
+        other.push(b'!');
+        let err = verify(&token, &other, &root.tsas).expect_err("other message");
+        assert!(err.contains("message imprint"), "{err}");
+
+        // Any flipped byte in the token must be caught (parse, imprint, digest or signature).
+        for i in (0..token.len()).step_by(7) {
+            let mut bad = token.clone();
+            bad[i] ^= 0x01;
+            if let Ok(v2) = verify(&bad, &message, &root.tsas) {
+                // Only bytes outside everything signed may change without effect: none here
+                // but the unsigned status/CMS framing, which must still give the same time.
+                assert_eq!(v2.time, v.time, "byte {i}");
+            }
+        }
+
+        let prod = TrustedRoot::from_json(&vector(
+            "sigstore-python/sigstore/_store/tuf-repo-cdn.sigstore.dev/trusted_root.json",
+        ))
+        .expect("production root");
+        assert!(
+            verify(&token, &message, &prod.tsas).is_err(),
+            "untrusted TSA"
+        );
     }
 }

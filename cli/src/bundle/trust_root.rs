@@ -138,8 +138,7 @@ fn range(r: Option<&RawRange>, what: &str) -> Result<TimeRange, TrustRootError> 
         .start
         .as_deref()
         .ok_or_else(|| bad("validFor has no start".into()))?;
-    let start =
-        UnixTime::parse_rfc3339(start).ok_or_else(|| bad(format!("bad time {start:?}")))?;
+    let start = UnixTime::parse_rfc3339(start).ok_or_else(|| bad(format!("bad time {start:?}")))?;
     let end = match r.end.as_deref() {
         Some(e) => Some(UnixTime::parse_rfc3339(e).ok_or_else(|| bad(format!("bad time {e:?}")))?),
         None => None,

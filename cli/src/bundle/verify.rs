@@ -10,8 +10,8 @@ use super::trust_root::{LogInstance, TrustedRoot};
 use super::x509::{self, Certificate, EKU_CODE_SIGNING};
 use super::{
     Artifact, BundleError, IdentityPolicy, MAX_TIMESTAMPS, PolicyMismatch, SignerIdentity,
-    TimeSource, VerifiedBundle, VerifiedLogEntry, VerifiedTime, dsse, fulcio, merkle, rfc3161,
-    sct, set,
+    TimeSource, VerifiedBundle, VerifiedLogEntry, VerifiedTime, dsse, fulcio, merkle, rfc3161, sct,
+    set,
 };
 
 fn shape(reason: impl Into<String>) -> BundleError {
@@ -21,17 +21,19 @@ fn shape(reason: impl Into<String>) -> BundleError {
 }
 
 enum Material {
-    Certificate(Certificate),
+    Certificate(Box<Certificate>),
     Key,
 }
 
 /// Verify a Sigstore bundle, offline.
 ///
-/// Checks, in order: the bundle's shape for its version; every RFC 3161 timestamp; every
-/// transparency-log entry (it must describe this bundle's signature, signer and artifact;
-/// inclusion proof against a checkpoint signed by the log; signed entry timestamp); that at
-/// least one time is verified; the certificate chain to a trusted Fulcio CA at each verified
-/// time, and its SCT; the identity or key policy; the signature; the artifact binding.
+/// Checks, in order: the bundle's shape for its version; the signer material against the
+/// policy's kind (identity or key); the signature over the artifact or DSSE envelope and the
+/// artifact binding (message digest, or a statement subject); the RFC 3161 timestamps (one
+/// that does not verify is ignored); every transparency-log entry (it must describe this
+/// bundle's signature, signer and artifact; inclusion proof to a checkpoint signed by the
+/// log; signed entry timestamp); that at least one time is verified; the certificate chain
+/// to a trusted Fulcio CA at every verified time and its SCT; the identity policy.
 pub fn verify_bundle(
     bundle_json: &[u8],
     artifact: &Artifact,
@@ -60,12 +62,12 @@ pub fn verify_bundle(
                 .into_iter()
                 .next()
                 .ok_or_else(|| shape("empty certificate chain"))?;
-            Material::Certificate(leaf)
+            Material::Certificate(Box::new(leaf))
         }
-        (None, Some(cert), None) => Material::Certificate(
+        (None, Some(cert), None) => Material::Certificate(Box::new(
             Certificate::from_der(&cert.raw_bytes)
                 .map_err(|e| BundleError::Certificate { reason: e })?,
-        ),
+        )),
         (None, None, Some(_)) => Material::Key,
         _ => {
             return Err(shape(
@@ -103,59 +105,70 @@ pub fn verify_bundle(
 
     // The content and its binding to the artifact (checked before any log work so the
     // log entry is compared with the artifact's digest, not the bundle's claim).
-    let (content, signature_bytes, checked) = match (&bundle.message_signature, &bundle.dsse_envelope) {
-        (Some(ms), None) => {
-            let algorithm = match &ms.message_digest {
-                Some(md) => HashAlgorithm::from_proto(&md.algorithm).ok_or_else(|| {
-                    shape(format!("unsupported digest algorithm {:?}", md.algorithm))
-                })?,
-                None => key.default_hash(),
-            };
-            let digest = artifact.digest(algorithm).ok_or_else(|| BundleError::Input {
-                reason: format!("the bundle needs the artifact's {} digest", algorithm.name()),
-            })?;
-            if let Some(md) = &ms.message_digest {
-                if md.digest != digest {
+    let (content, signature_bytes, checked) =
+        match (&bundle.message_signature, &bundle.dsse_envelope) {
+            (Some(ms), None) => {
+                let algorithm = match &ms.message_digest {
+                    Some(md) => HashAlgorithm::from_proto(&md.algorithm).ok_or_else(|| {
+                        shape(format!("unsupported digest algorithm {:?}", md.algorithm))
+                    })?,
+                    None => key.default_hash(),
+                };
+                let digest = artifact
+                    .digest(algorithm)
+                    .ok_or_else(|| BundleError::Input {
+                        reason: format!(
+                            "the bundle needs the artifact's {} digest",
+                            algorithm.name()
+                        ),
+                    })?;
+                if let Some(md) = &ms.message_digest
+                    && md.digest != digest
+                {
                     return Err(BundleError::ArtifactMismatch {
                         reason: "the bundle's message digest is not the artifact's".into(),
                     });
                 }
+                verify_message(&key, artifact, algorithm, &digest, &ms.signature)?;
+                (
+                    ContentOwned::Message { algorithm, digest },
+                    ms.signature.clone(),
+                    None,
+                )
             }
-            verify_message(&key, artifact, algorithm, &digest, &ms.signature)?;
-            (
-                ContentOwned::Message { algorithm, digest },
-                ms.signature.clone(),
-                None,
-            )
-        }
-        (None, Some(env)) => {
-            let [sig] = env.signatures.as_slice() else {
-                return Err(shape(format!(
-                    "DSSE envelope must have exactly one signature, has {}",
-                    env.signatures.len()
-                )));
-            };
-            let pae = dsse::pae(&env.payload_type, &env.payload);
-            key.verify(key.default_scheme(), &pae, &sig.sig)
-                .map_err(|e| BundleError::Signature {
-                    reason: format!("DSSE envelope: {e}"),
-                })?;
-            let statement = check_statement(&env.payload_type, &env.payload, artifact)?;
-            (ContentOwned::Dsse, sig.sig.clone(), Some(statement))
-        }
-        _ => {
-            return Err(shape(
-                "bundle must have exactly one of messageSignature and dsseEnvelope",
-            ));
-        }
-    };
+            (None, Some(env)) => {
+                let [sig] = env.signatures.as_slice() else {
+                    return Err(shape(format!(
+                        "DSSE envelope must have exactly one signature, has {}",
+                        env.signatures.len()
+                    )));
+                };
+                let pae = dsse::pae(&env.payload_type, &env.payload);
+                key.verify(key.default_scheme(), &pae, &sig.sig)
+                    .map_err(|e| BundleError::Signature {
+                        reason: format!("DSSE envelope: {e}"),
+                    })?;
+                let statement = check_statement(&env.payload_type, &env.payload, artifact)?;
+                (ContentOwned::Dsse, sig.sig.clone(), Some(statement))
+            }
+            _ => {
+                return Err(shape(
+                    "bundle must have exactly one of messageSignature and dsseEnvelope",
+                ));
+            }
+        };
     let content = match &content {
         ContentOwned::Message { algorithm, digest } => Content::Message {
             algorithm: *algorithm,
             digest,
             signature: &signature_bytes,
         },
-        ContentOwned::Dsse => Content::Dsse(bundle.dsse_envelope.as_ref().ok_or_else(|| shape("no envelope"))?),
+        ContentOwned::Dsse => Content::Dsse(
+            bundle
+                .dsse_envelope
+                .as_ref()
+                .ok_or_else(|| shape("no envelope"))?,
+        ),
     };
 
     // RFC 3161 timestamps over the signature.
@@ -193,11 +206,13 @@ pub fn verify_bundle(
     let tsa_times: Vec<_> = times.iter().map(|t| t.time).collect();
     // With no SET to fall back on, a failed timestamp is the reason to report.
     if tsa_times.is_empty()
-        && vm.tlog_entries.iter().all(|e| e.inclusion_promise.is_none())
+        && vm
+            .tlog_entries
+            .iter()
+            .all(|e| e.inclusion_promise.is_none())
+        && let Some(first) = timestamp_errors.into_iter().next()
     {
-        if let Some(first) = timestamp_errors.into_iter().next() {
-            return Err(first);
-        }
+        return Err(first);
     }
 
     // Transparency-log entries.
@@ -215,7 +230,8 @@ pub fn verify_bundle(
             .iter()
             .find(|l| l.key_id == entry.log_id.key_id)
             .ok_or_else(|| fail("entry is from a log that is not in the trusted root".into()))?;
-        let set_time = verify_entry(entry, log, version, &content, signer, &tsa_times).map_err(fail)?;
+        let set_time =
+            verify_entry(entry, log, version, &content, signer, &tsa_times).map_err(fail)?;
         if let Some(t) = set_time {
             times.push(VerifiedTime {
                 time: t,
@@ -301,8 +317,7 @@ fn verify_message(
             Artifact::Bytes(b) => key.verify(Scheme::Ed25519, b, signature),
             Artifact::Digest { .. } => {
                 return Err(BundleError::Input {
-                    reason: "an Ed25519 signature needs the artifact itself, not its digest"
-                        .into(),
+                    reason: "an Ed25519 signature needs the artifact itself, not its digest".into(),
                 });
             }
         },
@@ -322,8 +337,8 @@ fn check_statement(
             reason: format!("DSSE payload type {payload_type:?} is not an in-toto statement"),
         });
     }
-    let statement =
-        dsse::parse_statement(payload).map_err(|reason| BundleError::ArtifactMismatch { reason })?;
+    let statement = dsse::parse_statement(payload)
+        .map_err(|reason| BundleError::ArtifactMismatch { reason })?;
     let matches = statement.subject.iter().any(|s| {
         s.digest.iter().any(|(alg, hex_value)| {
             let algorithm = match alg.as_str() {
@@ -360,7 +375,12 @@ fn verify_entry(
         .key
         .as_ref()
         .map_err(|e| format!("the log's key is unusable: {e}"))?;
-    rekor::check_body(&entry.canonicalized_body, &entry.kind_version, content, signer)?;
+    rekor::check_body(
+        &entry.canonicalized_body,
+        &entry.kind_version,
+        content,
+        signer,
+    )?;
 
     let mut set_time = None;
     match (&entry.inclusion_promise, entry.integrated_time) {
@@ -375,7 +395,9 @@ fn verify_entry(
             )?;
             let t = super::UnixTime::from_secs(t);
             if !log.valid_for.contains(t) {
-                return Err(format!("integrated time {t} is outside the log key's validity"));
+                return Err(format!(
+                    "integrated time {t} is outside the log key's validity"
+                ));
             }
             set_time = Some(t);
         }
@@ -495,4 +517,302 @@ fn check_identity(
         subject: subject.to_string(),
         issuer: issuer.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use serde_json::Value;
+
+    use super::*;
+    use crate::bundle::Phase;
+
+    const BEACON: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
+    const GHA: &str = "https://token.actions.githubusercontent.com";
+
+    fn vector(rel: &str) -> Vec<u8> {
+        let p = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/vectors")
+            .join(rel);
+        std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    }
+
+    fn case(name: &str) -> Value {
+        serde_json::from_slice(&vector(&format!(
+            "sigstore-conformance/test/assets/bundle-verify/{name}/bundle.sigstore.json"
+        )))
+        .expect("bundle")
+    }
+
+    fn root(case_name: Option<&str>) -> TrustedRoot {
+        let rel = match case_name {
+            Some(c) => {
+                format!("sigstore-conformance/test/assets/bundle-verify/{c}/trusted_root.json")
+            }
+            None => {
+                "sigstore-python/sigstore/_store/tuf-repo-cdn.sigstore.dev/trusted_root.json".into()
+            }
+        };
+        TrustedRoot::from_json(&vector(&rel)).expect("root")
+    }
+
+    fn a_txt() -> Artifact {
+        Artifact::Bytes(vector("sigstore-conformance/test/assets/a.txt"))
+    }
+
+    fn beacon() -> IdentityPolicy {
+        IdentityPolicy::Identity {
+            subject: BEACON.into(),
+            issuer: GHA.into(),
+        }
+    }
+
+    fn check(bundle: &Value, root: &TrustedRoot) -> Result<VerifiedBundle, BundleError> {
+        verify_bundle(
+            &serde_json::to_vec(bundle).expect("json"),
+            &a_txt(),
+            &beacon(),
+            root,
+        )
+    }
+
+    #[test]
+    fn rekor_v1_mutations_are_caught() {
+        let good = case("happy-path-v0.3");
+        let prod = root(None);
+        let v = check(&good, &prod).expect("happy path");
+        assert_eq!(v.signing_time.secs(), 1_710_869_186);
+        assert_eq!(
+            v.identity.as_ref().map(|i| i.subject.as_str()),
+            Some(BEACON)
+        );
+        assert!(matches!(
+            v.verified_times[0].source,
+            TimeSource::TransparencyLog { .. }
+        ));
+
+        let entry = "/verificationMaterial/tlogEntries/0";
+        type Mutation = (&'static str, Box<dyn Fn(&mut Value)>, Phase);
+        let mutations: Vec<Mutation> = vec![
+            (
+                "integrated time",
+                Box::new(move |b: &mut Value| {
+                    *b.pointer_mut(&format!("{entry}/integratedTime"))
+                        .expect("t") = "1710869187".into();
+                }),
+                Phase::Tlog,
+            ),
+            (
+                "log index",
+                Box::new(move |b: &mut Value| {
+                    *b.pointer_mut(&format!("{entry}/logIndex")).expect("i") = "79571824".into();
+                }),
+                Phase::Tlog,
+            ),
+            (
+                "no SET",
+                Box::new(move |b: &mut Value| {
+                    b.pointer_mut(entry)
+                        .and_then(Value::as_object_mut)
+                        .expect("e")
+                        .remove("inclusionPromise");
+                }),
+                Phase::Tlog,
+            ),
+            (
+                "no checkpoint",
+                Box::new(move |b: &mut Value| {
+                    b.pointer_mut(&format!("{entry}/inclusionProof"))
+                        .and_then(Value::as_object_mut)
+                        .expect("p")
+                        .remove("checkpoint");
+                }),
+                Phase::Tlog,
+            ),
+            (
+                "proof index",
+                Box::new(move |b: &mut Value| {
+                    *b.pointer_mut(&format!("{entry}/inclusionProof/logIndex"))
+                        .expect("i") = "75408391".into();
+                }),
+                Phase::Tlog,
+            ),
+            (
+                "unknown kind",
+                Box::new(move |b: &mut Value| {
+                    *b.pointer_mut(&format!("{entry}/kindVersion/version"))
+                        .expect("v") = "0.0.9".into();
+                }),
+                Phase::Tlog,
+            ),
+            (
+                "no entries",
+                Box::new(|b: &mut Value| {
+                    *b.pointer_mut("/verificationMaterial/tlogEntries")
+                        .expect("l") = Value::Array(vec![]);
+                }),
+                Phase::Tlog,
+            ),
+            (
+                "two contents",
+                Box::new(|b: &mut Value| {
+                    b["dsseEnvelope"] =
+                        serde_json::json!({"payload": "", "payloadType": "x", "signatures": []});
+                }),
+                Phase::Bundle,
+            ),
+        ];
+        for (what, mutate, phase) in mutations {
+            let mut b = good.clone();
+            mutate(&mut b);
+            let err = check(&b, &prod).expect_err(what);
+            assert_eq!(err.phase(), phase, "{what}: {err}");
+        }
+
+        // Policy: wrong identity, wrong issuer, and a key where a certificate is.
+        let bytes = serde_json::to_vec(&good).expect("json");
+        for policy in [
+            IdentityPolicy::Identity {
+                subject: "someone@example.com".into(),
+                issuer: GHA.into(),
+            },
+            IdentityPolicy::Identity {
+                subject: BEACON.into(),
+                issuer: "https://accounts.google.com".into(),
+            },
+        ] {
+            let err = verify_bundle(&bytes, &a_txt(), &policy, &prod).expect_err("policy");
+            assert_eq!(err.phase(), Phase::Policy, "{err}");
+        }
+        let key = crate::keys::PublicKey::from_pem_or_der(&vector(
+            "sigstore-conformance/test/assets/bundle-verify/managed-key-happy-path/key.pub",
+        ))
+        .expect("key");
+        let err =
+            verify_bundle(&bytes, &a_txt(), &IdentityPolicy::Key(key), &prod).expect_err("key");
+        assert_eq!(
+            err,
+            BundleError::Policy(PolicyMismatch::CertificateInsteadOfKey)
+        );
+
+        // The staging root knows neither this log nor this CA.
+        let staging = TrustedRoot::from_json(&vector(
+            "sigstore-python/sigstore/_store/tuf-repo-cdn.sigstage.dev/trusted_root.json",
+        ))
+        .expect("staging");
+        assert!(check(&good, &staging).is_err());
+    }
+
+    #[test]
+    fn rekor_v2_needs_a_timestamp_and_a_valid_checkpoint() {
+        let name = "rekor2-happy-path";
+        let good = case(name);
+        let r = root(Some(name));
+        let v = check(&good, &r).expect("happy path");
+        assert!(matches!(
+            v.verified_times.as_slice(),
+            [VerifiedTime {
+                source: TimeSource::TimestampAuthority { .. },
+                ..
+            }]
+        ));
+
+        let mut no_ts = good.clone();
+        no_ts["verificationMaterial"]
+            .as_object_mut()
+            .expect("vm")
+            .remove("timestampVerificationData");
+        assert!(check(&no_ts, &r).is_err());
+
+        let cp = "/verificationMaterial/tlogEntries/0/inclusionProof/checkpoint/envelope";
+        let envelope = good
+            .pointer(cp)
+            .and_then(Value::as_str)
+            .expect("cp")
+            .to_string();
+        // A forged log signature line with the right name and hint must not verify.
+        let (text, sig_line) = envelope.split_once("\n\n").expect("note");
+        let (prefix, b64) = sig_line.trim_end().rsplit_once(' ').expect("line");
+        let mut raw = STANDARD.decode(b64).expect("b64");
+        let last = raw.len() - 1;
+        raw[last] ^= 1;
+        let forged = format!("{text}\n\n{prefix} {}\n", STANDARD.encode(&raw));
+        let mut b = good.clone();
+        *b.pointer_mut(cp).expect("cp") = forged.into();
+        let err = check(&b, &r).expect_err("forged checkpoint");
+        assert_eq!(err.phase(), Phase::Tlog, "{err}");
+    }
+
+    #[test]
+    fn sct_signatures_are_checked() {
+        let good = case("happy-path-v0.3");
+        let der = STANDARD
+            .decode(
+                good.pointer("/verificationMaterial/certificate/rawBytes")
+                    .and_then(Value::as_str)
+                    .expect("cert"),
+            )
+            .expect("b64");
+        let leaf = Certificate::from_der(&der).expect("leaf");
+        let mut prod = root(None);
+        let issuer = verify_certificate(
+            &leaf,
+            &prod,
+            crate::bundle::UnixTime::from_secs(1_710_869_186),
+        )
+        .expect("chain");
+        sct::verify_embedded_scts(&leaf, &issuer, &prod.ctlogs).expect("SCT");
+        // Same log id, another key: the SCT must no longer verify.
+        let rekor_key = prod.tlogs[0].key.clone();
+        for log in &mut prod.ctlogs {
+            log.key = rekor_key.clone();
+        }
+        assert!(sct::verify_embedded_scts(&leaf, &issuer, &prod.ctlogs).is_err());
+    }
+
+    #[test]
+    fn dsse_subject_digest_is_the_artifact() {
+        let bundle = vector("sigstore-rs/tests/data/bundle_v03.json");
+        let r = root(None);
+        let policy = IdentityPolicy::Identity {
+            subject: "https://github.com/kubewarden/kubewarden-controller/.github/workflows/release.yml@refs/tags/v1.34.0".into(),
+            issuer: GHA.into(),
+        };
+        let v: Value = serde_json::from_slice(&bundle).expect("json");
+        let payload = STANDARD
+            .decode(v["dsseEnvelope"]["payload"].as_str().expect("payload"))
+            .expect("b64");
+        let stmt: Value = serde_json::from_slice(&payload).expect("statement");
+        let digest = hex::decode(
+            stmt["subject"][0]["digest"]["sha256"]
+                .as_str()
+                .expect("sha256"),
+        )
+        .expect("hex");
+        let artifact = Artifact::Digest {
+            algorithm: HashAlgorithm::Sha256,
+            digest,
+        };
+        let ok = verify_bundle(&bundle, &artifact, &policy, &r).expect("verifies");
+        let statement = ok.statement.expect("statement");
+        assert_eq!(
+            statement.predicate_type,
+            "https://sigstore.dev/cosign/sign/v1"
+        );
+        assert_eq!(ok.payload_type.as_deref(), Some(dsse::IN_TOTO_PAYLOAD_TYPE));
+        assert_eq!(ok.log_entries[0].kind, "dsse 0.0.1");
+
+        // The DSSE entry body is bound to the envelope: another payload type breaks it.
+        let mut other: Value = v.clone();
+        other["dsseEnvelope"]["payloadType"] = "application/json".into();
+        let err = verify_bundle(
+            &serde_json::to_vec(&other).expect("json"),
+            &artifact,
+            &policy,
+            &r,
+        )
+        .expect_err("payload type");
+        assert!(matches!(err.phase(), Phase::Signature), "{err}");
+    }
 }

@@ -257,21 +257,7 @@ pub(crate) fn verify_path<'c>(
                 ca.not_before, ca.not_after
             ));
         }
-        if let Some(oid) = ca.unknown_critical() {
-            return Err(format!("CA certificate has unknown critical extension {oid}"));
-        }
-        match ca.basic_constraints()? {
-            Some((true, path_len)) => {
-                // `i` CA certificates sit between this one and the leaf.
-                if path_len.is_some_and(|n| (i as u64) > n) {
-                    return Err("CA path length constraint exceeded".into());
-                }
-            }
-            _ => return Err("issuing certificate is not a CA (basicConstraints)".into()),
-        }
-        if ca.key_usage(5)? == Some(false) {
-            return Err("CA certificate may not sign certificates (keyUsage)".into());
-        }
+        check_ca(ca, i)?;
         match path.get(i + 1) {
             Some(parent) => {
                 if ca.issuer != parent.subject {
@@ -290,6 +276,35 @@ pub(crate) fn verify_path<'c>(
         }
     }
     Ok(path[0])
+}
+
+/// CA requirements (RFC 5280 §4.2.1.3, §4.2.1.9): a critical basicConstraints with cA set,
+/// a keyUsage allowing certificate signing, and a path length that admits the
+/// `below` CA certificates between it and the leaf.
+fn check_ca(ca: &Certificate, below: usize) -> Result<(), String> {
+    if let Some(oid) = ca.unknown_critical() {
+        return Err(format!(
+            "CA certificate has unknown critical extension {oid}"
+        ));
+    }
+    match ca.basic_constraints()? {
+        Some((true, path_len)) => {
+            if path_len.is_some_and(|n| (below as u64) > n) {
+                return Err("CA path length constraint exceeded".into());
+            }
+        }
+        _ => return Err("issuing certificate is not a CA (basicConstraints)".into()),
+    }
+    if ca
+        .extension(&EXT_BASIC_CONSTRAINTS)
+        .is_some_and(|e| !e.critical)
+    {
+        return Err("CA certificate's basicConstraints is not critical".into());
+    }
+    if ca.key_usage(5)? != Some(true) {
+        return Err("CA certificate may not sign certificates (keyUsage)".into());
+    }
+    Ok(())
 }
 
 fn check_leaf(leaf: &Certificate, at: UnixTime, eku: &ObjectIdentifier) -> Result<(), String> {
@@ -341,4 +356,52 @@ pub(crate) fn pem_certificates(text: &str) -> Result<Vec<Vec<u8>>, String> {
         rest = &body[end + 25..];
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pem(name: &str) -> Certificate {
+        let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/vectors/sigstore-python/test/assets/x509")
+            .join(name);
+        let text = std::fs::read_to_string(&path).expect("vector");
+        let ders = pem_certificates(&text).expect("pem");
+        Certificate::from_der(&ders[0]).expect("parses")
+    }
+
+    #[test]
+    fn sigstore_python_bogus_certificates() {
+        let at = UnixTime::parse_rfc3339("2024-01-01T00:00:00Z").expect("time");
+        check_leaf(&pem("bogus-leaf.pem"), at, &EKU_CODE_SIGNING).expect("good leaf");
+        for bad in [
+            "bogus-leaf-invalid-eku.pem",
+            "bogus-leaf-invalid-ku.pem",
+            "bogus-leaf-missing-eku.pem",
+            "bogus-root.pem",
+        ] {
+            assert!(
+                check_leaf(&pem(bad), at, &EKU_CODE_SIGNING).is_err(),
+                "{bad}"
+            );
+        }
+        let early = UnixTime::parse_rfc3339("2022-12-31T23:59:59Z").expect("time");
+        assert!(check_leaf(&pem("bogus-leaf.pem"), early, &EKU_CODE_SIGNING).is_err());
+
+        check_ca(&pem("bogus-root.pem"), 0).expect("good root");
+        check_ca(&pem("bogus-intermediate.pem"), 1).expect("pathlen 1");
+        assert!(
+            check_ca(&pem("bogus-intermediate.pem"), 2).is_err(),
+            "pathlen"
+        );
+        for bad in [
+            "bogus-root-invalid-ku.pem",
+            "bogus-root-missing-ku.pem",
+            "bogus-root-noncritical-bc.pem",
+            "bogus-leaf.pem",
+        ] {
+            assert!(check_ca(&pem(bad), 0).is_err(), "{bad}");
+        }
+    }
 }

@@ -39,6 +39,11 @@ impl Scheme {
     }
 }
 
+/// (registry, scope): tokens are per both.
+type TokenKey = (String, String);
+/// Serializes token fetches for one key.
+type TokenGate = std::sync::Arc<tokio::sync::Mutex<()>>;
+
 struct CachedToken {
     value: Zeroizing<String>,
     expires: Instant,
@@ -60,7 +65,7 @@ pub struct Transport {
     credential_sources: CredentialSources,
     schemes: Mutex<HashMap<String, Scheme>>,
     tokens: Mutex<HashMap<(String, String), CachedToken>>,
-    token_gates: Mutex<HashMap<(String, String), std::sync::Arc<tokio::sync::Mutex<()>>>>,
+    token_gates: Mutex<HashMap<TokenKey, TokenGate>>,
     modes: Mutex<HashMap<String, AuthMode>>,
     credentials: Mutex<HashMap<String, Option<Credentials>>>,
 }
@@ -496,7 +501,8 @@ impl Transport {
     }
 
     /// Sends with bounded retries: exponential backoff with jitter on resets and refused
-    /// connections, 429 and 5xx (not timeouts); `Retry-After` is honoured up to a limit.
+    /// connections, 429 and 5xx (not timeouts); `Retry-After` is honoured up to a limit,
+    /// which also bounds the sum of one request's waits.
     async fn with_retries<F>(
         &self,
         registry: &str,
@@ -508,6 +514,7 @@ impl Transport {
         F: Fn() -> reqwest::RequestBuilder,
     {
         let mut attempt = 0u32;
+        let mut waited = Duration::ZERO;
         loop {
             let started = Instant::now();
             // reqwest puts the whole URL in its errors; a redirect target's query can hold
@@ -542,6 +549,15 @@ impl Transport {
                 Some(d) => d,
                 None => backoff(attempt),
             };
+            // One request's waits together stay under the cap too: a registry answering
+            // 503 with `Retry-After: 59` every time would otherwise hold us for minutes.
+            if waited + delay > MAX_RETRY_AFTER {
+                return match result {
+                    Ok(r) => Err(SendError::Status(r.status(), attempt + 1)),
+                    Err(e) => Err(SendError::GaveUp(e, attempt + 1)),
+                };
+            }
+            waited += delay;
             attempt += 1;
             tokio::time::sleep(delay).await;
         }
