@@ -35,6 +35,8 @@ pub enum Route {
     Manifest(String),
     /// `/v2/<repo>/blobs/<digest>`.
     Blob(String),
+    /// `/v2/<repo>/referrers/<digest>` (OCI 1.1 Referrers API).
+    Referrers(String),
     /// `/v2/<repo>/blobs/uploads/` (POST).
     UploadStart,
     /// `/v2/<repo>/blobs/uploads/<id>` (PUT with `?digest=`).
@@ -431,6 +433,8 @@ fn honest(ctx: &Ctx<'_>, req: &Req) -> Reply {
             repo.put_blob(&blob);
             Reply::empty(201).header("Docker-Content-Digest", &blob.digest)
         }
+        // A registry without the Referrers API (Distribution 2.8) answers 404.
+        (Route::Referrers(_), _) => Reply::error(404, "NOT_FOUND"),
         _ => Reply::error(405, "UNSUPPORTED"),
     }
 }
@@ -625,6 +629,9 @@ fn route_of(path: &str) -> (Route, String) {
     let Some(rest) = path.strip_prefix("/v2/") else {
         return (Route::Other, String::new());
     };
+    if let Some((repo, digest)) = rest.split_once("/referrers/") {
+        return (Route::Referrers(digest.to_string()), repo.to_string());
+    }
     if let Some((repo, reference)) = rest.split_once("/manifests/") {
         return (Route::Manifest(reference.to_string()), repo.to_string());
     }
@@ -864,6 +871,30 @@ mod tests {
         assert_eq!(base64(b"fo"), "Zm8=");
         assert_eq!(base64(b"foo"), "Zm9v");
         assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+    }
+
+    #[test]
+    fn gzip_bomb_inflates_to_its_size() {
+        // gzip(1) is the independent check, where installed; it reports the (deliberately)
+        // wrong CRC after writing everything out.
+        let bomb = gzip_bomb(1 << 20);
+        assert!(bomb.len() < 8 * 1024, "{} bytes", bomb.len());
+        let Ok(mut child) = std::process::Command::new("gzip")
+            .arg("-dc")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+        else {
+            return;
+        };
+        let mut stdin = child.stdin.take().expect("stdin");
+        let writer = std::thread::spawn(move || stdin.write_all(&bomb));
+        let out = child.wait_with_output().expect("gzip output");
+        writer.join().expect("writer").expect("write");
+        let expected = 1 + (((1u64 << 20) - 1) / 258) * 258;
+        assert_eq!(out.stdout.len() as u64, expected);
+        assert!(out.stdout.iter().all(|&b| b == 0));
     }
 
     #[test]
