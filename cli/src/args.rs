@@ -101,9 +101,13 @@ and skopeo can use it too. The password comes from VOUCH_PASSWORD, COSIGN_PASSWO
   vouch sign 127.0.0.1:5000/app:v1 --key release.key
   vouch sign oci:./image-layout --key release.key -a env=prod
   vouch sign registry.example.com/app@sha256:… --key release.key --recursive
+  vouch sign registry.example.com/app@sha256:… --key release.key --format bundle
+  vouch sign registry.example.com/app@sha256:… --key release.key --output-bundle app.sigstore.json
 
 A tag is resolved to its digest once; the digest is what gets signed. Signatures are
-appended to the image's sha256-<hex>.sig manifest, never replacing earlier ones.")]
+appended to the image's sha256-<hex>.sig manifest, never replacing earlier ones; with
+--format bundle they are Sigstore bundles attached as OCI referrers (cosign v3's format).
+--output-bundle writes the bundle to a file and stores nothing (no request for a digest).")]
     Sign(SignArgs),
 
     /// Store credentials for a registry in docker's config.json.
@@ -129,6 +133,7 @@ where docker, cosign and vouch all find them.")]
   vouch verify --policy policy.yaml registry.example.com/prod/app:1.4 --platform linux/arm64
   vouch verify --from release-images.txt --key release.pub --jobs 32
   vouch verify --offline registry.example.com/app@sha256:… --key release.pub
+  vouch verify --bundle app.sigstore.json registry.example.com/app@sha256:… --policy p.yaml
 
 Exit codes:
   0  every image verified
@@ -299,6 +304,14 @@ pub struct SignArgs {
     /// The repository to name in the payload, instead of the image's own.
     #[arg(long, value_name = "REPOSITORY")]
     pub identity: Option<String>,
+    /// Signature format: cosign's tag-based `.sig` manifest, or a Sigstore bundle attached
+    /// as an OCI 1.1 referrer (key-signed, no transparency log).
+    #[arg(long, value_enum, default_value = "simplesigning")]
+    pub format: SignatureFormat,
+    /// Write the Sigstore bundle to FILE instead of storing anything (implies --format
+    /// bundle; one image; a digest reference needs no network).
+    #[arg(long, value_name = "FILE", conflicts_with = "recursive")]
+    pub output_bundle: Option<PathBuf>,
     /// Read the key's password from this file.
     #[arg(long)]
     pub password_file: Option<PathBuf>,
@@ -308,6 +321,15 @@ pub struct SignArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub output: OutputFormat,
+}
+
+/// How `vouch sign` stores signatures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SignatureFormat {
+    /// cosign's tag-based format (`sha256-<hex>.sig`), read by cosign 2 and skopeo.
+    Simplesigning,
+    /// A Sigstore bundle v0.3 in an OCI 1.1 referrer (cosign v3's format).
+    Bundle,
 }
 
 /// `vouch verify` flags.
@@ -344,18 +366,25 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
     /// Judge signer validity windows at this instant (RFC 3339) instead of now.
-    #[arg(long, value_name = "RFC3339", requires = "policy")]
+    // `requires` alone is not enough: clap lets it pass when --key (which conflicts with
+    // --policy) is given, and the flag would be silently ignored.
+    #[arg(
+        long,
+        value_name = "RFC3339",
+        requires = "policy",
+        conflicts_with = "keys"
+    )]
     pub at: Option<String>,
     /// For an index, judge the child for this platform (os/arch[/variant]).
     #[arg(
         long,
         value_name = "OS/ARCH[/VARIANT]",
         requires = "policy",
-        conflicts_with = "all_platforms"
+        conflicts_with_all = ["all_platforms", "keys"]
     )]
     pub platform: Option<String>,
     /// For an index, judge every platform child; all must pass.
-    #[arg(long, requires = "policy")]
+    #[arg(long, requires = "policy", conflicts_with = "keys")]
     pub all_platforms: bool,
     /// A signed annotation that must be present, KEY=VALUE (repeatable; with --policy,
     /// annotations are required by the policy's rules instead).
@@ -369,6 +398,14 @@ pub struct VerifyArgs {
     /// The repository signatures must name, instead of the image's own.
     #[arg(long, value_name = "REPOSITORY")]
     pub identity: Option<String>,
+    /// Judge the image by this Sigstore bundle file only (repeatable), with no network: the
+    /// image must be an oci: layout or a repo@sha256:… digest reference.
+    #[arg(
+        long = "bundle",
+        value_name = "FILE",
+        conflicts_with_all = ["from", "offline", "platform", "all_platforms"]
+    )]
+    pub bundles: Vec<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub output: OutputFormat,

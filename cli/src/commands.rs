@@ -9,7 +9,7 @@ use vouch_policy::KeyRequirement;
 
 use crate::args::{
     Cli, Command, KeyCommand, KeygenAlgorithm, KeygenArgs, LoginArgs, OutputFormat, PolicyCommand,
-    SignArgs, VerifyArgs,
+    SignArgs, SignatureFormat, VerifyArgs,
 };
 use crate::cache::{Cache, CacheMode};
 use crate::keys::{self, Algorithm, PrivateKey};
@@ -18,9 +18,10 @@ use crate::policy_verify::{
     read_text, render_report, verify_with_policy,
 };
 use crate::reference::{self, ImageRef};
-use crate::sign::{SignOptions, sign_image};
+use crate::referrers::{FetchedBundle, MAX_BUNDLE_BYTES};
+use crate::sign::{SignFormat, SignOptions, bundle_for_file, sign_image};
 use crate::store::{StoreOptions, Stores};
-use crate::verify::{Expectations, ImageReport, TrustedKey, short_id, verify_image};
+use crate::verify::{BundleSource, Expectations, ImageReport, TrustedKey, short_id, verify_image};
 
 /// Documented exit codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,11 +125,17 @@ fn keygen(args: KeygenArgs) -> Result<Exit, Failure> {
 }
 
 fn key_id(file: &Path, password_file: Option<&Path>) -> Result<Exit, Failure> {
-    let text =
-        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let public = if text.contains("PRIVATE KEY-----") {
+    use std::io::Read as _;
+    // Bytes, not text: a public key may be DER. Bounded: a device is not a key file.
+    let mut bytes = Vec::new();
+    std::fs::File::open(file)
+        .and_then(|f| f.take(1 << 20).read_to_end(&mut bytes))
+        .with_context(|| format!("cannot read {}", file.display()))?;
+    let public = if bytes.windows(16).any(|w| w == b"PRIVATE KEY-----") {
+        let text = std::str::from_utf8(&bytes)
+            .with_context(|| format!("cannot read {}: not a PEM file", file.display()))?;
         let password = keys::obtain_password(password_file, false)?;
-        PrivateKey::from_encrypted_pem(&text, password.as_bytes())
+        PrivateKey::from_encrypted_pem(text, password.as_bytes())
             .with_context(|| format!("cannot load private key {}", file.display()))?
             .public_key()
     } else {
@@ -287,7 +294,14 @@ async fn sign(args: SignArgs, options: StoreOptions) -> Result<Exit, Failure> {
         annotations: &annotations,
         recursive: args.recursive,
         identity: args.identity.as_deref(),
+        format: match (args.format, &args.output_bundle) {
+            (SignatureFormat::Bundle, _) | (_, Some(_)) => SignFormat::Bundle,
+            (SignatureFormat::Simplesigning, None) => SignFormat::SimpleSigning,
+        },
     };
+    if let Some(path) = &args.output_bundle {
+        return write_bundle_file(&stores, &images, &options, path, args.output).await;
+    }
     let progress = crate::batch::Progress::new(images.len(), "signing");
     let mut results = Vec::new();
     let mut worst = Exit::Ok as u8;
@@ -350,6 +364,92 @@ async fn sign(args: SignArgs, options: StoreOptions) -> Result<Exit, Failure> {
     })
 }
 
+/// `sign --output-bundle FILE`: one image, nothing stored, the bundle written to FILE.
+async fn write_bundle_file(
+    stores: &Stores,
+    images: &[ImageRef],
+    options: &SignOptions<'_>,
+    path: &Path,
+    output: OutputFormat,
+) -> Result<Exit, Failure> {
+    let [image] = images else {
+        return Err(Failure::usage(anyhow!(
+            "--output-bundle writes one bundle: give exactly one image ({} given)",
+            images.len()
+        )));
+    };
+    let (signed, bundle) = match bundle_for_file(stores, image, options).await {
+        Ok(r) => r,
+        Err(e) => {
+            let exit = if matches!(e, crate::store::StoreError::NotFound(_)) {
+                Exit::Usage
+            } else {
+                Exit::Unreachable
+            };
+            return Err(Failure {
+                exit,
+                error: anyhow!("signing {image}: {e}"),
+            });
+        }
+    };
+    std::fs::write(path, &bundle).with_context(|| format!("cannot write {}", path.display()))?;
+    match output {
+        OutputFormat::Text => println!("{} (bundle written to {})", signed.signed, path.display()),
+        OutputFormat::Json => {
+            let mut v = serde_json::to_value(&signed).unwrap_or_default();
+            v["bundle_file"] = path.display().to_string().into();
+            print_json(&serde_json::Value::Array(vec![v]))?;
+        }
+    }
+    Ok(Exit::Ok)
+}
+
+/// `verify --bundle FILE…`: the files, read whole (bounded), for one image named without
+/// the network.
+fn load_bundle_files(
+    paths: &[std::path::PathBuf],
+    images: &[ImageRef],
+) -> Result<Vec<FetchedBundle>, Failure> {
+    if paths.is_empty() {
+        return Ok(Vec::new());
+    }
+    match images {
+        [ImageRef::Layout(_)] => {}
+        [ImageRef::Registry(r)] if r.digest.is_some() => {}
+        [image] => {
+            return Err(Failure::usage(anyhow!(
+                "--bundle verifies without the network: name {image} by digest (repo@sha256:…) or give an oci: layout"
+            )));
+        }
+        _ => {
+            return Err(Failure::usage(anyhow!(
+                "--bundle judges one image ({} given)",
+                images.len()
+            )));
+        }
+    }
+    paths
+        .iter()
+        .map(|p| {
+            use std::io::Read as _;
+            let mut bytes = Vec::new();
+            std::fs::File::open(p)
+                .and_then(|f| f.take(MAX_BUNDLE_BYTES as u64 + 1).read_to_end(&mut bytes))
+                .with_context(|| format!("cannot read bundle {}", p.display()))?;
+            if bytes.len() > MAX_BUNDLE_BYTES {
+                return Err(Failure::usage(anyhow!(
+                    "bundle {} is larger than {MAX_BUNDLE_BYTES} bytes",
+                    p.display()
+                )));
+            }
+            Ok(FetchedBundle {
+                source: p.display().to_string(),
+                bundle: Ok(bytes),
+            })
+        })
+        .collect()
+}
+
 fn load_trusted_keys(paths: &[std::path::PathBuf]) -> Result<Vec<TrustedKey>, Failure> {
     let mut out: Vec<TrustedKey> = Vec::new();
     for path in paths {
@@ -381,6 +481,7 @@ async fn verify_policy(
         .transpose()
         .map_err(|e| Failure::usage(anyhow!("--platform {e}")))?;
     let images = collect_images(&args.images, args.from.as_deref())?;
+    let bundle_files = load_bundle_files(&args.bundles, &images)?;
     let stores = stores(&options)?;
     let cache = Cache::open(cache_mode(&args));
     let run = PolicyRun {
@@ -390,6 +491,7 @@ async fn verify_policy(
         all_platforms: args.all_platforms,
         identity: args.identity.as_deref(),
         cache: cache.as_ref(),
+        bundles: BundleSource::for_run(&bundle_files, cache.as_ref()),
     };
     let progress = crate::batch::Progress::new(images.len(), "verifying");
     let mut reports = Vec::new();
@@ -574,6 +676,7 @@ async fn verify(args: VerifyArgs, options: StoreOptions) -> Result<Exit, Failure
         annotations: parse_annotations(&args.annotations)?,
     };
     let images = collect_images(&args.images, args.from.as_deref())?;
+    let bundle_files = load_bundle_files(&args.bundles, &images)?;
     let keys = load_trusted_keys(&args.keys)?;
     let stores = stores(&options)?;
     let cache = Cache::open(cache_mode(&args));
@@ -582,6 +685,7 @@ async fn verify(args: VerifyArgs, options: StoreOptions) -> Result<Exit, Failure
         requirement: &requirement,
         identity: args.identity.as_deref(),
         cache: cache.as_ref(),
+        bundles: BundleSource::for_run(&bundle_files, cache.as_ref()),
     };
     let progress = crate::batch::Progress::new(images.len(), "verifying");
     let mut reports = Vec::new();
@@ -632,17 +736,20 @@ fn render_key_report(report: &ImageReport) -> String {
         let _ = writeln!(out, "  reason: {reason}");
     }
     for sig in &report.signatures {
-        let key = sig
-            .key_id
-            .as_deref()
-            .map(|id| {
-                format!(
-                    " key {} ({})",
-                    short_id(id),
-                    sig.key_source.as_deref().unwrap_or("?")
-                )
-            })
-            .unwrap_or_default();
+        let key = match (&sig.key_id, &sig.identity) {
+            (Some(id), _) => format!(
+                " key {} ({})",
+                short_id(id),
+                sig.key_source.as_deref().unwrap_or("?")
+            ),
+            (None, Some(identity)) => format!(" {} ({})", identity.subject, identity.issuer),
+            (None, None) => String::new(),
+        };
+        let what = if sig.format == Some("bundle") {
+            "bundle"
+        } else {
+            "signature"
+        };
         match sig.verdict {
             "verified" => {
                 let annotations: Vec<String> = sig
@@ -658,16 +765,12 @@ fn render_key_report(report: &ImageReport) -> String {
                 } else {
                     format!(", annotations {}", annotations.join(" "))
                 };
-                let _ = writeln!(
-                    out,
-                    "  signature {}: verified by{key}{annotations}",
-                    sig.index
-                );
+                let _ = writeln!(out, "  {what} {}: verified by{key}{annotations}", sig.index);
             }
             _ => {
                 let _ = writeln!(
                     out,
-                    "  signature {}: rejected{}: {}",
+                    "  {what} {}: rejected{}: {}",
                     sig.index,
                     if key.is_empty() {
                         String::new()

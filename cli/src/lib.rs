@@ -16,6 +16,7 @@ pub mod oci;
 pub mod payload;
 pub mod policy_verify;
 pub mod reference;
+pub mod referrers;
 pub mod resolve;
 pub mod sign;
 pub mod store;

@@ -8,14 +8,15 @@ use std::path::Path;
 use serde::Serialize;
 use vouch_policy::{Evaluation, ImageFacts, KeySource, Outcome, Policy, SignatureFact, Timestamp};
 
+use crate::bundle::TrustedRoot;
 use crate::cache::Cache;
 use crate::keys::{self, PublicKey};
 use crate::oci::{self, Platform};
 use crate::reference::{self, Digest, ImageRef};
 use crate::store::{Repo, StoreError, Stores};
 use crate::verify::{
-    CacheUse, SignatureReport, TrustedKey, cache_subject, fetch_signature_layers, judge_layer,
-    remember, resolve_for_verify,
+    BundleJudge, BundleSource, CacheUse, SignatureReport, TrustedKey, cache_subject,
+    fetch_signatures, judge_bundle, judge_layer, remember, resolve_for_verify,
 };
 
 /// A validated policy and the keys its signers name.
@@ -24,6 +25,9 @@ pub struct LoadedPolicy {
     pub policy: Policy,
     /// Every key the policy names, parsed.
     pub keys: Vec<TrustedKey>,
+    /// The policy's `trusted_root`, or the built-in Sigstore production root; `None` only
+    /// when the built-in one failed to load.
+    pub trusted_root: Option<TrustedRoot>,
     /// Rendered warnings (empty when none).
     pub warnings: String,
 }
@@ -32,8 +36,10 @@ pub struct LoadedPolicy {
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyLoadError {
     /// The file could not be read.
-    #[error("cannot read policy {path}: {reason}")]
+    #[error("cannot read {what} {path}: {reason}")]
     Read {
+        /// `policy` or `cases`.
+        what: String,
         /// The file.
         path: String,
         /// Why.
@@ -52,6 +58,7 @@ pub enum PolicyLoadError {
 /// Reads a text input (policy or cases file) with a size bound and clear errors.
 pub fn read_text(path: &Path, what: &str) -> Result<String, PolicyLoadError> {
     let err = |reason: String| PolicyLoadError::Read {
+        what: what.to_string(),
         path: path.display().to_string(),
         reason,
     };
@@ -79,12 +86,16 @@ pub fn read_text(path: &Path, what: &str) -> Result<String, PolicyLoadError> {
 pub fn load_policy(path: &Path) -> Result<LoadedPolicy, PolicyLoadError> {
     let source = read_text(path, "policy")?;
     let name = path.display().to_string();
-    let invalid = |diags: vouch_policy::Diagnostics| PolicyLoadError::Invalid {
-        errors: diags
-            .iter()
-            .filter(|d| d.severity == vouch_policy::Severity::Error)
-            .count(),
-        rendered: vouch_policy::render(&diags, &source, &name),
+    let invalid = |diags: vouch_policy::Diagnostics| {
+        // Errors before warnings, so the first line printed names what stops the policy.
+        let (mut ordered, warnings): (Vec<_>, Vec<_>) =
+            diags.0.into_iter().partition(|d| d.is_error());
+        let errors = ordered.len();
+        ordered.extend(warnings);
+        PolicyLoadError::Invalid {
+            errors,
+            rendered: vouch_policy::render(&ordered, &source, &name),
+        }
     };
     let raw = vouch_policy::parse(&source, &name).map_err(invalid)?;
     let base = path.parent().unwrap_or(Path::new("."));
@@ -109,7 +120,18 @@ pub fn load_policy(path: &Path) -> Result<LoadedPolicy, PolicyLoadError> {
         }
         Ok(key_id)
     };
-    let policy = vouch_policy::validate(raw, &resolve).map_err(invalid)?;
+    let root: RefCell<Option<TrustedRoot>> = RefCell::new(None);
+    let resolve_root = |text: &str| -> Result<(), String> {
+        let file = base.join(text);
+        let bytes = std::fs::read(&file).map_err(|e| format!("cannot read {text}: {e}"))?;
+        let parsed = TrustedRoot::from_json(&bytes).map_err(|e| format!("{text}: {e}"))?;
+        *root.borrow_mut() = Some(parsed);
+        Ok(())
+    };
+    let policy = vouch_policy::validate_with_root(raw, &resolve, &resolve_root).map_err(invalid)?;
+    let trusted_root = root
+        .into_inner()
+        .or_else(|| crate::bundle::command::production_root().cloned());
     let warnings = if policy.warnings().is_empty() {
         String::new()
     } else {
@@ -118,6 +140,7 @@ pub fn load_policy(path: &Path) -> Result<LoadedPolicy, PolicyLoadError> {
     Ok(LoadedPolicy {
         policy,
         keys: keys.into_inner(),
+        trusted_root,
         warnings,
     })
 }
@@ -179,6 +202,8 @@ pub struct PolicyRun<'a> {
     pub identity: Option<&'a str>,
     /// The verification cache, if in use.
     pub cache: Option<&'a Cache>,
+    /// Where Sigstore bundles come from.
+    pub bundles: BundleSource<'a>,
 }
 
 /// One judged manifest: the engine's evaluation plus the layers refused before it.
@@ -263,24 +288,25 @@ fn judged_repository(image: &ImageRef, identity: Option<&str>) -> String {
     }
 }
 
-/// Verifies the `.sig` layers of `digest` against the policy's keys and builds the facts.
-#[allow(clippy::too_many_arguments)]
+/// Verifies the `.sig` layers and bundles of `digest` against the policy's keys (and, for
+/// keyless signers, its trusted root) and builds the facts.
 async fn facts_for(
     repo: &Repo,
     stores: &Stores,
+    image: &ImageRef,
     repository: &str,
     tag: Option<&str>,
     digest: &Digest,
-    keys: &[TrustedKey],
-    cache: Option<&Cache>,
-    subject: Option<String>,
+    run: &PolicyRun<'_>,
 ) -> Result<(ImageFacts, Vec<SignatureReport>), StoreError> {
+    let keys = &run.loaded.keys;
+    let subject = cache_subject(image, digest);
     let cache_use = CacheUse {
-        cache,
+        cache: run.cache,
         subject: subject.as_deref(),
     };
-    let (layers, mut entry) =
-        fetch_signature_layers(repo, digest, stores.limits(), cache_use).await?;
+    let (layers, mut entry, bundles) =
+        fetch_signatures(repo, image, digest, stores.limits(), cache_use, run.bundles).await?;
     let mut signatures = Vec::new();
     let mut rejected = Vec::new();
     for (i, layer) in layers.iter().enumerate() {
@@ -295,6 +321,7 @@ async fn facts_for(
                 };
                 signatures.push(SignatureFact {
                     key_id: v.key_id,
+                    keyless: None,
                     payload_repository,
                     payload_tag,
                     annotations: v.annotations,
@@ -305,6 +332,36 @@ async fn facts_for(
         }
     }
     remember(cache_use, entry);
+    let judge = BundleJudge {
+        keys,
+        root: run.loaded.trusted_root.as_ref(),
+        keyless: run.loaded.policy.has_keyless(),
+    };
+    for (i, bundle) in bundles.iter().enumerate() {
+        let index = layers.len() + i + 1;
+        let (report, verified) = judge_bundle(index, bundle, digest, None, &judge);
+        match verified {
+            Some(v) => {
+                let (payload_repository, payload_tag) =
+                    match v.name.as_deref().map(reference::parse) {
+                        Some(Ok(ImageRef::Registry(r))) => {
+                            (Some(r.repository_name()), r.tag.clone())
+                        }
+                        Some(_) => (v.name.clone(), None),
+                        None => (None, None),
+                    };
+                signatures.push(SignatureFact {
+                    key_id: v.key_id.unwrap_or_default(),
+                    keyless: v.identity,
+                    payload_repository,
+                    payload_tag,
+                    annotations: v.annotations,
+                    index,
+                });
+            }
+            None => rejected.push(report),
+        }
+    }
     Ok((
         ImageFacts {
             repository: repository.to_string(),
@@ -331,23 +388,12 @@ pub async fn verify_with_policy(
     };
     let digest = resolved.digest.clone();
     let repository = judged_repository(image, run.identity);
-    let keys = &run.loaded.keys;
     let judge = |d: Digest, tag: Option<String>| {
         let repo = &repo;
         let repository = repository.clone();
         async move {
-            let subject = cache_subject(image, &d);
-            let (facts, rejected) = facts_for(
-                repo,
-                stores,
-                &repository,
-                tag.as_deref(),
-                &d,
-                keys,
-                run.cache,
-                subject,
-            )
-            .await?;
+            let (facts, rejected) =
+                facts_for(repo, stores, image, &repository, tag.as_deref(), &d, run).await?;
             let evaluation = run.loaded.policy.evaluate(&facts, run.at);
             Ok::<_, StoreError>((evaluation, rejected, d))
         }
@@ -485,7 +531,12 @@ pub fn render_report(report: &PolicyImageReport) -> String {
                 .map(|k| format!(" key {}", crate::verify::short_id(k)))
                 .unwrap_or_default();
             out.push_str(&format!(
-                "    signature #{}{key}: rejected before the policy: {}\n",
+                "    {} #{}{key}: rejected before the policy: {}\n",
+                if r.format == Some("bundle") {
+                    "bundle"
+                } else {
+                    "signature"
+                },
                 r.index,
                 r.reason.as_deref().unwrap_or("unknown reason")
             ));

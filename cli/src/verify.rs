@@ -4,16 +4,26 @@
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
+use futures_util::StreamExt as _;
 use serde::Serialize;
-use vouch_policy::{Decision, KeyRequirement, VerifiedSignature};
+use vouch_policy::{Decision, KeyRequirement, KeylessIdentity, VerifiedSignature};
 
+use crate::bundle::build::SIGN_PREDICATE_TYPE;
+use crate::bundle::{
+    Artifact, BundleError, HashAlgorithm, IdentityPolicy, PolicyMismatch, TrustedRoot,
+    VerifyOptions, verify_bundle_with,
+};
 use crate::cache::{Cache, CacheMode, Entry};
 use crate::keys::PublicKey;
 use crate::oci::{self, Limits, SIGNATURE_ANNOTATION, SIMPLE_SIGNING};
 use crate::payload::{self, Payload};
 use crate::reference::{self, Digest, ImageRef};
+use crate::referrers::{FetchedBundle, fetch_bundles};
 use crate::resolve::resolve;
 use crate::store::{Lookup, Repo, StoreError, Stores};
+
+/// Signature layers fetched at once for one image.
+const LAYER_FETCH_CONCURRENCY: usize = 16;
 
 /// How long fetching one image's `.sig` manifest and signature layers may take in all.
 pub const SIGNATURES_DEADLINE: std::time::Duration = std::time::Duration::from_secs(120);
@@ -29,13 +39,20 @@ pub struct TrustedKey {
     pub source: String,
 }
 
-/// What one signature layer came to.
+/// What one signature layer (or Sigstore bundle) came to.
 #[derive(Debug, Clone, Serialize)]
 pub struct SignatureReport {
-    /// 1-based position in the `.sig` manifest.
+    /// 1-based position in the `.sig` manifest; bundles are numbered after the layers.
     pub index: usize,
-    /// The layer's digest.
+    /// The layer's digest; for a bundle, the referrer manifest's digest (or the file given
+    /// with `--bundle`).
     pub layer_digest: String,
+    /// `bundle` for a Sigstore bundle; absent for a `.sig` layer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<&'static str>,
+    /// The certificate identity, for a keyless (certificate-signed) bundle.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity: Option<KeylessIdentity>,
     /// `verified` or `rejected`.
     pub verdict: &'static str,
     /// The key it verified under.
@@ -71,7 +88,7 @@ pub struct ImageReport {
     /// Why it was refused or could not be checked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    /// Every signature layer found, and its verdict.
+    /// Every signature layer and bundle found, and its verdict.
     pub signatures: Vec<SignatureReport>,
     /// True when the registry or layout could not be read (exit code 3).
     #[serde(skip)]
@@ -112,6 +129,78 @@ pub struct Expectations<'a> {
     pub identity: Option<&'a str>,
     /// The verification cache, if in use.
     pub cache: Option<&'a Cache>,
+    /// Where Sigstore bundles come from.
+    pub bundles: BundleSource<'a>,
+}
+
+/// Where the Sigstore bundles judged with an image come from.
+#[derive(Debug, Clone, Copy)]
+pub enum BundleSource<'a> {
+    /// The image's referrers (Referrers API, else the `sha256-<hex>` tag), besides its
+    /// `.sig` layers.
+    Referrers,
+    /// Only these bundles (`--bundle FILE`, air-gapped): nothing else is read, not even the
+    /// `.sig` tag.
+    Files(&'a [FetchedBundle]),
+    /// No bundles (`--offline`: the cache holds tag-based signatures only).
+    Skip,
+}
+
+impl BundleSource<'_> {
+    /// The source for a run: files if given, nothing offline, else the referrers.
+    pub fn for_run<'a>(files: &'a [FetchedBundle], cache: Option<&Cache>) -> BundleSource<'a> {
+        if !files.is_empty() {
+            BundleSource::Files(files)
+        } else if cache.is_some_and(|c| c.mode() == CacheMode::Offline) {
+            BundleSource::Skip
+        } else {
+            BundleSource::Referrers
+        }
+    }
+}
+
+/// The `.sig` layers (unless `--bundle` files replace them) and the bundles of `digest`,
+/// within [`SIGNATURES_DEADLINE`].
+pub async fn fetch_signatures(
+    repo: &Repo,
+    image: &ImageRef,
+    digest: &Digest,
+    limits: &Limits,
+    cache_use: CacheUse<'_>,
+    bundles: BundleSource<'_>,
+) -> Result<(Vec<FetchedLayer>, Option<Entry>, Vec<FetchedBundle>), StoreError> {
+    let layers = async {
+        match bundles {
+            BundleSource::Files(_) => Ok((Vec::new(), None)),
+            _ => fetch_signature_layers(repo, digest, limits, cache_use).await,
+        }
+    };
+    let referrers = async {
+        match bundles {
+            BundleSource::Referrers => fetch_bundles(repo, digest, limits).await,
+            BundleSource::Files(files) => Ok(files.to_vec()),
+            BundleSource::Skip => Ok(Vec::new()),
+        }
+    };
+    // The `.sig` tag and the referrers are fetched at the same time.
+    let work = async {
+        let (layers, referrers) = tokio::join!(layers, referrers);
+        let (layers, entry) = layers?;
+        Ok::<_, StoreError>((layers, entry, referrers?))
+    };
+    // Each request has its own deadline; this bounds them together, so a registry that
+    // answers each of 1,000 layers just inside the request timeout cannot hold us for hours.
+    match tokio::time::timeout(SIGNATURES_DEADLINE, work).await {
+        Ok(r) => r,
+        Err(_) => Err(StoreError::Registry {
+            registry: image.repository_display(),
+            request: format!("fetch the signatures of {digest}"),
+            reason: format!(
+                "not done after {} s; a registry this slow is treated as unavailable",
+                SIGNATURES_DEADLINE.as_secs()
+            ),
+        }),
+    }
 }
 
 /// `registry/repo@digest` for the cache (None for layouts, which are local already).
@@ -166,27 +255,10 @@ pub async fn verify_image(
         cache: expect.cache,
         subject: subject.as_deref(),
     };
-    // Each request has its own deadline; this bounds them together, so a registry that
-    // answers each of 1,000 layers just inside the request timeout cannot hold us for hours.
-    let fetched = tokio::time::timeout(
-        SIGNATURES_DEADLINE,
-        fetch_signature_layers(&repo, &digest, limits, cache_use),
-    )
-    .await;
-    let (layers, mut entry) = match fetched {
-        Ok(Ok(l)) => l,
-        Ok(Err(e)) => return ImageReport::failed(image, Some(&digest), &e),
-        Err(_) => {
-            let e = StoreError::Registry {
-                registry: image.repository_display(),
-                request: format!("fetch the signatures of {digest}"),
-                reason: format!(
-                    "not done after {} s; a registry this slow is treated as unavailable",
-                    SIGNATURES_DEADLINE.as_secs()
-                ),
-            };
-            return ImageReport::failed(image, Some(&digest), &e);
-        }
+    let fetched = fetch_signatures(&repo, image, &digest, limits, cache_use, expect.bundles).await;
+    let (layers, mut entry, bundles) = match fetched {
+        Ok(l) => l,
+        Err(e) => return ImageReport::failed(image, Some(&digest), &e),
     };
     let identity = expect
         .identity
@@ -207,16 +279,42 @@ pub async fn verify_image(
         verified.extend(sig);
     }
     remember(cache_use, entry);
+    if !bundles.is_empty() {
+        let judge = BundleJudge {
+            keys: expect.keys,
+            root: crate::bundle::command::production_root(),
+            keyless: false,
+        };
+        for (i, bundle) in bundles.iter().enumerate() {
+            let (report, sig) = judge_bundle(
+                layers.len() + i + 1,
+                bundle,
+                &digest,
+                Some(&identity),
+                &judge,
+            );
+            reports.push(report);
+            verified.extend(sig.and_then(|s| {
+                Some(VerifiedSignature {
+                    key_id: s.key_id?,
+                    annotations: s.annotations,
+                })
+            }));
+        }
+    }
     let decision = expect.requirement.evaluate(&verified);
     let (decision, reason) = match &decision {
         Decision::Allow { .. } => ("verified", None),
         Decision::Deny(denial) => {
-            let reason = if layers.is_empty() {
-                format!(
-                    "no signatures: {} has no {} tag (sign it with `vouch sign`)",
-                    image.repository_display(),
-                    digest.signature_tag()
-                )
+            let reason = if reports.is_empty() {
+                match expect.bundles {
+                    BundleSource::Files(_) => "no signatures: the bundles given hold none".into(),
+                    _ => format!(
+                        "no signatures: {} has no {} tag and no Sigstore bundle referrers (sign it with `vouch sign`)",
+                        image.repository_display(),
+                        digest.signature_tag()
+                    ),
+                }
             } else {
                 denial.to_string()
             };
@@ -348,7 +446,11 @@ pub async fn fetch_signature_layers(
             Err(e) => Ok(Err(e.to_string())),
         }
     });
-    let payloads = futures_util::future::join_all(fetches).await;
+    // Bounded: a `.sig` manifest listing 1,000 layers must not open 1,000 connections.
+    let payloads: Vec<_> = futures_util::stream::iter(fetches)
+        .buffered(LAYER_FETCH_CONCURRENCY)
+        .collect()
+        .await;
     let mut layers = Vec::with_capacity(manifest.layers.len());
     for (descriptor, payload) in manifest.layers.into_iter().zip(payloads) {
         let payload = payload?;
@@ -396,6 +498,8 @@ pub fn judge_layer(
     let mut report = SignatureReport {
         index,
         layer_digest: layer.descriptor.digest.clone(),
+        format: None,
+        identity: None,
         verdict: "rejected",
         key_id: None,
         key_source: None,
@@ -486,6 +590,215 @@ pub fn judge_layer(
         annotations: string_annotations(&payload),
     };
     (report, Some(verified))
+}
+
+/// How bundles are judged.
+#[derive(Debug, Clone, Copy)]
+pub struct BundleJudge<'a> {
+    /// Keys whose key-signed bundles count (untimed ones included: the key is trusted
+    /// directly, as for a `.sig` layer).
+    pub keys: &'a [TrustedKey],
+    /// The trusted root: Fulcio CAs for certificates, Rekor and TSA keys for the times.
+    /// `None` only if the built-in root failed to load (then only untimed key bundles verify).
+    pub root: Option<&'a TrustedRoot>,
+    /// Verify certificate-signed (keyless) bundles and report their identity (a policy with
+    /// keyless signers judges it).
+    pub keyless: bool,
+}
+
+/// A bundle that verified, with what its statement claims.
+#[derive(Debug, Clone)]
+pub struct VerifiedBundleSignature {
+    /// The key it verified under, for a key-signed bundle.
+    pub key_id: Option<String>,
+    /// The certificate identity, for a keyless bundle.
+    pub identity: Option<KeylessIdentity>,
+    /// The statement subject's name (the repository), if it has one.
+    pub name: Option<String>,
+    /// The statement subject's annotations (string values).
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// Checks one bundle: it verifies (signature, times, certificate) for a trusted key or, with
+/// `judge.keyless`, any certificate of the trusted root; it is an image signature (a DSSE
+/// in-toto statement with predicate type `https://sigstore.dev/cosign/sign/v1`) whose subject
+/// is this image's digest; its subject names `identity`'s repository when that is given.
+pub fn judge_bundle(
+    index: usize,
+    fetched: &FetchedBundle,
+    image_digest: &Digest,
+    identity: Option<&str>,
+    judge: &BundleJudge<'_>,
+) -> (SignatureReport, Option<VerifiedBundleSignature>) {
+    let mut report = SignatureReport {
+        index,
+        layer_digest: fetched.source.clone(),
+        format: Some("bundle"),
+        identity: None,
+        verdict: "rejected",
+        key_id: None,
+        key_source: None,
+        reason: None,
+        docker_reference: None,
+        annotations: BTreeMap::new(),
+    };
+    let reject = |mut report: SignatureReport, reason: String| {
+        report.reason = Some(reason);
+        (report, None)
+    };
+    let bytes = match &fetched.bundle {
+        Ok(b) => b,
+        Err(reason) => return reject(report, reason.clone()),
+    };
+    let Some(root) = judge.root else {
+        return reject(
+            report,
+            "the built-in trusted root could not be loaded".into(),
+        );
+    };
+    let artifact = Artifact::Digest {
+        algorithm: HashAlgorithm::Sha256,
+        digest: hex::decode(image_digest.hex()).unwrap_or_default(),
+    };
+    let options = VerifyOptions {
+        allow_untimed_key_signatures: true,
+    };
+    let mut certificate = false;
+    let mut verified = None;
+    let mut errors: Vec<BundleError> = Vec::new();
+    if judge.keyless {
+        match verify_bundle_with(
+            bytes,
+            &artifact,
+            &IdentityPolicy::AnyCertificate,
+            root,
+            &options,
+        ) {
+            Ok(v) => {
+                certificate = true;
+                verified = Some((v, None));
+            }
+            Err(BundleError::Policy(PolicyMismatch::KeyInsteadOfCertificate)) => {}
+            Err(e) => {
+                return reject(report, format!("keyless bundle refused: {e}"));
+            }
+        }
+    }
+    if verified.is_none() {
+        for key in judge.keys {
+            let policy = IdentityPolicy::Key(key.key.clone());
+            match verify_bundle_with(bytes, &artifact, &policy, root, &options) {
+                Ok(v) => {
+                    verified = Some((v, Some(key)));
+                    break;
+                }
+                Err(BundleError::Policy(PolicyMismatch::CertificateInsteadOfKey)) => {
+                    certificate = true;
+                    break;
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+    }
+    let Some((v, key)) = verified else {
+        let reason = if certificate {
+            "signed with a certificate (keyless), not a key: judge it with a policy that has a keyless signer".to_string()
+        } else if let Some(e) = errors
+            .iter()
+            .find(|e| !matches!(e, BundleError::Signature { .. }))
+        {
+            format!("bundle refused: {e}")
+        } else {
+            match judge.keys {
+                [] => "a key-signed bundle, and no key to verify it with".to_string(),
+                [only] => format!(
+                    "bundle signature does not verify under key {} ({}): signed by another key, or altered",
+                    short_id(&only.key_id),
+                    only.source
+                ),
+                many => format!(
+                    "bundle signature does not verify under any of the {} given keys: signed by another key, or altered",
+                    many.len()
+                ),
+            }
+        };
+        return reject(report, reason);
+    };
+    if let Some(key) = key {
+        report.key_id = Some(key.key_id.clone());
+        report.key_source = Some(key.source.clone());
+    }
+    let keyless = if certificate {
+        v.identity.as_ref().map(|i| KeylessIdentity {
+            issuer: i.issuer.clone(),
+            subject: i.subject.clone(),
+        })
+    } else {
+        None
+    };
+    report.identity = keyless.clone();
+    let Some(statement) = &v.statement else {
+        return reject(
+            report,
+            "a message signature, not a cosign image signature (a DSSE in-toto statement)".into(),
+        );
+    };
+    if statement.predicate_type != SIGN_PREDICATE_TYPE {
+        let reason = format!(
+            "an attestation (predicate type {:?}), not an image signature ({SIGN_PREDICATE_TYPE})",
+            statement.predicate_type
+        );
+        return reject(report, reason);
+    }
+    let Some(subject) = statement
+        .subject
+        .iter()
+        .find(|s| s.digest.get("sha256").map(String::as_str) == Some(image_digest.hex()))
+    else {
+        return reject(
+            report,
+            format!("the statement names no sha256 subject {image_digest}"),
+        );
+    };
+    let name = (!subject.name.is_empty()).then(|| subject.name.clone());
+    report.docker_reference = name.clone();
+    report.annotations = subject
+        .annotations
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if let Some(identity) = identity {
+        match &name {
+            None => {
+                let reason = format!(
+                    "the statement names no repository (a cosign v3 signature), so it cannot show it is for {identity:?}; a policy rule with `identity: any` can accept it"
+                );
+                return reject(report, reason);
+            }
+            Some(n) if !identity_matches(n, identity) => {
+                let reason = format!(
+                    "the statement names repository {n:?}, not {identity:?}: signed for another repository"
+                );
+                return reject(report, reason);
+            }
+            Some(_) => {}
+        }
+    }
+    report.verdict = "verified";
+    let annotations = subject
+        .annotations
+        .iter()
+        .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+        .collect();
+    (
+        report,
+        Some(VerifiedBundleSignature {
+            key_id: key.map(|k| k.key_id.clone()),
+            identity: keyless,
+            name,
+            annotations,
+        }),
+    )
 }
 
 fn string_annotations(payload: &Payload) -> BTreeMap<String, String> {

@@ -145,7 +145,10 @@ fn run(case: &Case) -> Result<String, String> {
     };
     let bundle = read(&case.bundle);
     verify_bundle(&bundle, &case.artifact, &policy, &root)
-        .map(|v| format!("signed at {}", v.signing_time))
+        .map(|v| match v.signing_time {
+            Some(t) => format!("signed at {t}"),
+            None => "signed (untimed)".to_string(),
+        })
         .map_err(|e| e.to_string())
 }
 

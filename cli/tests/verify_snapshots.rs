@@ -58,6 +58,7 @@ async fn signed_layout(dir: &Path, signers: &[(&str, &[(&str, &str)])]) -> Image
                 annotations: &annotations,
                 recursive: false,
                 identity: Some(IDENTITY),
+                format: vouch::sign::SignFormat::SimpleSigning,
             },
         )
         .await
@@ -99,6 +100,7 @@ async fn policy_verify_output() {
         all_platforms: false,
         identity: Some(IDENTITY),
         cache: None,
+        bundles: vouch::verify::BundleSource::Referrers,
     };
     let report = verify_with_policy(&stores, &image, &run).await;
     insta::assert_snapshot!(filtered(&render_report(&report), dir.path()));
@@ -129,6 +131,7 @@ async fn key_verify_output() {
                 requirement: &requirement,
                 identity: Some(IDENTITY),
                 cache: None,
+                bundles: vouch::verify::BundleSource::Referrers,
             },
         )
         .await;

@@ -89,6 +89,7 @@ fn images() -> Vec<ImageFacts> {
             let signatures = (0..3)
                 .map(|k| SignatureFact {
                     key_id: key_id(&format!("keys/s{}.pub", (team + k) % 50)),
+                    keyless: None,
                     payload_repository: Some(repository.clone()),
                     payload_tag: None,
                     annotations: BTreeMap::from([("team".to_string(), format!("t{team}"))]),

@@ -400,16 +400,62 @@ fn read_signature(
     let entries = expect_map(node, "a signature", d)?;
     let f = Fields::new(
         entries,
-        &["signer", "key", "annotations", "identity"],
+        &["signer", "key", "keyless", "annotations", "identity"],
         "a signature",
         d,
     );
     let signer = f.optional("signer").and_then(|n| string(n, "`signer`", d));
     let key = f.optional("key").and_then(|n| string(n, "`key`", d));
+    let mut keyless = None;
+    if let Some(n) = f.optional("keyless") {
+        keyless = Some(read_case_keyless(n, d)?);
+    }
+    if keyless.is_some()
+        && let Some(other) = signer.as_ref().or(key.as_ref())
+    {
+        d.push(
+            Diagnostic::new(
+                "unknown-key",
+                other.span,
+                "a signature names one of `signer`, `key` or `keyless`",
+            )
+            .with_label("here")
+            .with_hint("remove all but one of them"),
+        );
+        return None;
+    }
     let key_id = match (signer, key) {
+        _ if keyless.is_some() => String::new(),
         (Some(s), None) => match policy.signer(&s.value) {
             Some(signer) if !signer.key_ids.is_empty() => signer.key_ids[0].clone(),
-            _ => {
+            Some(signer) => match &signer.keyless {
+                Some(crate::Keyless {
+                    issuer,
+                    subject: crate::SubjectMatcher::Subject(subject),
+                }) => {
+                    keyless = Some(crate::KeylessIdentity {
+                        issuer: issuer.clone(),
+                        subject: subject.clone(),
+                    });
+                    String::new()
+                }
+                _ => {
+                    d.push(
+                        Diagnostic::new(
+                            "missing-key",
+                            s.span,
+                            format!(
+                                "signer \"{}\" has no key and no exact keyless subject to sign with",
+                                s.value
+                            ),
+                        )
+                        .with_label("cannot stand for this signer")
+                        .with_hint("give `keyless: {issuer: …, subject: …}` instead"),
+                    );
+                    return None;
+                }
+            },
+            None => {
                 let names: Vec<&str> = policy.signers().iter().map(|s| s.name.as_str()).collect();
                 let hint = did_you_mean(&s.value, names.iter().copied())
                     .map(|m| format!("did you mean \"{m}\"?"));
@@ -458,7 +504,7 @@ fn read_signature(
                     node.span,
                     "a signature has no `signer` or `key`",
                 )
-                .with_label("add `signer: NAME` or `key: KEY_ID`"),
+                .with_label("add `signer: NAME`, `key: KEY_ID` or `keyless: {issuer, subject}`"),
             );
             return None;
         }
@@ -472,6 +518,7 @@ fn read_signature(
         .collect();
     let mut sig = SignatureFact {
         key_id,
+        keyless,
         payload_repository: None,
         payload_tag: None,
         annotations,
@@ -500,6 +547,25 @@ fn read_signature(
         }
     }
     Some(sig)
+}
+
+/// A case signature's `keyless: {issuer, subject}`: a certificate identity.
+fn read_case_keyless(
+    node: &crate::yaml::Node,
+    d: &mut Vec<Diagnostic>,
+) -> Option<crate::KeylessIdentity> {
+    let entries = expect_map(node, "`keyless`", d)?;
+    let f = Fields::new(entries, &["issuer", "subject"], "`keyless`", d);
+    let issuer = f
+        .required("issuer", node.span, "`keyless`", d)
+        .and_then(|n| string(n, "`issuer`", d));
+    let subject = f
+        .required("subject", node.span, "`keyless`", d)
+        .and_then(|n| string(n, "`subject`", d));
+    Some(crate::KeylessIdentity {
+        issuer: issuer?.value,
+        subject: subject?.value,
+    })
 }
 
 impl CaseReport {

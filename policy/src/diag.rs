@@ -296,6 +296,27 @@ pub const CODES: &[CodeInfo] = &[
         E,
         "the overlap between patterns is too complex to decide",
     ),
+    code(
+        "bad-regex",
+        E,
+        "a keyless `subject_regex` does not compile or is too large",
+    ),
+    code("bad-issuer", E, "a keyless `issuer` is not an http(s) URL"),
+    code(
+        "bad-subject",
+        E,
+        "a keyless `subject` is empty or has spaces around it",
+    ),
+    code(
+        "subject-conflict",
+        E,
+        "a keyless identity gives both `subject` and `subject_regex`",
+    ),
+    code(
+        "bad-trusted-root",
+        E,
+        "`trusted_root` could not be read or is not a trusted root",
+    ),
     code("bad-reference", E, "a case's image reference was refused"),
     code(
         "unknown-rule",

@@ -24,11 +24,25 @@ pub struct ImageFacts {
     pub signatures: Vec<SignatureFact>,
 }
 
+/// The identity in a Fulcio certificate that verified (a keyless signature).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize)]
+pub struct KeylessIdentity {
+    /// The OIDC issuer the certificate names.
+    pub issuer: String,
+    /// The signer identity (subject alternative name) the certificate names.
+    pub subject: String,
+}
+
 /// One verified signature.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SignatureFact {
-    /// Hex SHA-256 of the SPKI DER of the key it verified under.
+    /// Hex SHA-256 of the SPKI DER of the key it verified under; empty for a keyless
+    /// signature (see `keyless`).
     pub key_id: String,
+    /// For a keyless signature: the certificate identity that verified (the caller has
+    /// checked the certificate chain to a trusted root at a verified time). Such a fact is
+    /// judged by the signers' `keyless` identities, never by `key_id`.
+    pub keyless: Option<KeylessIdentity>,
     /// The repository part of the payload's `docker-reference`, normalized.
     pub payload_repository: Option<String>,
     /// The tag part of the payload's `docker-reference`, if any.
@@ -159,6 +173,8 @@ pub enum SignatureStatus {
     SignerAlreadyCounted,
     /// Its key is not in the policy.
     UnknownKey,
+    /// Its keyless identity matches no signer of the policy.
+    UnknownIdentity,
     /// Its key is under `revoked.keys`.
     RevokedKey,
     /// Its key belongs to no signer the rule requires.
@@ -178,8 +194,11 @@ pub enum SignatureStatus {
 pub struct SignatureVerdict {
     /// Its position among the signature layers.
     pub index: usize,
-    /// The key it verified under.
+    /// The key it verified under (empty for a keyless signature).
     pub key_id: String,
+    /// The certificate identity, for a keyless signature.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity: Option<KeylessIdentity>,
     /// The signer it counted for, or the signer its key belongs to.
     pub signer: Option<String>,
     /// Machine-readable verdict.
@@ -237,6 +256,22 @@ pub struct Explanation {
 
 pub(crate) fn short(key_id: &str) -> &str {
     key_id.get(..12).unwrap_or(key_id)
+}
+
+/// `key 0123456789ab` or `identity "…" (issuer)`, for messages about one signature.
+fn credential(s: &SignatureFact) -> String {
+    match &s.keyless {
+        Some(id) => format!("identity {:?} ({})", id.subject, id.issuer),
+        None => format!("key {}", short(&s.key_id)),
+    }
+}
+
+/// What makes two signatures "the same signer credential": the key, or the identity.
+fn credential_id(s: &SignatureFact) -> String {
+    match &s.keyless {
+        Some(id) => format!("keyless\u{0}{}\u{0}{}", id.issuer, id.subject),
+        None => s.key_id.clone(),
+    }
 }
 
 impl Policy {
@@ -504,15 +539,12 @@ impl Policy {
     /// A signature under a rule that needs none, or when no rule applies.
     fn unrequired(&self, s: &SignatureFact, rule: Option<&Rule>) -> SignatureVerdict {
         let owner = self
-            .signers_of_key(&s.key_id)
+            .owners(s)
             .first()
-            .map(|n| n.to_string());
+            .map(|&i| self.signers[i].name.clone());
         let (status, reason) = if owner.is_none() {
-            (
-                SignatureStatus::UnknownKey,
-                format!("key {} is not in the policy", short(&s.key_id)),
-            )
-        } else if self.revoked_keys.contains(&s.key_id) {
+            unknown(s)
+        } else if s.keyless.is_none() && self.revoked_keys.contains(&s.key_id) {
             (
                 SignatureStatus::RevokedKey,
                 format!("key {} is revoked", short(&s.key_id)),
@@ -527,10 +559,20 @@ impl Policy {
         SignatureVerdict {
             index: s.index,
             key_id: s.key_id.clone(),
+            identity: s.keyless.clone(),
             signer: owner,
             status,
             counted: false,
             reason,
+        }
+    }
+
+    /// The signers a signature can stand for, ascending: its key's owners, or the signers
+    /// whose keyless identity its certificate matches.
+    fn owners(&self, s: &SignatureFact) -> Vec<usize> {
+        match &s.keyless {
+            Some(id) => self.keyless_owners(&id.issuer, &id.subject),
+            None => self.key_owners.get(&s.key_id).cloned().unwrap_or_default(),
         }
     }
 
@@ -553,30 +595,30 @@ impl Policy {
             .filter_map(|n| self.signers.iter().position(|s| &s.name == n))
             .collect();
         let mut verdicts: Vec<Option<SignatureVerdict>> = Vec::new();
-        // Valid signatures: (position in verdicts, key) and each key's eligible signers.
+        // Valid signatures: (position in verdicts, credential) and each credential's
+        // eligible signers. A credential is a key, or a keyless identity.
+        let creds: Vec<String> = image.signatures.iter().map(credential_id).collect();
         let mut valid: Vec<(usize, &str)> = Vec::new();
         let mut keys: Vec<&str> = Vec::new();
         let mut eligible: Vec<Vec<usize>> = Vec::new();
-        for s in &image.signatures {
-            let owners = self.key_owners.get(&s.key_id);
+        for (s, cred) in image.signatures.iter().zip(&creds) {
+            let owners = self.owners(s);
             let verdict = |status, signer: Option<&str>, reason: String| SignatureVerdict {
                 index: s.index,
                 key_id: s.key_id.clone(),
+                identity: s.keyless.clone(),
                 signer: signer.map(str::to_string),
                 status,
                 counted: false,
                 reason,
             };
-            let Some(owners) = owners else {
-                verdicts.push(Some(verdict(
-                    SignatureStatus::UnknownKey,
-                    None,
-                    format!("key {} is not in the policy", short(&s.key_id)),
-                )));
+            let Some(&first) = owners.first() else {
+                let (status, reason) = unknown(s);
+                verdicts.push(Some(verdict(status, None, reason)));
                 continue;
             };
-            let first_owner = self.signers[owners[0]].name.as_str();
-            if self.revoked_keys.contains(&s.key_id) {
+            let first_owner = self.signers[first].name.as_str();
+            if s.keyless.is_none() && self.revoked_keys.contains(&s.key_id) {
                 verdicts.push(Some(verdict(
                     SignatureStatus::RevokedKey,
                     Some(first_owner),
@@ -594,8 +636,8 @@ impl Policy {
                     SignatureStatus::UntrustedByRule,
                     Some(first_owner),
                     format!(
-                        "key {} of signer \"{first_owner}\" is not trusted by rule \"{}\"",
-                        short(&s.key_id),
+                        "{} of signer \"{first_owner}\" is not trusted by rule \"{}\"",
+                        credential(s),
                         rule.name
                     ),
                 )));
@@ -658,11 +700,11 @@ impl Policy {
                 )));
                 continue;
             }
-            if !keys.contains(&s.key_id.as_str()) {
-                keys.push(&s.key_id);
+            if !keys.contains(&cred.as_str()) {
+                keys.push(cred.as_str());
                 eligible.push(in_window);
             }
-            valid.push((verdicts.len(), &s.key_id));
+            valid.push((verdicts.len(), cred.as_str()));
             verdicts.push(None);
         }
 
@@ -686,10 +728,7 @@ impl Policy {
                     (
                         SignatureStatus::KeyAlreadyCounted,
                         name.clone(),
-                        format!(
-                            "key {} already counted for signer \"{name}\"",
-                            short(&s.key_id)
-                        ),
+                        format!("{} already counted for signer \"{name}\"", credential(s)),
                     )
                 }
                 None => {
@@ -704,6 +743,7 @@ impl Policy {
             verdicts[slot] = Some(SignatureVerdict {
                 index: s.index,
                 key_id: s.key_id.clone(),
+                identity: s.keyless.clone(),
                 signer: Some(signer),
                 counted: status == SignatureStatus::Counted,
                 status,
@@ -717,6 +757,23 @@ impl Policy {
             .filter(|i| matched.contains(i))
             .map(|&i| self.signers[i].name.clone())
             .collect();
+    }
+}
+
+/// The verdict on a signature no signer of the policy stands for.
+fn unknown(s: &SignatureFact) -> (SignatureStatus, String) {
+    match &s.keyless {
+        Some(id) => (
+            SignatureStatus::UnknownIdentity,
+            format!(
+                "identity {:?} ({}) matches no keyless signer of the policy",
+                id.subject, id.issuer
+            ),
+        ),
+        None => (
+            SignatureStatus::UnknownKey,
+            format!("key {} is not in the policy", short(&s.key_id)),
+        ),
     }
 }
 
@@ -944,11 +1001,14 @@ impl fmt::Display for Evaluation {
                 .as_ref()
                 .map(|n| format!(" ({n})"))
                 .unwrap_or_default();
+            let who = match &s.identity {
+                Some(id) => format!("identity {:?}", id.subject),
+                None => format!("key {}", short(&s.key_id)),
+            };
             writeln!(
                 f,
-                "  signature #{} key {}{signer}: {}: {}",
+                "  signature #{} {who}{signer}: {}: {}",
                 s.index,
-                short(&s.key_id),
                 if s.counted { "counted" } else { "not counted" },
                 s.reason
             )?;

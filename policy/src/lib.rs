@@ -35,14 +35,14 @@ pub use cases::{
 };
 pub use diag::{CODES, CodeInfo, Diagnostic, Diagnostics, Label, Severity, Span, render};
 pub use eval::{
-    AlsoMatched, DenyCause, Evaluation, Explanation, ImageFacts, Outcome, RuleSelection,
-    SignatureFact, SignatureStatus, SignatureVerdict, combine_platform, overall,
+    AlsoMatched, DenyCause, Evaluation, Explanation, ImageFacts, KeylessIdentity, Outcome,
+    RuleSelection, SignatureFact, SignatureStatus, SignatureVerdict, combine_platform, overall,
 };
 pub use glob::{MAX_PATTERN_LEN, Pattern, PatternError, Specificity};
 pub use key::{Decision, Denial, KeyRequirement, VerifiedSignature};
 pub use policy::{
-    AllowKind, DefaultDecision, Identity, Mode, Policy, Requirement, Rule, RuleKind, Signer,
-    validate,
+    AllowKind, DefaultDecision, Identity, Keyless, Mode, Policy, Requirement, Rule, RuleKind,
+    Signer, SubjectMatcher, SubjectRegex, validate, validate_with_root,
 };
 pub use schema::{KeySource, RawPolicy, parse};
 pub use time::{TimeError, Timestamp};

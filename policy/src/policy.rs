@@ -2,7 +2,7 @@
 
 use crate::diag::{Diagnostic, Diagnostics, Span};
 use crate::glob::Pattern;
-use crate::schema::{KeySource, RawPolicy, RawRule, Sp};
+use crate::schema::{KeySource, RawKeyless, RawPolicy, RawRule, Sp};
 use crate::time::Timestamp;
 use crate::util::{did_you_mean, is_digest, is_hex64};
 use serde::Serialize;
@@ -53,6 +53,102 @@ pub enum DefaultDecision {
     Allow,
 }
 
+/// A compiled `subject_regex`: matches a whole subject, never a part of it.
+#[derive(Debug, Clone)]
+pub struct SubjectRegex {
+    source: String,
+    regex: regex::Regex,
+}
+
+impl SubjectRegex {
+    /// Most bytes a compiled regex may take (the `regex` crate's NFA and lazy DFA).
+    pub const SIZE_LIMIT: usize = 1 << 20;
+
+    /// Compiles `source`, anchored at both ends (`\A(?:…)\z`): it must match the whole subject.
+    pub fn new(source: &str) -> Result<SubjectRegex, String> {
+        let regex = regex::RegexBuilder::new(&format!("\\A(?:{source})\\z"))
+            .size_limit(Self::SIZE_LIMIT)
+            .dfa_size_limit(Self::SIZE_LIMIT)
+            .build()
+            .map_err(|e| match e {
+                regex::Error::Syntax(s) => s,
+                regex::Error::CompiledTooBig(limit) => {
+                    format!("the compiled regex is larger than {limit} bytes")
+                }
+                other => other.to_string(),
+            })?;
+        Ok(SubjectRegex {
+            source: source.to_string(),
+            regex,
+        })
+    }
+
+    /// The regex as written in the policy.
+    pub fn as_str(&self) -> &str {
+        &self.source
+    }
+
+    /// True when the regex matches all of `subject`.
+    pub fn is_full_match(&self, subject: &str) -> bool {
+        self.regex.is_match(subject)
+    }
+}
+
+impl PartialEq for SubjectRegex {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source
+    }
+}
+
+impl Eq for SubjectRegex {}
+
+impl Serialize for SubjectRegex {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.source)
+    }
+}
+
+/// How a keyless signer's certificate subject is matched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubjectMatcher {
+    /// `subject`: the certificate's identity, exactly.
+    Subject(String),
+    /// `subject_regex`: a regular expression matching the whole identity.
+    SubjectRegex(SubjectRegex),
+}
+
+/// A keyless (Fulcio certificate) signer identity: `keyless: {issuer, subject | subject_regex}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Keyless {
+    /// The OIDC issuer URL, compared exactly.
+    pub issuer: String,
+    /// The identity (certificate SAN) the signer must have.
+    #[serde(flatten)]
+    pub subject: SubjectMatcher,
+}
+
+impl Keyless {
+    /// True when a certificate naming `subject`, issued after login at `issuer`, is this signer.
+    pub fn matches(&self, issuer: &str, subject: &str) -> bool {
+        self.issuer == issuer
+            && match &self.subject {
+                SubjectMatcher::Subject(s) => s == subject,
+                SubjectMatcher::SubjectRegex(r) => r.is_full_match(subject),
+            }
+    }
+
+    /// `subject "…"` or `subject_regex "…"`, and the issuer, for messages.
+    pub fn describe(&self) -> String {
+        match &self.subject {
+            SubjectMatcher::Subject(s) => format!("subject {s:?} from {}", self.issuer),
+            SubjectMatcher::SubjectRegex(r) => {
+                format!("subject_regex {:?} from {}", r.as_str(), self.issuer)
+            }
+        }
+    }
+}
+
 /// A named trust anchor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
@@ -61,6 +157,9 @@ pub struct Signer {
     pub name: String,
     /// Key ids (hex SHA-256 of SPKI DER), in file order; several keys allow rotation.
     pub key_ids: Vec<String>,
+    /// The keyless identity it signs as, if any (a signer may have keys, keyless, or both).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keyless: Option<Keyless>,
     /// Signatures count from this instant on (inclusive).
     pub not_before: Option<Timestamp>,
     /// Signatures count up to this instant (inclusive), and not after it.
@@ -129,6 +228,7 @@ pub struct Policy {
     pub(crate) revoked_digests: BTreeSet<String>,
     pub(crate) revoked_keys: BTreeSet<String>,
     pub(crate) default: DefaultDecision,
+    pub(crate) trusted_root: Option<String>,
     pub(crate) warnings: Vec<Diagnostic>,
     /// Signer indexes owning each key id, ascending.
     pub(crate) key_owners: HashMap<String, Vec<usize>>,
@@ -196,6 +296,30 @@ impl Policy {
     pub fn warnings(&self) -> &[Diagnostic] {
         &self.warnings
     }
+
+    /// `trusted_root` as written (relative to the policy file), if given.
+    pub fn trusted_root(&self) -> Option<&str> {
+        self.trusted_root.as_deref()
+    }
+
+    /// True when some signer is keyless: certificate-signed bundles are worth verifying.
+    pub fn has_keyless(&self) -> bool {
+        self.signers.iter().any(|s| s.keyless.is_some())
+    }
+
+    /// Indexes of the signers whose keyless identity matches, ascending.
+    pub(crate) fn keyless_owners(&self, issuer: &str, subject: &str) -> Vec<usize> {
+        self.signers
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| {
+                s.keyless
+                    .as_ref()
+                    .is_some_and(|k| k.matches(issuer, subject))
+            })
+            .map(|(i, _)| i)
+            .collect()
+    }
 }
 
 /// Rules indexed by the literal segments their patterns start with, so selecting a rule looks
@@ -248,7 +372,27 @@ pub fn validate(
     raw: RawPolicy,
     resolve: &dyn Fn(&KeySource) -> Result<String, String>,
 ) -> Result<Policy, Diagnostics> {
+    validate_with_root(raw, resolve, &|_| Ok(()))
+}
+
+/// [`validate`], also checking `trusted_root`: `resolve_root` gets the path as written (the
+/// caller reads it relative to the policy file and checks it is a trusted root) and says
+/// why it cannot be used (shown as `bad-trusted-root`).
+pub fn validate_with_root(
+    raw: RawPolicy,
+    resolve: &dyn Fn(&KeySource) -> Result<String, String>,
+    resolve_root: &dyn Fn(&str) -> Result<(), String>,
+) -> Result<Policy, Diagnostics> {
     let mut d = raw.diagnostics.clone();
+    if let Some(root) = &raw.trusted_root
+        && let Err(message) = resolve_root(&root.value)
+    {
+        d.push(
+            Diagnostic::new("bad-trusted-root", root.span, message)
+                .with_label("this trusted root")
+                .with_hint("a Sigstore trusted_root.json, relative to the policy file"),
+        );
+    }
     let key_sources = raw.key_sources();
     let mut sources = key_sources.iter();
 
@@ -343,6 +487,10 @@ pub fn validate(
                 }
             }
         }
+        let keyless = raw_signer
+            .keyless
+            .as_ref()
+            .and_then(|k| check_keyless(k, &name.value, &mut d));
         let not_before = timestamp(raw_signer.not_before.as_ref(), &mut d);
         let not_after = timestamp(raw_signer.not_after.as_ref(), &mut d);
         if let (Some(nb), Some(na), Some(nb_sp), Some(na_sp)) = (
@@ -368,6 +516,7 @@ pub fn validate(
         signers.push(Signer {
             name: name.value.clone(),
             key_ids,
+            keyless,
             not_before,
             not_after,
         });
@@ -486,10 +635,102 @@ pub fn validate(
         revoked_digests,
         revoked_keys,
         default: raw.default.map(|d| d.value).unwrap_or_default(),
+        trusted_root: raw.trusted_root.map(|t| t.value),
         warnings: diags.0,
         key_owners,
         index,
     })
+}
+
+fn check_keyless(k: &RawKeyless, signer: &str, d: &mut Vec<Diagnostic>) -> Option<Keyless> {
+    let issuer = match &k.issuer {
+        Some(i) if valid_issuer(&i.value) => Some(i.value.clone()),
+        Some(i) => {
+            d.push(
+                Diagnostic::new(
+                    "bad-issuer",
+                    i.span,
+                    format!(
+                        "the keyless issuer of signer \"{signer}\" is not a URL: {:?}",
+                        i.value
+                    ),
+                )
+                .with_label("not an issuer URL")
+                .with_hint("the OIDC issuer, e.g. https://token.actions.githubusercontent.com"),
+            );
+            None
+        }
+        None => None,
+    };
+    let subject = match (&k.subject, &k.subject_regex) {
+        (Some(s), Some(r)) => {
+            d.push(
+                Diagnostic::new(
+                    "subject-conflict",
+                    r.span,
+                    format!("the keyless identity of signer \"{signer}\" gives both `subject` and `subject_regex`"),
+                )
+                .with_label("`subject_regex` here")
+                .with_secondary(s.span, "`subject` here")
+                .with_hint("keep one: `subject` matches exactly, `subject_regex` matches the whole subject"),
+            );
+            None
+        }
+        (None, None) => {
+            d.push(
+                Diagnostic::new(
+                    "missing-key",
+                    k.span,
+                    format!("the keyless identity of signer \"{signer}\" has no `subject` or `subject_regex`"),
+                )
+                .with_label("add `subject` or `subject_regex`"),
+            );
+            None
+        }
+        (Some(s), None) => {
+            let v = &s.value;
+            if v.is_empty() || v.trim() != v || v.chars().any(char::is_control) {
+                d.push(
+                    Diagnostic::new(
+                        "bad-subject",
+                        s.span,
+                        format!("the keyless subject of signer \"{signer}\" is empty or has surrounding spaces or control characters"),
+                    )
+                    .with_label("bad subject")
+                    .with_hint("the certificate identity, e.g. an email or a workflow URL"),
+                );
+                None
+            } else {
+                Some(SubjectMatcher::Subject(v.clone()))
+            }
+        }
+        (None, Some(r)) => match SubjectRegex::new(&r.value) {
+            Ok(re) => Some(SubjectMatcher::SubjectRegex(re)),
+            Err(e) => {
+                d.push(
+                    Diagnostic::new(
+                        "bad-regex",
+                        r.span,
+                        format!("the subject_regex of signer \"{signer}\" does not compile"),
+                    )
+                    .with_label("bad regex")
+                    .with_hint(e.lines().last().unwrap_or_default().trim().to_string()),
+                );
+                None
+            }
+        },
+    };
+    Some(Keyless {
+        issuer: issuer?,
+        subject: subject?,
+    })
+}
+
+fn valid_issuer(s: &str) -> bool {
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"));
+    rest.is_some_and(|r| !r.is_empty()) && !s.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 fn valid_signer_name(name: &str) -> bool {

@@ -40,6 +40,7 @@ pub struct RawPolicy {
     pub(crate) revoked_digests: Vec<Sp<String>>,
     pub(crate) revoked_keys: Vec<Sp<String>>,
     pub(crate) default: Option<Sp<DefaultDecision>>,
+    pub(crate) trusted_root: Option<Sp<String>>,
     pub(crate) diagnostics: Vec<Diagnostic>,
     pub(crate) root_span: Span,
 }
@@ -48,8 +49,18 @@ pub struct RawPolicy {
 pub(crate) struct RawSigner {
     pub name: Sp<String>,
     pub keys: Option<Sp<Vec<Sp<String>>>>,
+    pub keyless: Option<RawKeyless>,
     pub not_before: Option<Sp<String>>,
     pub not_after: Option<Sp<String>>,
+}
+
+/// `keyless: {issuer, subject | subject_regex}` of a signer.
+#[derive(Debug, Clone)]
+pub(crate) struct RawKeyless {
+    pub span: Span,
+    pub issuer: Option<Sp<String>>,
+    pub subject: Option<Sp<String>>,
+    pub subject_regex: Option<Sp<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -98,6 +109,11 @@ impl RawPolicy {
     pub fn file_name(&self) -> &str {
         &self.file_name
     }
+
+    /// `trusted_root` as written (a path relative to the policy file), if given.
+    pub fn trusted_root(&self) -> Option<&str> {
+        self.trusted_root.as_ref().map(|t| t.value.as_str())
+    }
 }
 
 /// Reads a policy file (YAML, or JSON) into its raw form.
@@ -117,7 +133,14 @@ pub fn parse(source: &str, file_name: &str) -> Result<RawPolicy, Diagnostics> {
     };
     let f = Fields::new(
         top,
-        &["version", "signers", "rules", "revoked", "default"],
+        &[
+            "version",
+            "signers",
+            "rules",
+            "revoked",
+            "default",
+            "trusted_root",
+        ],
         "the policy",
         &mut diags,
     );
@@ -144,6 +167,7 @@ pub fn parse(source: &str, file_name: &str) -> Result<RawPolicy, Diagnostics> {
         revoked_digests: Vec::new(),
         revoked_keys: Vec::new(),
         default: None,
+        trusted_root: None,
         diagnostics: Vec::new(),
         root_span: root.span,
     };
@@ -182,6 +206,9 @@ pub fn parse(source: &str, file_name: &str) -> Result<RawPolicy, Diagnostics> {
                 .unwrap_or_default();
         }
     }
+    raw.trusted_root = f
+        .optional("trusted_root")
+        .and_then(|n| string(n, "`trusted_root`", &mut diags));
     if let Some(node) = f.optional("default") {
         raw.default = word(
             node,
@@ -201,6 +228,7 @@ fn read_signer(name: Sp<String>, node: &Node, diags: &mut Vec<Diagnostic>) -> Ra
     let mut signer = RawSigner {
         name,
         keys: None,
+        keyless: None,
         not_before: None,
         not_after: None,
     };
@@ -208,9 +236,30 @@ fn read_signer(name: Sp<String>, node: &Node, diags: &mut Vec<Diagnostic>) -> Ra
     let Some(entries) = expect_map(node, &what, diags) else {
         return signer;
     };
-    let f = Fields::new(entries, &["keys", "not_before", "not_after"], &what, diags);
-    if let Some(keys) = f.required("keys", node.span, &what, diags) {
-        signer.keys = string_list(keys, "`keys`", diags);
+    let f = Fields::new(
+        entries,
+        &["keys", "keyless", "not_before", "not_after"],
+        &what,
+        diags,
+    );
+    let keyless = f.optional("keyless");
+    match f.optional("keys") {
+        Some(keys) => signer.keys = string_list(keys, "`keys`", diags),
+        // `keys: null` or no `keys`: fine when the signer is keyless.
+        None if keyless.is_some() => {}
+        None => {
+            diags.push(
+                Diagnostic::new(
+                    "missing-key",
+                    node.span,
+                    format!("{what} has neither `keys` nor `keyless`"),
+                )
+                .with_label("`keys` (or `keyless`) is required here"),
+            );
+        }
+    }
+    if let Some(node) = keyless {
+        signer.keyless = read_keyless(node, &what, diags);
     }
     signer.not_before = f
         .optional("not_before")
@@ -219,6 +268,31 @@ fn read_signer(name: Sp<String>, node: &Node, diags: &mut Vec<Diagnostic>) -> Ra
         .optional("not_after")
         .and_then(|n| string(n, "`not_after`", diags));
     signer
+}
+
+fn read_keyless(node: &Node, what: &str, diags: &mut Vec<Diagnostic>) -> Option<RawKeyless> {
+    let entries = expect_map(node, "`keyless`", diags)?;
+    let f = Fields::new(
+        entries,
+        &["issuer", "subject", "subject_regex"],
+        "`keyless`",
+        diags,
+    );
+    let issuer = f
+        .required("issuer", node.span, &format!("`keyless` of {what}"), diags)
+        .and_then(|n| string(n, "`issuer`", diags));
+    let subject = f
+        .optional("subject")
+        .and_then(|n| string(n, "`subject`", diags));
+    let subject_regex = f
+        .optional("subject_regex")
+        .and_then(|n| string(n, "`subject_regex`", diags));
+    Some(RawKeyless {
+        span: node.span,
+        issuer,
+        subject,
+        subject_regex,
+    })
 }
 
 fn read_rule(node: &Node, diags: &mut Vec<Diagnostic>) -> RawRule {

@@ -23,6 +23,7 @@ const BROKEN: &[&str] = &[
     "errors.json",
     "no-rules.yaml",
     "not-a-map.yaml",
+    "keyless.yaml",
 ];
 
 /// Every diagnostic for a source: parse errors, or validation errors and warnings.
@@ -190,6 +191,7 @@ fn every_code_is_exercised_by_a_fixture() {
         "analysis-limit",
         "bad-reference",
         "unknown-rule",
+        "bad-trusted-root",
     ];
     for c in CODES {
         assert!(
@@ -198,4 +200,21 @@ fn every_code_is_exercised_by_a_fixture() {
             c.code
         );
     }
+}
+
+#[test]
+fn trusted_root_problems_come_from_the_resolver() {
+    let source = fixture("broken/keyless.yaml");
+    let raw = parse(&source, "policy.yaml").expect("parses");
+    assert_eq!(raw.trusted_root(), Some("roots/missing.json"));
+    let diags = vouch_policy::validate_with_root(raw, &resolve, &|path| {
+        Err(format!("cannot read {path}: No such file or directory"))
+    })
+    .expect_err("refused");
+    let d = diags
+        .iter()
+        .find(|d| d.code == "bad-trusted-root")
+        .expect("bad-trusted-root");
+    assert_eq!((d.span.line, d.span.col), (2, 15));
+    assert!(d.message.contains("roots/missing.json"), "{}", d.message);
 }

@@ -197,6 +197,7 @@ fn signature() -> impl Strategy<Value = SignatureFact> {
             }
             SignatureFact {
                 key_id: key_id(KEYS[k]),
+                keyless: None,
                 // "same" is replaced by the image's repository.
                 payload_repository: repo.map(str::to_string),
                 payload_tag: tag.map(str::to_string),

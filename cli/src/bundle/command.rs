@@ -16,6 +16,13 @@ pub const PRODUCTION_TRUSTED_ROOT: &str = include_str!("roots/production.json");
 /// The same for Sigstore's staging instance (`--staging`).
 pub const STAGING_TRUSTED_ROOT: &str = include_str!("roots/staging.json");
 
+/// [`PRODUCTION_TRUSTED_ROOT`], parsed once.
+pub fn production_root() -> Option<&'static TrustedRoot> {
+    static ROOT: std::sync::OnceLock<Option<TrustedRoot>> = std::sync::OnceLock::new();
+    ROOT.get_or_init(|| TrustedRoot::from_json(PRODUCTION_TRUSTED_ROOT.as_bytes()).ok())
+        .as_ref()
+}
+
 fn usage(error: anyhow::Error) -> Failure {
     Failure {
         exit: Exit::Usage,
@@ -77,12 +84,15 @@ pub fn run(args: &VerifyBundleArgs) -> Result<Exit, Failure> {
                         (None, Some(k)) => format!("key {k}"),
                         (None, None) => "unknown signer".into(),
                     };
-                    println!("Verified OK: signed by {who} at {}", v.signing_time);
+                    match v.signing_time {
+                        Some(t) => println!("Verified OK: signed by {who} at {t}"),
+                        None => println!("Verified OK: signed by {who}"),
+                    }
                 }
                 OutputFormat::Json => {
                     let out = serde_json::json!({
                         "verified": true,
-                        "signing_time": v.signing_time.to_string(),
+                        "signing_time": v.signing_time.map(|t| t.to_string()),
                         "identity": v.identity.as_ref().map(|i| serde_json::json!({"subject": i.subject, "issuer": i.issuer})),
                         "key_id": v.key_id,
                         "payload_type": v.payload_type,

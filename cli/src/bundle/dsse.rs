@@ -33,6 +33,9 @@ pub struct Subject {
     /// Algorithm (`sha256`, `sha512`, …) to lower-case hex digest.
     #[serde(default)]
     pub digest: BTreeMap<String, String>,
+    /// The subject's annotations (cosign v3 puts `sign -a KEY=VALUE` here).
+    #[serde(default)]
+    pub annotations: BTreeMap<String, serde_json::Value>,
 }
 
 /// The parts of an in-toto statement a verifier acts on.

@@ -7,6 +7,7 @@
 
 mod asn1;
 mod b64;
+pub mod build;
 mod checkpoint;
 pub mod command;
 mod crypto;
@@ -30,7 +31,7 @@ pub use dsse::{IN_TOTO_PAYLOAD_TYPE, Statement, Subject};
 pub use model::BundleVersion;
 pub use time::UnixTime;
 pub use trust_root::{TimeRange, TrustRootError, TrustedRoot};
-pub use verify::verify_bundle;
+pub use verify::{verify_bundle, verify_bundle_with};
 
 use crate::keys::PublicKey;
 
@@ -94,6 +95,19 @@ pub enum IdentityPolicy {
     },
     /// A bundle signed by this key (no certificate).
     Key(PublicKey),
+    /// Any certificate the trusted root's Fulcio CAs issued (chain and SCT checked at the
+    /// verified times), naming exactly one identity and an OIDC issuer; the caller judges
+    /// [`VerifiedBundle::identity`] itself (e.g. against a regular expression).
+    AnyCertificate,
+}
+
+/// Options for [`verify_bundle_with`]; the default is what [`verify_bundle`] does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VerifyOptions {
+    /// Accept a key-signed bundle with no transparency-log entry and no RFC 3161
+    /// timestamp: the key is trusted directly and no time is verified
+    /// ([`VerifiedBundle::signing_time`] is `None`). Never applies to certificates.
+    pub allow_untimed_key_signatures: bool,
 }
 
 /// A Fulcio signer identity.
@@ -147,7 +161,8 @@ pub struct VerifiedBundle {
     /// The bundle format version.
     pub version: BundleVersion,
     /// The earliest verified time; the certificate was valid at every verified time.
-    pub signing_time: UnixTime,
+    /// `None` only for an untimed key-signed bundle ([`VerifyOptions`]).
+    pub signing_time: Option<UnixTime>,
     /// Every verified time.
     pub verified_times: Vec<VerifiedTime>,
     /// The Fulcio identity, for certificate-signed bundles.

@@ -10,8 +10,8 @@ use super::trust_root::{LogInstance, TrustedRoot};
 use super::x509::{self, Certificate, EKU_CODE_SIGNING};
 use super::{
     Artifact, BundleError, IdentityPolicy, MAX_TIMESTAMPS, PolicyMismatch, SignerIdentity,
-    TimeSource, VerifiedBundle, VerifiedLogEntry, VerifiedTime, dsse, fulcio, merkle, rfc3161, sct,
-    set,
+    TimeSource, VerifiedBundle, VerifiedLogEntry, VerifiedTime, VerifyOptions, dsse, fulcio,
+    merkle, rfc3161, sct, set,
 };
 
 fn shape(reason: impl Into<String>) -> BundleError {
@@ -39,6 +39,29 @@ pub fn verify_bundle(
     artifact: &Artifact,
     policy: &IdentityPolicy,
     root: &TrustedRoot,
+) -> Result<VerifiedBundle, BundleError> {
+    verify_bundle_with(
+        bundle_json,
+        artifact,
+        policy,
+        root,
+        &VerifyOptions::default(),
+    )
+}
+
+/// [`verify_bundle`] with options. With the default options the two are the same.
+///
+/// `allow_untimed_key_signatures` accepts a bundle signed with the policy's key that has
+/// neither a transparency-log entry nor an RFC 3161 timestamp (as `vouch sign --format
+/// bundle` writes them): the key is trusted directly, as for a tag-based signature, and
+/// [`VerifiedBundle::signing_time`] is `None`. A bundle that carries log entries or
+/// timestamps must still verify them all; a certificate always needs a verified time.
+pub fn verify_bundle_with(
+    bundle_json: &[u8],
+    artifact: &Artifact,
+    policy: &IdentityPolicy,
+    root: &TrustedRoot,
+    options: &VerifyOptions,
 ) -> Result<VerifiedBundle, BundleError> {
     let bundle: Bundle =
         serde_json::from_slice(bundle_json).map_err(|e| shape(format!("invalid JSON: {e}")))?;
@@ -81,10 +104,13 @@ pub fn verify_bundle(
         (Material::Certificate(_), IdentityPolicy::Key(_)) => {
             return Err(BundleError::Policy(PolicyMismatch::CertificateInsteadOfKey));
         }
-        (Material::Key, IdentityPolicy::Identity { .. }) => {
+        (Material::Key, IdentityPolicy::Identity { .. } | IdentityPolicy::AnyCertificate) => {
             return Err(BundleError::Policy(PolicyMismatch::KeyInsteadOfCertificate));
         }
-        (Material::Certificate(leaf), IdentityPolicy::Identity { .. }) => (
+        (
+            Material::Certificate(leaf),
+            IdentityPolicy::Identity { .. } | IdentityPolicy::AnyCertificate,
+        ) => (
             leaf.key()
                 .map_err(|e| BundleError::Certificate { reason: e })?,
             leaf.spki.clone(),
@@ -215,8 +241,14 @@ pub fn verify_bundle(
         return Err(first);
     }
 
+    // A key trusted directly, with nothing that claims a time: allowed only when asked for.
+    let untimed = options.allow_untimed_key_signatures
+        && matches!(material, Material::Key)
+        && vm.tlog_entries.is_empty()
+        && stamps.is_empty();
+
     // Transparency-log entries.
-    if vm.tlog_entries.is_empty() {
+    if vm.tlog_entries.is_empty() && !untimed {
         return Err(BundleError::Tlog {
             entry: 0,
             reason: "the bundle has no transparency log entry".into(),
@@ -246,11 +278,10 @@ pub fn verify_bundle(
             kind: format!("{} {}", entry.kind_version.kind, entry.kind_version.version),
         });
     }
-    let signing_time = times
-        .iter()
-        .map(|t| t.time)
-        .min()
-        .ok_or(BundleError::NoVerifiedTime)?;
+    let signing_time = times.iter().map(|t| t.time).min();
+    if signing_time.is_none() && !untimed {
+        return Err(BundleError::NoVerifiedTime);
+    }
 
     // The certificate, at every verified time, and the identity policy.
     let identity = match (&material, policy) {
@@ -264,6 +295,17 @@ pub fn verify_bundle(
             sct::verify_embedded_scts(leaf, &issuing, &root.ctlogs)
                 .map_err(|e| BundleError::Certificate { reason: e })?;
             Some(check_identity(leaf, subject, issuer)?)
+        }
+        (Material::Certificate(leaf), IdentityPolicy::AnyCertificate) => {
+            let mut issuer_cert = None;
+            for t in &times {
+                let issuing = verify_certificate(leaf, root, t.time)?;
+                issuer_cert.get_or_insert(issuing);
+            }
+            let issuing = issuer_cert.ok_or(BundleError::NoVerifiedTime)?;
+            sct::verify_embedded_scts(leaf, &issuing, &root.ctlogs)
+                .map_err(|e| BundleError::Certificate { reason: e })?;
+            Some(certificate_identity(leaf)?)
         }
         _ => None,
     };
@@ -494,6 +536,28 @@ fn verify_certificate(
     })
 }
 
+/// The one identity a Fulcio certificate names, and its issuer (for the caller to judge).
+fn certificate_identity(leaf: &Certificate) -> Result<SignerIdentity, BundleError> {
+    let sans = fulcio::san_identities(leaf).map_err(|e| BundleError::Certificate { reason: e })?;
+    let [subject] = sans.as_slice() else {
+        return Err(BundleError::Certificate {
+            reason: format!(
+                "the certificate names {} signer identities; a Fulcio certificate names exactly one",
+                sans.len()
+            ),
+        });
+    };
+    let issuer = fulcio::oidc_issuer(leaf)
+        .map_err(|e| BundleError::Certificate { reason: e })?
+        .ok_or_else(|| BundleError::Certificate {
+            reason: "the certificate names no OIDC issuer".into(),
+        })?;
+    Ok(SignerIdentity {
+        subject: subject.clone(),
+        issuer,
+    })
+}
+
 fn check_identity(
     leaf: &Certificate,
     subject: &str,
@@ -582,7 +646,7 @@ mod tests {
         let good = case("happy-path-v0.3");
         let prod = root(None);
         let v = check(&good, &prod).expect("happy path");
-        assert_eq!(v.signing_time.secs(), 1_710_869_186);
+        assert_eq!(v.signing_time.map(|t| t.secs()), Some(1_710_869_186));
         assert_eq!(
             v.identity.as_ref().map(|i| i.subject.as_str()),
             Some(BEACON)

@@ -20,6 +20,16 @@ pub fn write_key_pair(
     password: &[u8],
     force: bool,
 ) -> Result<(PathBuf, PathBuf), KeyError> {
+    // A directory prefix would write the hidden files `DIR/.key` and `DIR/.pub`.
+    if prefix.as_os_str().as_encoded_bytes().ends_with(b"/") || prefix.is_dir() {
+        return Err(KeyError::Write {
+            path: prefix.to_path_buf(),
+            error: io::Error::new(
+                io::ErrorKind::IsADirectory,
+                "is a directory; give a file name prefix such as DIR/release",
+            ),
+        });
+    }
     let key_path = with_suffix(prefix, ".key");
     let pub_path = with_suffix(prefix, ".pub");
     if !force {
@@ -59,11 +69,21 @@ pub fn load_private_key(
     let file = File::open(path).map_err(read_err)?;
     // Check the opened file, not the path, so a swapped file cannot slip past.
     let metadata = file.metadata().map_err(read_err)?;
-    check_permissions(path, &metadata, allow_insecure_permissions)?;
+    if metadata.is_dir() {
+        return Err(read_err(io::Error::new(
+            io::ErrorKind::IsADirectory,
+            "is a directory, not a key file",
+        )));
+    }
     let bytes = read_bounded(file, metadata.len()).map_err(read_err)?;
+    // Only a file holding a private key is a secret; anything else (a .pub given by mistake)
+    // cannot load below, and is better refused for what it is than for its mode.
+    if bytes.windows(11).any(|w| w == b"PRIVATE KEY") {
+        check_permissions(path, &metadata, allow_insecure_permissions)?;
+    }
     let text = std::str::from_utf8(&bytes)
         .map_err(|_| read_err(io::Error::new(io::ErrorKind::InvalidData, "not a PEM file")))?;
-    PrivateKey::from_encrypted_pem(text, password)
+    PrivateKey::from_encrypted_pem(text, password).map_err(|e| in_file(path, e))
 }
 
 /// Load a public key file (PEM `PUBLIC KEY` / `RSA PUBLIC KEY`, or DER).
@@ -76,7 +96,14 @@ pub fn load_public_key(path: &Path) -> Result<PublicKey, KeyError> {
     let len = file.metadata().map_err(read_err)?.len();
     // Zeroizing in case someone points us at a private key by mistake.
     let bytes = read_bounded(file, len).map_err(read_err)?;
-    PublicKey::from_pem_or_der(&bytes)
+    PublicKey::from_pem_or_der(&bytes).map_err(|e| in_file(path, e))
+}
+
+fn in_file(path: &Path, error: KeyError) -> KeyError {
+    KeyError::InFile {
+        path: path.to_path_buf(),
+        source: Box::new(error),
+    }
 }
 
 /// `prefix` + `suffix` without treating dots in the prefix as an extension.
@@ -186,10 +213,15 @@ mod tests {
         let loaded = load_private_key(&key_path, b"pw", false).expect("loads");
         assert_eq!(loaded.public_key(), key.public_key());
         assert_eq!(load_public_key(&pub_path).expect("pub"), key.public_key());
-        assert!(matches!(
-            load_private_key(&key_path, b"wrong", false),
-            Err(KeyError::WrongPassword)
-        ));
+        let err = load_private_key(&key_path, b"wrong", false).expect_err("wrong password");
+        assert!(
+            matches!(&err, KeyError::InFile { source, .. } if matches!(**source, KeyError::WrongPassword)),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string().contains("release.v1.key: wrong password"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -110,6 +110,14 @@ pub enum KeyError {
     /// A private key was given where a public key was expected.
     #[error("this is a private key; pass the .pub file")]
     PrivateKeyGiven,
+    /// A key file's contents were refused; says which file, as several may be given.
+    #[error("{}: {source}", .path.display())]
+    InFile {
+        /// The key file.
+        path: PathBuf,
+        /// Why it was refused.
+        source: Box<KeyError>,
+    },
     /// A well-formed key of a type we do not support.
     #[error("unsupported key type: {0} (supported: ECDSA P-256/P-384, Ed25519, RSA 2048-4096)")]
     UnsupportedKeyType(String),

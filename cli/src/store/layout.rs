@@ -70,7 +70,7 @@ impl Layout {
         let mut digests: Vec<Digest> = Vec::new();
         for entry in index["manifests"].as_array().into_iter().flatten() {
             let tag = entry["annotations"][REF_NAME].as_str().unwrap_or_default();
-            if tag.starts_with("sha256-") && tag.ends_with(".sig") {
+            if is_attachment_tag(tag) {
                 continue;
             }
             let digest: Digest = entry["digest"]
@@ -218,6 +218,13 @@ impl Layout {
         }
         Ok(Layout::new(root.to_path_buf()))
     }
+}
+
+/// cosign's `sha256-<hex>.sig` and the OCI referrers tag `sha256-<hex>`: not images.
+fn is_attachment_tag(tag: &str) -> bool {
+    tag.strip_prefix("sha256-").is_some_and(|rest| {
+        rest.ends_with(".sig") || (rest.len() == 64 && rest.bytes().all(|b| b.is_ascii_hexdigit()))
+    })
 }
 
 #[derive(Debug, thiserror::Error)]

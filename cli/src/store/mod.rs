@@ -226,6 +226,33 @@ impl Repo {
         }
     }
 
+    /// The registry's Referrers API answer for `digest`; `Ok(None)` when there is no such
+    /// API (always, for a layout: referrers live under the `sha256-<hex>` tag there).
+    pub async fn get_referrers(
+        &self,
+        digest: &Digest,
+        limits: &Limits,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        match self {
+            Repo::Registry(r) => r.get_referrers(digest, limits.max_manifest_bytes).await,
+            Repo::Layout(_) => Ok(None),
+        }
+    }
+
+    /// Stores a referrer manifest (addressed by digest, untagged). Returns its digest and
+    /// whether the store indexed its subject itself (a registry with the Referrers API).
+    pub async fn put_referrer_manifest(
+        &self,
+        bytes: &[u8],
+        media_type: &str,
+    ) -> Result<(Digest, bool), StoreError> {
+        match self {
+            Repo::Registry(r) => r.put_referrer_manifest(bytes, media_type).await,
+            // In a layout the manifest is a blob, reachable through the referrers tag.
+            Repo::Layout(l) => Ok((l.put_blob(bytes)?, false)),
+        }
+    }
+
     /// Fetches a manifest that must exist and parses it.
     pub async fn get_parsed(
         &self,

@@ -281,6 +281,87 @@ impl RegistryRepo {
         Ok(digest)
     }
 
+    /// `GET /v2/<name>/referrers/<digest>` (OCI distribution 1.1): the referrers index, at
+    /// most `max` bytes, or `Ok(None)` when the registry has no Referrers API (404, and the
+    /// 400/405/501 some registries answer for an unknown endpoint). Only the first page is
+    /// read. The index is computed by the registry, so there is no digest to check; each
+    /// manifest it lists is fetched by digest and checked.
+    pub async fn get_referrers(
+        &self,
+        digest: &Digest,
+        max: usize,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let url = self.url(&format!("referrers/{digest}")).await?;
+        let request = format!("GET {}", path_of(&url));
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            ACCEPT,
+            reqwest::header::HeaderValue::from_static(crate::oci::OCI_INDEX),
+        );
+        let response = self
+            .send(&self.pull_scope(), Method::GET, &url, headers, None)
+            .await?;
+        if matches!(
+            response.status(),
+            StatusCode::NOT_FOUND
+                | StatusCode::BAD_REQUEST
+                | StatusCode::METHOD_NOT_ALLOWED
+                | StatusCode::NOT_IMPLEMENTED
+        ) {
+            return Ok(None);
+        }
+        if !response.status().is_success() {
+            return Err(self.status_error(request, response).await);
+        }
+        let what = format!(
+            "referrers of {}/{}@{digest}",
+            self.registry, self.repository
+        );
+        let bytes = read_bounded(response, max).await.map_err(|e| match e {
+            BoundedReadError::TooLarge => StoreError::TooLarge {
+                what: what.clone(),
+                limit: max,
+            },
+            BoundedReadError::Transport(reason) => self.error(request.clone(), reason),
+        })?;
+        Ok(Some(bytes))
+    }
+
+    /// Uploads a manifest by its digest (an OCI 1.1 artifact with a `subject`). Returns its
+    /// digest and whether the registry answered with an `OCI-Subject` header: a registry
+    /// with the Referrers API indexes the subject itself; without one the client keeps the
+    /// `sha256-<hex>` referrers tag up to date.
+    pub async fn put_referrer_manifest(
+        &self,
+        bytes: &[u8],
+        media_type: &str,
+    ) -> Result<(Digest, bool), StoreError> {
+        let digest = Digest::of(bytes);
+        let url = self.url(&format!("manifests/{digest}")).await?;
+        let request = format!("PUT {}", path_of(&url));
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            CONTENT_TYPE,
+            media_type
+                .parse()
+                .map_err(|_| self.error(request.clone(), "bad media type".into()))?,
+        );
+        let response = self
+            .send(
+                &self.push_scope(),
+                Method::PUT,
+                &url,
+                headers,
+                Some(bytes.to_vec()),
+            )
+            .await?;
+        if response.status() != StatusCode::CREATED {
+            return Err(self.status_error(request, response).await);
+        }
+        let indexed = response.headers().contains_key("oci-subject");
+        Ok((digest, indexed))
+    }
+
     /// Uploads a manifest under `tag`.
     pub async fn put_manifest(
         &self,

@@ -59,6 +59,7 @@ pub fn digest(c: char) -> String {
 pub fn sig(key_text: &str, repo: &str) -> SignatureFact {
     SignatureFact {
         key_id: key_id(key_text),
+        keyless: None,
         payload_repository: Some(repo.to_string()),
         payload_tag: None,
         annotations: BTreeMap::new(),

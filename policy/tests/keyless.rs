@@ -1,0 +1,227 @@
+//! Keyless signers: `keyless: {issuer, subject | subject_regex}`, counted like key signers.
+
+mod common;
+
+use common::*;
+use vouch_policy::{
+    CaseOptions, KeylessIdentity, Outcome, SignatureFact, SignatureStatus, SubjectMatcher,
+    run_cases,
+};
+
+const GHA: &str = "https://token.actions.githubusercontent.com";
+const APP: &str = "registry.example.com/prod/app";
+const RELEASE: &str = "https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1.2.3";
+
+const POLICY: &str = r#"
+version: 1
+trusted_root: roots/trusted_root.json
+signers:
+  release-ci:
+    keyless:
+      issuer: https://token.actions.githubusercontent.com
+      subject_regex: "https://github.com/acme/app/\\.github/workflows/release\\.yml@refs/tags/v.*"
+  any-acme-workflow:
+    keyless:
+      issuer: https://token.actions.githubusercontent.com
+      subject_regex: "https://github.com/acme/.*"
+  security:
+    keys: [keys/security.pub]
+    keyless: {issuer: https://accounts.google.com, subject: security@acme.example}
+rules:
+  - name: prod
+    images: ["registry.example.com/prod/**"]
+    require: {signers: [release-ci, security], threshold: 2}
+  - name: staging
+    images: ["registry.example.com/staging/**"]
+    require: {signers: [release-ci, any-acme-workflow], threshold: 2, identity: any}
+"#;
+
+fn keyless(issuer: &str, subject: &str, repo: Option<&str>) -> SignatureFact {
+    SignatureFact {
+        key_id: String::new(),
+        keyless: Some(KeylessIdentity {
+            issuer: issuer.to_string(),
+            subject: subject.to_string(),
+        }),
+        payload_repository: repo.map(str::to_string),
+        ..SignatureFact::default()
+    }
+}
+
+fn eval(facts: &vouch_policy::ImageFacts) -> vouch_policy::Evaluation {
+    policy(POLICY).evaluate(facts, at("2026-06-01T00:00:00Z"))
+}
+
+#[test]
+fn keyless_and_key_signatures_count_together() {
+    let p = policy(POLICY);
+    assert_eq!(p.trusted_root(), Some("roots/trusted_root.json"));
+    assert!(p.has_keyless());
+    let security = p.signer("security").expect("security");
+    assert_eq!(security.key_ids.len(), 1);
+    assert!(matches!(
+        security.keyless.as_ref().map(|k| &k.subject),
+        Some(SubjectMatcher::Subject(s)) if s == "security@acme.example"
+    ));
+
+    let sigs = vec![
+        keyless(GHA, RELEASE, Some(APP)),
+        sig("keys/security.pub", APP),
+    ];
+    let e = eval(&image(APP, &digest('a'), sigs));
+    assert_eq!(e.decision, Outcome::Allow, "{e}");
+    assert_eq!(e.signers_counted, ["release-ci", "security"]);
+    assert_eq!(
+        e.signatures[0]
+            .identity
+            .as_ref()
+            .map(|i| i.subject.as_str()),
+        Some(RELEASE)
+    );
+    assert!(e.to_string().contains("identity \""), "{e}");
+
+    // The same signer through its key and its keyless identity counts once.
+    let sigs = vec![
+        sig("keys/security.pub", APP),
+        keyless(
+            "https://accounts.google.com",
+            "security@acme.example",
+            Some(APP),
+        ),
+    ];
+    let e = eval(&image(APP, &digest('b'), sigs));
+    assert_eq!(e.decision, Outcome::Deny);
+    assert_eq!(e.signers_counted, ["security"]);
+    assert_eq!(
+        e.signatures[1].status,
+        SignatureStatus::SignerAlreadyCounted
+    );
+}
+
+#[test]
+fn subject_regex_matches_the_whole_subject_and_the_issuer_exactly() {
+    let with = |issuer: &str, subject: &str| {
+        let sigs = vec![
+            keyless(issuer, subject, Some(APP)),
+            sig("keys/security.pub", APP),
+        ];
+        eval(&image(APP, &digest('c'), sigs))
+    };
+    assert_eq!(with(GHA, RELEASE).decision, Outcome::Allow);
+    // Anchored: a prefix, a suffix or a substring is not a match.
+    for subject in [
+        &format!("x{RELEASE}"),
+        "https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main",
+        "https://github.com/acme/app/.github/workflows/release.yml",
+        &format!("https://evil.example/?{RELEASE}"),
+    ] {
+        let e = with(GHA, subject);
+        assert_eq!(e.decision, Outcome::Deny, "{subject}");
+        // Not release-ci; at most the catch-all acme signer, which rule "prod" does not trust.
+        assert!(
+            matches!(
+                e.signatures[0].status,
+                SignatureStatus::UnknownIdentity | SignatureStatus::UntrustedByRule
+            ),
+            "{e}"
+        );
+    }
+    // The right subject from another issuer is someone else.
+    let e = with("https://accounts.google.com", RELEASE);
+    assert_eq!(e.decision, Outcome::Deny);
+    assert_eq!(e.signatures[0].status, SignatureStatus::UnknownIdentity);
+    assert!(e.signatures[0].reason.contains("matches no keyless signer"));
+}
+
+#[test]
+fn one_identity_matched_by_two_signers_counts_for_one() {
+    let repo = "registry.example.com/staging/app";
+    let e = eval(&image(
+        repo,
+        &digest('d'),
+        vec![keyless(GHA, RELEASE, None)],
+    ));
+    assert_eq!(e.decision, Outcome::Deny, "{e}");
+    assert_eq!(e.signers_counted.len(), 1);
+    // A second signature by the same identity adds nothing; another acme workflow does.
+    let e = eval(&image(
+        repo,
+        &digest('d'),
+        vec![keyless(GHA, RELEASE, None), keyless(GHA, RELEASE, None)],
+    ));
+    assert_eq!(e.decision, Outcome::Deny);
+    assert_eq!(e.signatures[1].status, SignatureStatus::KeyAlreadyCounted);
+    let e = eval(&image(
+        repo,
+        &digest('d'),
+        vec![
+            keyless(GHA, RELEASE, None),
+            keyless(
+                GHA,
+                "https://github.com/acme/tools/.github/workflows/x.yml@refs/heads/main",
+                None,
+            ),
+        ],
+    ));
+    assert_eq!(e.decision, Outcome::Allow, "{e}");
+    assert_eq!(e.signers_counted, ["release-ci", "any-acme-workflow"]);
+}
+
+#[test]
+fn a_signature_naming_no_repository_needs_identity_any() {
+    // cosign v3 statements name no repository: `identity: repository` (the default) refuses them.
+    let sigs = vec![keyless(GHA, RELEASE, None), sig("keys/security.pub", APP)];
+    let e = eval(&image(APP, &digest('e'), sigs));
+    assert_eq!(e.decision, Outcome::Deny);
+    assert_eq!(e.signatures[0].status, SignatureStatus::IdentityMismatch);
+}
+
+#[test]
+fn cases_can_sign_as_keyless_identities() {
+    let cases = format!(
+        r#"
+at: 2026-06-01T00:00:00Z
+cases:
+  - name: release workflow and security key
+    image: {APP}:1.0
+    signatures:
+      - keyless: {{issuer: "{GHA}", subject: "{RELEASE}"}}
+      - signer: security
+    expect: {{decision: allow, rule: prod}}
+  - name: security's keyless identity stands in for its key
+    image: {APP}:1.0
+    signatures:
+      - keyless: {{issuer: "{GHA}", subject: "{RELEASE}"}}
+      - keyless: {{issuer: https://accounts.google.com, subject: security@acme.example}}
+    expect: {{decision: allow}}
+  - name: wrong issuer
+    image: {APP}:1.0
+    signatures:
+      - keyless: {{issuer: https://accounts.google.com, subject: "{RELEASE}"}}
+      - signer: security
+    expect: {{decision: deny}}
+"#
+    );
+    let options = CaseOptions {
+        now: at("2026-06-01T00:00:00Z"),
+        normalize: &normalize,
+    };
+    let report = run_cases(&policy(POLICY), &cases, "cases.yaml", &options).expect("cases");
+    assert!(report.all_passed(), "{report}");
+
+    // A regex signer cannot be signed for by name: the case must give the identity.
+    let bad = format!(
+        "cases:\n  - name: x\n    image: {APP}:1.0\n    signatures: [{{signer: release-ci}}]\n    expect: {{decision: allow}}\n"
+    );
+    let diags = run_cases(&policy(POLICY), &bad, "cases.yaml", &options).expect_err("refused");
+    assert_eq!(diags.0[0].code, "missing-key");
+}
+
+#[test]
+fn regexes_are_bounded() {
+    let huge = format!(
+        "version: 1\nsigners:\n  s:\n    keyless: {{issuer: \"{GHA}\", subject_regex: \"(a{{1000}}){{1000}}\"}}\nrules: []\n"
+    );
+    let diags = load(&huge).expect_err("too big");
+    assert!(diags.iter().any(|d| d.code == "bad-regex"), "{diags:?}");
+}
