@@ -337,29 +337,10 @@ impl RegistryRepo {
         media_type: &str,
     ) -> Result<(Digest, bool), StoreError> {
         let digest = Digest::of(bytes);
-        let url = self.url(&format!("manifests/{digest}")).await?;
-        let request = format!("PUT {}", path_of(&url));
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            CONTENT_TYPE,
-            media_type
-                .parse()
-                .map_err(|_| self.error(request.clone(), "bad media type".into()))?,
-        );
         let response = self
-            .send(
-                &self.push_scope(),
-                Method::PUT,
-                &url,
-                headers,
-                Some(bytes.to_vec()),
-            )
+            .put_manifest_at(&digest.to_string(), bytes, media_type)
             .await?;
-        if response.status() != StatusCode::CREATED {
-            return Err(self.status_error(request, response).await);
-        }
-        let indexed = response.headers().contains_key("oci-subject");
-        Ok((digest, indexed))
+        Ok((digest, response.headers().contains_key("oci-subject")))
     }
 
     /// Uploads a manifest under `tag`.
@@ -369,8 +350,18 @@ impl RegistryRepo {
         bytes: &[u8],
         media_type: &str,
     ) -> Result<Digest, StoreError> {
-        let digest = Digest::of(bytes);
-        let url = self.url(&format!("manifests/{tag}")).await?;
+        self.put_manifest_at(tag, bytes, media_type).await?;
+        Ok(Digest::of(bytes))
+    }
+
+    /// PUT `/manifests/<reference>`; anything but 201 Created is an error.
+    async fn put_manifest_at(
+        &self,
+        reference: &str,
+        bytes: &[u8],
+        media_type: &str,
+    ) -> Result<reqwest::Response, StoreError> {
+        let url = self.url(&format!("manifests/{reference}")).await?;
         let request = format!("PUT {}", path_of(&url));
         let mut headers = HeaderMap::new();
         headers.insert(
@@ -391,6 +382,6 @@ impl RegistryRepo {
         if response.status() != StatusCode::CREATED {
             return Err(self.status_error(request, response).await);
         }
-        Ok(digest)
+        Ok(response)
     }
 }
