@@ -224,11 +224,24 @@ async fn attach_bundle(
     )
     .to_string();
     let artifact = referrers::bundle_artifact(&bundle, subject, &created);
-    repo.put_blob(&bundle).await?;
-    repo.put_blob(EMPTY_CONFIG).await?;
-    let (manifest_digest, indexed) = repo
-        .put_referrer_manifest(&artifact.manifest, oci::OCI_MANIFEST)
-        .await?;
+    // Concurrent signers all upload the same empty config; Distribution can lose that race
+    // and then refuse the manifest (BLOB_UNKNOWN): upload again and retry a few times.
+    let mut attempt = 0;
+    let (manifest_digest, indexed) = loop {
+        repo.put_blob(&bundle).await?;
+        repo.put_blob(EMPTY_CONFIG).await?;
+        match repo
+            .put_referrer_manifest(&artifact.manifest, oci::OCI_MANIFEST)
+            .await
+        {
+            Ok(done) => break done,
+            Err(e) if e.to_string().contains("BLOB_UNKNOWN") && attempt < 5 => {
+                attempt += 1;
+                tokio::time::sleep(jitter(attempt)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    };
     let referrer = manifest_digest.to_string();
     if indexed {
         let (_, listed) = referrers::list_referrers(repo, digest, limits).await?;
