@@ -41,7 +41,7 @@ impl Scheme {
 
 /// (registry, scope): tokens are per both.
 type TokenKey = (String, String);
-/// Serializes token fetches for one key.
+/// Serializes token fetches (or scheme probes) for one key.
 type TokenGate = std::sync::Arc<tokio::sync::Mutex<()>>;
 
 struct CachedToken {
@@ -66,6 +66,8 @@ pub struct Transport {
     schemes: Mutex<HashMap<String, Scheme>>,
     tokens: Mutex<HashMap<(String, String), CachedToken>>,
     token_gates: Mutex<HashMap<TokenKey, TokenGate>>,
+    probe_gates: Mutex<HashMap<String, TokenGate>>,
+    without_referrers_api: Mutex<std::collections::HashSet<String>>,
     modes: Mutex<HashMap<String, AuthMode>>,
     credentials: Mutex<HashMap<String, Option<Credentials>>>,
 }
@@ -146,9 +148,21 @@ impl Transport {
             schemes: Mutex::new(HashMap::new()),
             tokens: Mutex::new(HashMap::new()),
             token_gates: Mutex::new(HashMap::new()),
+            probe_gates: Mutex::new(HashMap::new()),
+            without_referrers_api: Mutex::new(std::collections::HashSet::new()),
             modes: Mutex::new(HashMap::new()),
             credentials: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// False once `host` answered that it has no Referrers API.
+    pub(crate) fn may_have_referrers_api(&self, host: &str) -> bool {
+        !lock(&self.without_referrers_api).contains(host)
+    }
+
+    /// Remembers that `host` has no Referrers API.
+    pub(crate) fn no_referrers_api(&self, host: &str) {
+        lock(&self.without_referrers_api).insert(host.to_string());
     }
 
     /// Whether `host` speaks HTTPS; plain HTTP only when insecure registries are allowed.
@@ -157,6 +171,15 @@ impl Transport {
             // HTTPS is the only choice: no probe, one request saved per registry.
             return Ok(Scheme::Https);
         }
+        if let Some(s) = lock(&self.schemes).get(host) {
+            return Ok(*s);
+        }
+        // Concurrent first requests to a host wait for one probe.
+        let gate = lock(&self.probe_gates)
+            .entry(host.to_string())
+            .or_default()
+            .clone();
+        let _turn = gate.lock().await;
         if let Some(s) = lock(&self.schemes).get(host) {
             return Ok(*s);
         }

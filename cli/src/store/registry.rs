@@ -291,6 +291,11 @@ impl RegistryRepo {
         digest: &Digest,
         max: usize,
     ) -> Result<Option<Vec<u8>>, StoreError> {
+        // Per the distribution spec a registry with the API answers 200 even when nothing
+        // refers to the digest, so one "unsupported" answer holds for the whole run.
+        if !self.transport.may_have_referrers_api(&self.host) {
+            return Ok(None);
+        }
         let url = self.url(&format!("referrers/{digest}")).await?;
         let request = format!("GET {}", path_of(&url));
         let mut headers = HeaderMap::new();
@@ -308,6 +313,7 @@ impl RegistryRepo {
                 | StatusCode::METHOD_NOT_ALLOWED
                 | StatusCode::NOT_IMPLEMENTED
         ) {
+            self.transport.no_referrers_api(&self.host);
             return Ok(None);
         }
         if !response.status().is_success() {
