@@ -14,6 +14,9 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== tests"
 cargo test --workspace
 
+echo "== fuzz smoke (every target, bounded time)"
+bash scripts/fuzz.sh "${VOUCH_FUZZ_SECONDS:-20}"
+
 echo "== quickstart"
 bash scripts/quickstart.sh >/dev/null
 echo "quickstart: ok"
