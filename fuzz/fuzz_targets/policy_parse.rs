@@ -4,11 +4,16 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vouch_policy::{ImageFacts, KeySource, SignatureFact, Timestamp, parse, render, validate};
+use vouch_policy::{
+    ImageFacts, KeySource, KeylessIdentity, SignatureFact, Timestamp, parse, render, validate,
+};
 
 const FILE: &str = "fuzz.yaml";
 const KEY_A: &str = "e82cee53fdda2bbd0f2e5a0d1d6d4e3bb3d6c1f5f8c5b4a3a2a1f0e9d8c7b6a5";
 const KEY_B: &str = "0000000000000000000000000000000000000000000000000000000000000bad";
+const ISSUER: &str = "https://token.actions.githubusercontent.com";
+const SUBJECT: &str =
+    "https://github.com/example/app/.github/workflows/release.yml@refs/tags/v1.2.3";
 
 /// Key files are read by the CLI; here an entry resolves to one of two fixed ids (so keys shared
 /// between signers happen) or fails, depending only on its text.
@@ -68,6 +73,15 @@ fuzz_target!(|data: &[u8]| {
                     index,
                     ..SignatureFact::default()
                 })
+                // A certificate identity, for `keyless` signers and their `subject_regex`.
+                .chain([SignatureFact {
+                    keyless: Some(KeylessIdentity {
+                        issuer: ISSUER.to_string(),
+                        subject: SUBJECT.to_string(),
+                    }),
+                    index: 2,
+                    ..SignatureFact::default()
+                }])
                 .collect(),
         };
         let evaluation = policy.evaluate(&facts, at);
