@@ -547,17 +547,7 @@ pub fn judge_layer(
         m.mark_verified(layer_digest, sig_b64, &k.key_id);
     }
     let Some(key) = found else {
-        let reason = match keys {
-            [only] => format!(
-                "signature does not verify under key {} ({}): signed by another key, or the payload was altered",
-                short_id(&only.key_id),
-                only.source
-            ),
-            _ => format!(
-                "signature does not verify under any of the {} given keys: signed by another key, or the payload was altered",
-                keys.len()
-            ),
-        };
+        let reason = not_verified_by("signature", "the payload was altered", keys);
         return reject(report, reason);
     };
     report.key_id = Some(key.key_id.clone());
@@ -711,15 +701,7 @@ pub fn judge_bundle(
         } else {
             match judge.keys {
                 [] => "a key-signed bundle, and no key to verify it with".to_string(),
-                [only] => format!(
-                    "bundle signature does not verify under key {} ({}): signed by another key, or altered",
-                    short_id(&only.key_id),
-                    only.source
-                ),
-                many => format!(
-                    "bundle signature does not verify under any of the {} given keys: signed by another key, or altered",
-                    many.len()
-                ),
+                keys => not_verified_by("bundle signature", "altered", keys),
             }
         };
         return reject(report, reason);
@@ -823,6 +805,21 @@ pub fn identity_matches(docker_reference: &str, expected: &str) -> bool {
             a.registry == b.registry && a.repository == b.repository
         }
         _ => false,
+    }
+}
+
+/// Why a signature verified under none of `keys`, naming the key when there is one.
+fn not_verified_by(what: &str, tampered: &str, keys: &[TrustedKey]) -> String {
+    match keys {
+        [only] => format!(
+            "{what} does not verify under key {} ({}): signed by another key, or {tampered}",
+            short_id(&only.key_id),
+            only.source
+        ),
+        _ => format!(
+            "{what} does not verify under any of the {} given keys: signed by another key, or {tampered}",
+            keys.len()
+        ),
     }
 }
 
