@@ -32,7 +32,20 @@ impl Conn {
                     rustls::ServerConnection::new(Arc::clone(config)).map_err(io::Error::other)?;
                 Box::new(rustls::StreamOwned::new(session, socket))
             }
-            None => Box::new(socket),
+            None => {
+                // A TLS ClientHello (a client probing for HTTPS) gets an immediate 400 and
+                // close, as from Go's plain-HTTP servers, instead of a wait for headers.
+                let mut first = [0u8; 1];
+                if socket.peek(&mut first)? == 1 && first[0] == TLS_HANDSHAKE_RECORD {
+                    let mut socket = socket;
+                    let _ = socket.write_all(b"HTTP/1.0 400 Bad Request\r\n\r\n");
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "TLS handshake on a plain-HTTP port",
+                    ));
+                }
+                Box::new(socket)
+            }
         };
         Ok(Conn {
             reader: BufReader::new(stream),
@@ -87,6 +100,9 @@ impl Conn {
         let _ = self.socket.shutdown(Shutdown::Both);
     }
 }
+
+/// The first byte of a TLS handshake record.
+const TLS_HANDSHAKE_RECORD: u8 = 0x16;
 
 /// How long a fixture waits on a quiet peer before giving up on the connection.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(60);
