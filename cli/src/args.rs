@@ -406,6 +406,11 @@ pub struct VerifyArgs {
         conflicts_with_all = ["from", "offline", "platform", "all_platforms"]
     )]
     pub bundles: Vec<PathBuf>,
+    /// Read every signature, in both formats, and report each, even when the image already
+    /// passes on its `.sig` signatures (by default, Sigstore bundle referrers are only read
+    /// when those do not suffice: more signatures never turn a pass into a refusal).
+    #[arg(long, conflicts_with_all = ["offline", "bundles"])]
+    pub all_signatures: bool,
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub output: OutputFormat,

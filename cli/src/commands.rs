@@ -491,7 +491,7 @@ async fn verify_policy(
         all_platforms: args.all_platforms,
         identity: args.identity.as_deref(),
         cache: cache.as_ref(),
-        bundles: BundleSource::for_run(&bundle_files, cache.as_ref()),
+        bundles: BundleSource::for_run(&bundle_files, cache.as_ref(), args.all_signatures),
     };
     let progress = crate::batch::Progress::new(images.len(), "verifying");
     let mut reports = Vec::new();
@@ -685,7 +685,7 @@ async fn verify(args: VerifyArgs, options: StoreOptions) -> Result<Exit, Failure
         requirement: &requirement,
         identity: args.identity.as_deref(),
         cache: cache.as_ref(),
-        bundles: BundleSource::for_run(&bundle_files, cache.as_ref()),
+        bundles: BundleSource::for_run(&bundle_files, cache.as_ref(), args.all_signatures),
     };
     let progress = crate::batch::Progress::new(images.len(), "verifying");
     let mut reports = Vec::new();

@@ -13,10 +13,12 @@ use crate::cache::Cache;
 use crate::keys::{self, PublicKey};
 use crate::oci::{self, Platform};
 use crate::reference::{self, Digest, ImageRef};
+use crate::referrers::FetchedBundle;
 use crate::store::{Repo, StoreError, Stores};
 use crate::verify::{
     BundleJudge, BundleSource, CacheUse, SignatureReport, TrustedKey, cache_subject,
-    fetch_signatures, judge_bundle, judge_layer, remember, resolve_for_verify,
+    fetch_referrers, fetch_signatures, judge_bundle, judge_layer, likely_payload_references,
+    remember, resolve_for_verify,
 };
 
 /// A validated policy and the keys its signers name.
@@ -288,6 +290,15 @@ fn judged_repository(image: &ImageRef, identity: Option<&str>) -> String {
     }
 }
 
+/// What is known of one manifest's signatures: the facts the engine judges, and the
+/// signatures refused before it.
+struct Gathered {
+    facts: ImageFacts,
+    rejected: Vec<SignatureReport>,
+    /// Signatures judged so far (layers, then bundles), for numbering the next.
+    judged: usize,
+}
+
 /// Verifies the `.sig` layers and bundles of `digest` against the policy's keys (and, for
 /// keyless signers, its trusted root) and builds the facts.
 async fn facts_for(
@@ -298,15 +309,24 @@ async fn facts_for(
     tag: Option<&str>,
     digest: &Digest,
     run: &PolicyRun<'_>,
-) -> Result<(ImageFacts, Vec<SignatureReport>), StoreError> {
+) -> Result<Gathered, StoreError> {
     let keys = &run.loaded.keys;
     let subject = cache_subject(image, digest);
     let cache_use = CacheUse {
         cache: run.cache,
         subject: subject.as_deref(),
     };
-    let (layers, mut entry, bundles) =
-        fetch_signatures(repo, image, digest, stores.limits(), cache_use, run.bundles).await?;
+    let likely = likely_payload_references(image, run.identity);
+    let (layers, mut entry, bundles) = fetch_signatures(
+        repo,
+        image,
+        digest,
+        stores.limits(),
+        cache_use,
+        run.bundles,
+        &likely,
+    )
+    .await?;
     let mut signatures = Vec::new();
     let mut rejected = Vec::new();
     for (i, layer) in layers.iter().enumerate() {
@@ -332,13 +352,35 @@ async fn facts_for(
         }
     }
     remember(cache_use, entry);
+    let mut gathered = Gathered {
+        facts: ImageFacts {
+            repository: repository.to_string(),
+            tag: tag.map(str::to_string),
+            digest: digest.to_string(),
+            signatures,
+        },
+        rejected,
+        judged: layers.len(),
+    };
+    add_bundle_facts(&mut gathered, &bundles, digest, run);
+    Ok(gathered)
+}
+
+/// Judges `bundles` and adds those that verify to the facts.
+fn add_bundle_facts(
+    gathered: &mut Gathered,
+    bundles: &[FetchedBundle],
+    digest: &Digest,
+    run: &PolicyRun<'_>,
+) {
     let judge = BundleJudge {
-        keys,
+        keys: &run.loaded.keys,
         root: run.loaded.trusted_root.as_ref(),
         keyless: run.loaded.policy.has_keyless(),
     };
-    for (i, bundle) in bundles.iter().enumerate() {
-        let index = layers.len() + i + 1;
+    for bundle in bundles {
+        gathered.judged += 1;
+        let index = gathered.judged;
         let (report, verified) = judge_bundle(index, bundle, digest, None, &judge);
         match verified {
             Some(v) => {
@@ -350,7 +392,7 @@ async fn facts_for(
                         Some(_) => (v.name.clone(), None),
                         None => (None, None),
                     };
-                signatures.push(SignatureFact {
+                gathered.facts.signatures.push(SignatureFact {
                     key_id: v.key_id.unwrap_or_default(),
                     keyless: v.identity,
                     payload_repository,
@@ -359,18 +401,9 @@ async fn facts_for(
                     index,
                 });
             }
-            None => rejected.push(report),
+            None => gathered.rejected.push(report),
         }
     }
-    Ok((
-        ImageFacts {
-            repository: repository.to_string(),
-            tag: tag.map(str::to_string),
-            digest: digest.to_string(),
-            signatures,
-        },
-        rejected,
-    ))
 }
 
 /// Judges one image reference under the policy.
@@ -392,10 +425,18 @@ pub async fn verify_with_policy(
         let repo = &repo;
         let repository = repository.clone();
         async move {
-            let (facts, rejected) =
+            let mut gathered =
                 facts_for(repo, stores, image, &repository, tag.as_deref(), &d, run).await?;
-            let evaluation = run.loaded.policy.evaluate(&facts, run.at);
-            Ok::<_, StoreError>((evaluation, rejected, d))
+            let mut evaluation = run.loaded.policy.evaluate(&gathered.facts, run.at);
+            // Bundles can only add signers, so they are read only when they could matter.
+            if !evaluation.decision.is_allow() && run.bundles.deferred() {
+                let bundles = fetch_referrers(repo, image, &d, stores.limits()).await?;
+                if !bundles.is_empty() {
+                    add_bundle_facts(&mut gathered, &bundles, &d, run);
+                    evaluation = run.loaded.policy.evaluate(&gathered.facts, run.at);
+                }
+            }
+            Ok::<_, StoreError>((evaluation, gathered.rejected, d))
         }
     };
     let (index_eval, index_rejected, _) =

@@ -136,8 +136,11 @@ pub struct Expectations<'a> {
 /// Where the Sigstore bundles judged with an image come from.
 #[derive(Debug, Clone, Copy)]
 pub enum BundleSource<'a> {
-    /// The image's referrers (Referrers API, else the `sha256-<hex>` tag), besides its
-    /// `.sig` layers.
+    /// The image's referrers (Referrers API, else the `sha256-<hex>` tag), read only when
+    /// its `.sig` signatures alone do not already pass: more signatures never turn a pass
+    /// into a refusal, and most images are signed in one format, so this saves a lookup.
+    ReferrersIfNeeded,
+    /// The image's referrers, always, besides its `.sig` layers (`--all-signatures`).
     Referrers,
     /// Only these bundles (`--bundle FILE`, air-gapped): nothing else is read, not even the
     /// `.sig` tag.
@@ -147,20 +150,34 @@ pub enum BundleSource<'a> {
 }
 
 impl BundleSource<'_> {
-    /// The source for a run: files if given, nothing offline, else the referrers.
-    pub fn for_run<'a>(files: &'a [FetchedBundle], cache: Option<&Cache>) -> BundleSource<'a> {
+    /// The source for a run: files if given, nothing offline, else the referrers (always
+    /// with `all_signatures`, else only when needed).
+    pub fn for_run<'a>(
+        files: &'a [FetchedBundle],
+        cache: Option<&Cache>,
+        all_signatures: bool,
+    ) -> BundleSource<'a> {
         if !files.is_empty() {
             BundleSource::Files(files)
         } else if cache.is_some_and(|c| c.mode() == CacheMode::Offline) {
             BundleSource::Skip
-        } else {
+        } else if all_signatures {
             BundleSource::Referrers
+        } else {
+            BundleSource::ReferrersIfNeeded
         }
+    }
+
+    /// True when the referrers are still to be read if the `.sig` signatures do not pass.
+    pub fn deferred(self) -> bool {
+        matches!(self, BundleSource::ReferrersIfNeeded)
     }
 }
 
-/// The `.sig` layers (unless `--bundle` files replace them) and the bundles of `digest`,
-/// within [`SIGNATURES_DEADLINE`].
+/// The `.sig` layers (unless `--bundle` files replace them) and the bundles of `digest`
+/// (none yet for [`BundleSource::ReferrersIfNeeded`]: see [`fetch_referrers`]), within
+/// [`SIGNATURES_DEADLINE`]. `likely_references` are the docker-references a payload of
+/// this image probably names (see [`likely_payload_references`]).
 pub async fn fetch_signatures(
     repo: &Repo,
     image: &ImageRef,
@@ -168,18 +185,19 @@ pub async fn fetch_signatures(
     limits: &Limits,
     cache_use: CacheUse<'_>,
     bundles: BundleSource<'_>,
+    likely_references: &[String],
 ) -> Result<(Vec<FetchedLayer>, Option<Entry>, Vec<FetchedBundle>), StoreError> {
     let layers = async {
         match bundles {
             BundleSource::Files(_) => Ok((Vec::new(), None)),
-            _ => fetch_signature_layers(repo, digest, limits, cache_use).await,
+            _ => fetch_signature_layers(repo, digest, limits, cache_use, likely_references).await,
         }
     };
     let referrers = async {
         match bundles {
             BundleSource::Referrers => fetch_bundles(repo, digest, limits).await,
             BundleSource::Files(files) => Ok(files.to_vec()),
-            BundleSource::Skip => Ok(Vec::new()),
+            BundleSource::ReferrersIfNeeded | BundleSource::Skip => Ok(Vec::new()),
         }
     };
     // The `.sig` tag and the referrers are fetched at the same time.
@@ -188,6 +206,25 @@ pub async fn fetch_signatures(
         let (layers, entry) = layers?;
         Ok::<_, StoreError>((layers, entry, referrers?))
     };
+    within_deadline(image, digest, work).await
+}
+
+/// The bundles among `digest`'s referrers, within [`SIGNATURES_DEADLINE`] (the deferred
+/// half of [`BundleSource::ReferrersIfNeeded`]).
+pub async fn fetch_referrers(
+    repo: &Repo,
+    image: &ImageRef,
+    digest: &Digest,
+    limits: &Limits,
+) -> Result<Vec<FetchedBundle>, StoreError> {
+    within_deadline(image, digest, fetch_bundles(repo, digest, limits)).await
+}
+
+async fn within_deadline<T>(
+    image: &ImageRef,
+    digest: &Digest,
+    work: impl std::future::Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
     // Each request has its own deadline; this bounds them together, so a registry that
     // answers each of 1,000 layers just inside the request timeout cannot hold us for hours.
     match tokio::time::timeout(SIGNATURES_DEADLINE, work).await {
@@ -201,6 +238,42 @@ pub async fn fetch_signatures(
             ),
         }),
     }
+}
+
+/// The docker-references a signature payload of `image` most likely names: the identity
+/// it is judged by (`--identity`, else its repository) and, on Docker Hub, cosign's
+/// `index.docker.io/…` spelling. Only a hint: see [`known_payload`].
+pub fn likely_payload_references(image: &ImageRef, identity: Option<&str>) -> Vec<String> {
+    let mut references = vec![image.default_identity()];
+    if let ImageRef::Registry(r) = image
+        && r.registry == reference::DOCKER_HUB
+    {
+        references.push(format!("index.docker.io/{}", r.repository));
+    }
+    if let Some(identity) = identity
+        && !references.iter().any(|r| r == identity)
+    {
+        references.push(identity.to_string());
+    }
+    references
+}
+
+/// The bytes of a signature layer, without fetching them, when they are the payload cosign
+/// and vouch write for an unannotated signature: that payload is fixed by the image digest
+/// and the docker-reference, so a candidate whose SHA-256 is the layer's digest *is* the
+/// layer (exactly what a fetch checked against that digest would return). Anything else,
+/// e.g. a payload with annotations or a timestamp, is fetched.
+fn known_payload(
+    descriptor: &oci::Descriptor,
+    layer_digest: &Digest,
+    image_digest: &Digest,
+    likely_references: &[String],
+) -> Option<Vec<u8>> {
+    let no_annotations = BTreeMap::new();
+    likely_references
+        .iter()
+        .map(|r| payload::build(r, image_digest, &no_annotations))
+        .find(|bytes| bytes.len() as u64 == descriptor.size && &Digest::of(bytes) == layer_digest)
 }
 
 /// `registry/repo@digest` for the cache (None for layouts, which are local already).
@@ -255,15 +328,25 @@ pub async fn verify_image(
         cache: expect.cache,
         subject: subject.as_deref(),
     };
-    let fetched = fetch_signatures(&repo, image, &digest, limits, cache_use, expect.bundles).await;
-    let (layers, mut entry, bundles) = match fetched {
-        Ok(l) => l,
-        Err(e) => return ImageReport::failed(image, Some(&digest), &e),
-    };
     let identity = expect
         .identity
         .map(str::to_string)
         .unwrap_or_else(|| image.default_identity());
+    let likely = likely_payload_references(image, expect.identity);
+    let fetched = fetch_signatures(
+        &repo,
+        image,
+        &digest,
+        limits,
+        cache_use,
+        expect.bundles,
+        &likely,
+    )
+    .await;
+    let (layers, mut entry, bundles) = match fetched {
+        Ok(l) => l,
+        Err(e) => return ImageReport::failed(image, Some(&digest), &e),
+    };
     let mut reports = Vec::new();
     let mut verified = Vec::new();
     for (i, layer) in layers.iter().enumerate() {
@@ -279,30 +362,29 @@ pub async fn verify_image(
         verified.extend(sig);
     }
     remember(cache_use, entry);
-    if !bundles.is_empty() {
-        let judge = BundleJudge {
-            keys: expect.keys,
-            root: crate::bundle::command::production_root(),
-            keyless: false,
+    let judge = BundleJudge {
+        keys: expect.keys,
+        root: crate::bundle::command::production_root(),
+        keyless: false,
+    };
+    let mut judged = Judged {
+        reports,
+        verified,
+        judge,
+    };
+    judged.add_bundles(&bundles, &digest, &identity);
+    let mut decision = expect.requirement.evaluate(&judged.verified);
+    if matches!(decision, Decision::Deny(_)) && expect.bundles.deferred() {
+        let bundles = match fetch_referrers(&repo, image, &digest, limits).await {
+            Ok(b) => b,
+            Err(e) => return ImageReport::failed(image, Some(&digest), &e),
         };
-        for (i, bundle) in bundles.iter().enumerate() {
-            let (report, sig) = judge_bundle(
-                layers.len() + i + 1,
-                bundle,
-                &digest,
-                Some(&identity),
-                &judge,
-            );
-            reports.push(report);
-            verified.extend(sig.and_then(|s| {
-                Some(VerifiedSignature {
-                    key_id: s.key_id?,
-                    annotations: s.annotations,
-                })
-            }));
+        if !bundles.is_empty() {
+            judged.add_bundles(&bundles, &digest, &identity);
+            decision = expect.requirement.evaluate(&judged.verified);
         }
     }
-    let decision = expect.requirement.evaluate(&verified);
+    let reports = judged.reports;
     let (decision, reason) = match &decision {
         Decision::Allow { .. } => ("verified", None),
         Decision::Deny(denial) => {
@@ -332,6 +414,30 @@ pub async fn verify_image(
     }
 }
 
+/// The signatures of one image judged so far (for `--key`).
+struct Judged<'a> {
+    reports: Vec<SignatureReport>,
+    verified: Vec<VerifiedSignature>,
+    judge: BundleJudge<'a>,
+}
+
+impl Judged<'_> {
+    /// Judges `bundles`, numbering them after what was judged before.
+    fn add_bundles(&mut self, bundles: &[FetchedBundle], digest: &Digest, identity: &str) {
+        for bundle in bundles {
+            let index = self.reports.len() + 1;
+            let (report, sig) = judge_bundle(index, bundle, digest, Some(identity), &self.judge);
+            self.reports.push(report);
+            self.verified.extend(sig.and_then(|s| {
+                Some(VerifiedSignature {
+                    key_id: s.key_id?,
+                    annotations: s.annotations,
+                })
+            }));
+        }
+    }
+}
+
 /// One layer of a `.sig` manifest, fetched as far as it could be.
 #[derive(Debug, Clone)]
 pub struct FetchedLayer {
@@ -357,6 +463,7 @@ pub async fn fetch_signature_layers(
     digest: &Digest,
     limits: &Limits,
     cache_use: CacheUse<'_>,
+    likely_references: &[String],
 ) -> Result<(Vec<FetchedLayer>, Option<Entry>), StoreError> {
     let tag = digest.signature_tag();
     let cached = match (cache_use.cache, cache_use.subject) {
@@ -431,6 +538,10 @@ pub async fn fetch_signature_layers(
         };
         if let Some(bytes) = entry_ref.and_then(|e| e.payload(&descriptor.digest)) {
             return Ok(check_size(bytes, descriptor.size));
+        }
+        if let Some(bytes) = known_payload(descriptor, &layer_digest, digest, likely_references)
+        {
+            return Ok(Ok(bytes));
         }
         if offline {
             return Err(StoreError::Offline(format!(
@@ -849,5 +960,64 @@ mod tests {
             "127.0.0.1:5000/app"
         ));
         assert!(!identity_matches("", "127.0.0.1:5000/app"));
+    }
+
+    fn layer_for(bytes: &[u8]) -> (oci::Descriptor, Digest) {
+        let digest = Digest::of(bytes);
+        let descriptor = oci::Descriptor {
+            media_type: SIMPLE_SIGNING.to_string(),
+            digest: digest.to_string(),
+            size: bytes.len() as u64,
+            annotations: None,
+            platform: None,
+        };
+        (descriptor, digest)
+    }
+
+    #[test]
+    fn known_payload_only_when_the_layer_digest_proves_it() {
+        let image = Digest::of(b"image");
+        let likely = vec!["127.0.0.1:5000/app".to_string()];
+        let plain = payload::build(&likely[0], &image, &BTreeMap::new());
+        let (descriptor, digest) = layer_for(&plain);
+        assert_eq!(
+            known_payload(&descriptor, &digest, &image, &likely),
+            Some(plain)
+        );
+        // Annotated, another repository, another image: not computable, so fetched.
+        let annotated = payload::build(
+            &likely[0],
+            &image,
+            &BTreeMap::from([("env".to_string(), "prod".to_string())]),
+        );
+        let other_repo = payload::build("127.0.0.1:5000/other", &image, &BTreeMap::new());
+        let other_image = payload::build(&likely[0], &Digest::of(b"other"), &BTreeMap::new());
+        for bytes in [annotated, other_repo, other_image] {
+            let (descriptor, digest) = layer_for(&bytes);
+            assert_eq!(known_payload(&descriptor, &digest, &image, &likely), None);
+        }
+        // A descriptor whose size disagrees is never satisfied from a guess.
+        let (mut descriptor, digest) =
+            layer_for(&payload::build(&likely[0], &image, &BTreeMap::new()));
+        descriptor.size += 1;
+        assert_eq!(known_payload(&descriptor, &digest, &image, &likely), None);
+    }
+
+    #[test]
+    fn likely_references_cover_cosign_spellings_and_the_identity() {
+        let hub = reference::parse("alpine").expect("parse");
+        assert_eq!(
+            likely_payload_references(&hub, None),
+            ["docker.io/library/alpine", "index.docker.io/library/alpine"]
+        );
+        let local = reference::parse("127.0.0.1:5000/app:v1").expect("parse");
+        assert_eq!(
+            likely_payload_references(&local, Some("registry.example.com/app")),
+            ["127.0.0.1:5000/app", "registry.example.com/app"]
+        );
+        assert_eq!(
+            likely_payload_references(&local, Some("127.0.0.1:5000/app")),
+            ["127.0.0.1:5000/app"]
+        );
     }
 }

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::process::Stdio;
 
 use vouch_e2e::fault_proxy::FaultProxy;
-use vouch_e2e::{Registry, Run, TEST_PASSWORD, TestImage, keygen, vouch};
+use vouch_e2e::{Registry, Run, TEST_PASSWORD, TestImage, keygen, sign, verify, vouch};
 
 fn push_many(reg: &Registry, n: usize) -> Vec<String> {
     (0..n)
@@ -191,6 +191,83 @@ fn a_changed_signature_manifest_is_refetched_not_served_from_cache() {
     verify(&public2).expect_code(1);
     sign(&key2);
     verify(&public2).expect_code(0);
+}
+
+#[test]
+fn only_the_requests_a_verdict_needs() {
+    let reg = Registry::start();
+    let refs = push_many(&reg, 4);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (key, public) = keygen(dir.path(), "k", "ecdsa-p256");
+    sign(&refs[0], &key, &[]).expect_code(0);
+    sign(&refs[1], &key, &["-a", "env=prod"]).expect_code(0);
+    sign(&refs[2], &key, &["--format", "bundle"]).expect_code(0);
+    sign(&refs[3], &key, &[]).expect_code(0);
+    sign(&refs[3], &key, &["--format", "bundle"]).expect_code(0);
+
+    let proxy = FaultProxy::start(&reg.host);
+    let via = |r: &String| r.replace(&reg.host, &proxy.host);
+    let identity = reg.image("fleet");
+    let verify_via = |r: &String, extra: &[&str]| {
+        let mut args = vec!["--no-cache", "--identity", identity.as_str()];
+        args.extend_from_slice(extra);
+        verify(&via(r), &[&public], &args)
+    };
+
+    // `.sig` signatures that verify: one request each, for the `.sig` manifest. The
+    // unannotated payload is computed and checked against the layer digest instead of
+    // fetched; the annotated one is fetched. No referrers lookup: it could not change a pass.
+    for r in [&refs[0], &refs[1], &refs[3]] {
+        verify_via(r, &[]).expect_code(0);
+    }
+    assert_eq!(proxy.count_matching("GET", ".sig"), 3);
+    assert_eq!(
+        proxy.count_matching("GET", "/blobs/"),
+        1,
+        "only the annotated payload"
+    );
+    assert_eq!(proxy.count_matching("GET", "/referrers/"), 0);
+    assert_eq!(
+        proxy.count_matching("GET", "/manifests/sha256-"),
+        3,
+        "no referrers fallback tag"
+    );
+
+    // Bundle-only: the `.sig` tag is missing, so the referrers are read, and it verifies.
+    proxy.clear_log();
+    let out = verify_via(&refs[2], &["--output", "json"]).expect_code(0);
+    let sigs = out.json()["images"][0]["signatures"].clone();
+    assert_eq!(sigs[0]["format"], "bundle", "{sigs}");
+    assert!(
+        proxy.count_matching("GET", "/referrers/")
+            + proxy.count_matching("GET", "/manifests/sha256-")
+            >= 2,
+        "the referrers were looked up"
+    );
+
+    // Both formats: the default stops at the `.sig` signature; --all-signatures lists both.
+    let out = verify_via(&refs[3], &["--output", "json"]).expect_code(0);
+    let sigs = out.json()["images"][0]["signatures"].clone();
+    assert_eq!(sigs.as_array().map(Vec::len), Some(1), "{sigs}");
+    let out = verify_via(&refs[3], &["--all-signatures", "--output", "json"]).expect_code(0);
+    let sigs = out.json()["images"][0]["signatures"].clone();
+    let formats: Vec<&str> = sigs
+        .as_array()
+        .expect("signatures")
+        .iter()
+        .map(|s| s["format"].as_str().unwrap_or("sig"))
+        .collect();
+    assert_eq!(formats, ["sig", "bundle"], "{sigs}");
+
+    // A `.sig` signature under another key does not pass, so the bundle is still read: a
+    // bundle by the trusted key then verifies the image.
+    let (other_key, _) = keygen(dir.path(), "other", "ed25519");
+    sign(&refs[2], &other_key, &[]).expect_code(0);
+    let out = verify_via(&refs[2], &["--output", "json"]).expect_code(0);
+    let sigs = out.json()["images"][0]["signatures"].clone();
+    assert_eq!(sigs[0]["verdict"], "rejected", "{sigs}");
+    assert_eq!(sigs[1]["verdict"], "verified", "{sigs}");
+    assert_eq!(sigs[1]["format"], "bundle", "{sigs}");
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

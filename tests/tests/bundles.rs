@@ -221,8 +221,13 @@ fn tag_based_and_bundle_signatures_count_together() {
             reg.host
         ),
     );
-    let out = verify_policy(&one, &reference, &["--output", "json"]).expect_code(0);
+    let out =
+        verify_policy(&one, &reference, &["--all-signatures", "--output", "json"]).expect_code(0);
     let sigs = out.json()["images"][0]["judged"][0]["evaluation"]["signatures"].clone();
+    assert!(
+        sigs.as_array().is_some_and(|s| s.len() >= 2),
+        "both formats read: {sigs}"
+    );
     let counted = sigs
         .as_array()
         .expect("signatures")

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use vouch_e2e::fault_proxy::FaultProxy;
 use vouch_e2e::peers::{Peers, peers};
 use vouch_e2e::{Registry, Run, TEST_PASSWORD, TestImage, keygen, sign, verify};
 
@@ -207,6 +208,20 @@ fn peers_sign_vouch_verifies(algorithm: &str) {
             .is_some_and(|r| r.ends_with("/by-skopeo:v1")),
         "{sig}"
     );
+
+    // cosign's payload is the unannotated one vouch computes from the digest and repository,
+    // so vouch needs no blob; skopeo's names the tag and a timestamp, so it is fetched.
+    let proxy = FaultProxy::start(&b.reg.host);
+    for (reference, public, repo, blobs) in [
+        (&cosign_ref, &cosign_pub, "by-cosign", 0),
+        (&skopeo_ref, &skopeo_pub, "by-skopeo", 1),
+    ] {
+        proxy.clear_log();
+        let via = reference.replace(&b.reg.host, &proxy.host);
+        let identity = b.reg.image(repo);
+        verify(&via, &[public], &["--no-cache", "--identity", &identity]).expect_code(0);
+        assert_eq!(proxy.count_matching("GET", "/blobs/"), blobs, "{repo}");
+    }
 
     // vouch refuses a peer signature under the wrong key.
     let (_k, other_pub) = keygen(b.dir.path(), "other", "ecdsa-p256");
