@@ -286,6 +286,7 @@ for n in $NS; do
     timed "vouch.$n" "$runs" "$cold_cache" "${VOUCH_VERIFY[@]}" "${refs[@]}"
     timed "floor.$n" "$runs" "" "$FLOOR" --refs "$W/verify.refs" --count "$n" --jobs "$JOBS"
     timed "floorR.$n" "$runs" "" "$FLOOR" --refs "$W/verify.refs" --count "$n" --jobs "$JOBS" --referrers
+    timed "floorM.$n" "$runs" "" "$FLOOR" --refs "$W/verify.refs" --count "$n" --jobs "$JOBS" --manifest-only
     timed "floor1.$n" "$runs" "" "$FLOOR" --refs "$W/verify.refs" --count "$n" --jobs 1
     timed "cosign.$n" "$runs" "" "${COSIGN_VERIFY[@]}" "${refs[@]}"
 done
@@ -352,11 +353,12 @@ sign_all "$W/latency.refs" "$W/logs/setup.log" || die "signing through the proxy
 mapfile -t LREFS <"$W/latency.refs"
 px rtt "$LATENCY_MS"
 declare -A PXS
-for tool in vouch floor cosign; do
+for tool in vouch floor floorM cosign; do
     px_stats "$W/px.reset"
     case $tool in
         vouch) timed "vouch.lat" "$RUNS" "$cold_cache" "${VOUCH_VERIFY[@]}" "${LREFS[@]}" ;;
         floor) timed "floor.lat" "$RUNS" "" "$FLOOR" --refs "$W/latency.refs" --jobs "$JOBS" ;;
+        floorM) timed "floorM.lat" "$RUNS" "" "$FLOOR" --refs "$W/latency.refs" --jobs "$JOBS" --manifest-only ;;
         cosign) timed "cosign.lat" "$RUNS" "" "${COSIGN_VERIFY[@]}" "${LREFS[@]}" ;;
     esac
     px_stats "$W/px.$tool"
@@ -456,14 +458,17 @@ report() {
     echo
     echo "### Verify, loopback, digest references (vouch with an empty cache)"
     echo
-    echo "| N | vouch | floor ($JOBS jobs) | floor (1 job) | cosign | vouch / floor | cosign / vouch | peak RSS vouch | peak RSS cosign | floor + referrers ($JOBS jobs) | vouch / (floor + referrers) |"
-    echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| N | vouch | floor ($JOBS jobs) | floor (1 job) | cosign | vouch / floor | cosign / vouch | peak RSS vouch | peak RSS cosign | floor, .sig manifest only ($JOBS jobs) | vouch / (floor, manifest only) | floor + referrers ($JOBS jobs) |"
+    echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     for n in $NS; do
-        echo "| $n | $(val "vouch.$n") | $(val "floor.$n") | $(val "floor1.$n") | $(val "cosign.$n") | $(ratio "vouch.$n" "floor.$n") | $(ratio "cosign.$n" "vouch.$n") | $(mib "vouch.$n") | $(mib "cosign.$n") | $(val "floorR.$n") | $(ratio "vouch.$n" "floorR.$n") |"
+        echo "| $n | $(val "vouch.$n") | $(val "floor.$n") | $(val "floor1.$n") | $(val "cosign.$n") | $(ratio "vouch.$n" "floor.$n") | $(ratio "cosign.$n" "vouch.$n") | $(mib "vouch.$n") | $(mib "cosign.$n") | $(val "floorM.$n") | $(ratio "vouch.$n" "floorM.$n") | $(val "floorR.$n") |"
     done
     echo
-    echo "\"floor + referrers\" adds, per image, the Sigstore-bundle lookup a verifier of OCI referrers makes first"
-    echo "(\`GET …/referrers/<digest>\`, then the \`sha256-<hex>\` fallback tag when that is 404, as on Distribution 2.8)."
+    echo "The floor fetches each image's \`.sig\` manifest and its signature blob (2 requests). \"floor, .sig manifest"
+    echo "only\" skips the blob, as vouch does when the payload is the unannotated one it can compute from the digest"
+    echo "and repository (1 request). \"floor + referrers\" adds the Sigstore-bundle lookup a verifier of OCI referrers"
+    echo "makes (\`GET …/referrers/<digest>\`, then the \`sha256-<hex>\` fallback tag when that is 404, as on"
+    echo "Distribution 2.8); vouch makes it only for images whose \`.sig\` signatures do not verify."
     echo
     echo "(The N=1 row includes a few ms of the harness's own process overhead; the hyperfine table below does not.)"
     echo
@@ -503,9 +508,9 @@ report() {
     echo
     echo "### Verify through a proxy adding $LATENCY_MS ms per round trip (each request, each new connection), N=$LATENCY_N"
     echo
-    echo "| N | vouch | floor ($JOBS jobs) | cosign | vouch / floor | cosign / vouch |"
-    echo "|---:|---:|---:|---:|---:|---:|"
-    echo "| $LATENCY_N | $(val vouch.lat) | $(val floor.lat) | $(val cosign.lat) | $(ratio vouch.lat floor.lat) | $(ratio cosign.lat vouch.lat) |"
+    echo "| N | vouch | floor ($JOBS jobs) | floor, manifest only | cosign | vouch / floor | vouch / (floor, manifest only) | cosign / vouch |"
+    echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| $LATENCY_N | $(val vouch.lat) | $(val floor.lat) | $(val floorM.lat) | $(val cosign.lat) | $(ratio vouch.lat floor.lat) | $(ratio vouch.lat floorM.lat) | $(ratio cosign.lat vouch.lat) |"
     if [ -n "${MS[vouch.lat2]:-}" ]; then
         echo
         echo "At --jobs $LATENCY_JOBS2 (vouch and the floor): vouch $(val vouch.lat2), floor $(val floor.lat2), vouch / floor $(ratio vouch.lat2 floor.lat2), cosign / vouch $(ratio cosign.lat vouch.lat2)."
@@ -515,7 +520,7 @@ report() {
     echo
     echo "| tool | requests | manifest GETs | blob GETs | referrers GETs | HEADs | other (GET /v2/) | new connections |"
     echo "|---|---:|---:|---:|---:|---:|---:|---:|"
-    for tool in vouch floor cosign; do
+    for tool in vouch floor floorM cosign; do
         local s="${PXS[$tool]:-}"
         echo "| $tool | $(per_run "$s" requests) | $(per_run "$s" manifest_gets) | $(per_run "$s" blob_gets) | $(per_run "$s" referrers_gets) | $(per_run "$s" heads) | $(per_run "$s" other) | $(per_run "$s" connections) |"
     done
@@ -554,6 +559,10 @@ report() {
         check "loopback, N=1000: vouch ≤ 1.2× the floor" "${r}×" "$(le "$r" 1.2)"
     else
         check "loopback, N=1000: vouch ≤ 1.2× the floor" "—" ""
+    fi
+    if [ -n "$(num vouch.1000)" ] && [ -n "$(num floorM.1000)" ]; then
+        r=$(awk -v a="$(num vouch.1000)" -v b="$(num floorM.1000)" 'BEGIN { printf "%.2f", a / b }')
+        check "(stricter) loopback, N=1000: vouch ≤ 1.2× the manifest-only floor" "${r}×" "$(le "$r" 1.2)"
     fi
     if [ -n "$(num vouch.1000)" ] && [ -n "$(num cosign.1000)" ]; then
         r=$(awk -v a="$(num cosign.1000)" -v b="$(num vouch.1000)" 'BEGIN { printf "%.2f", a / b }')

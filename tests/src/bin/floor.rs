@@ -19,7 +19,11 @@
 //! registry has no Referrers API (404), `GET /v2/<repo>/manifests/sha256-<hex>` (the
 //! fallback tag). Either may be 404 (no referrers); the bundles themselves are not fetched.
 //!
-//! Usage: `floor --refs FILE [--jobs N] [--count N] [--referrers]`. Prints one line,
+//! With `--manifest-only`, the blobs are not fetched: the floor of a verifier that, like
+//! vouch, can compute an unannotated payload from the image digest and repository and only
+//! checks it against the layer digest (a blob is fetched only when that fails).
+//!
+//! Usage: `floor --refs FILE [--jobs N] [--count N] [--referrers] [--manifest-only]`. Prints one line,
 //! `floor: N images, R requests, B bytes, T ms`, on stdout; exits 1 if any request failed
 //! or any image had no signature layer.
 
@@ -37,6 +41,7 @@ struct Args {
     jobs: usize,
     count: Option<usize>,
     referrers: bool,
+    manifest_only: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -44,11 +49,13 @@ fn parse_args() -> Result<Args, String> {
     let mut jobs = 8;
     let mut count = None;
     let mut referrers = false;
+    let mut manifest_only = false;
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
         match arg.as_str() {
             "--referrers" => referrers = true,
+            "--manifest-only" => manifest_only = true,
             "--refs" => refs = Some(value("--refs")?),
             "--jobs" => {
                 jobs = value("--jobs")?
@@ -70,6 +77,7 @@ fn parse_args() -> Result<Args, String> {
         jobs: jobs.max(1),
         count,
         referrers,
+        manifest_only,
     })
 }
 
@@ -177,6 +185,7 @@ fn fetch_one(
     agent: &ureq::Agent,
     r: &str,
     referrers: bool,
+    manifest_only: bool,
     counters: &Counters,
 ) -> Result<usize, String> {
     let t = parse_ref(r)?;
@@ -211,6 +220,10 @@ fn fetch_one(
         let Some(layer_digest) = layer["digest"].as_str() else {
             return Err(format!("{r}: layer without digest"));
         };
+        if manifest_only {
+            fetched += 1;
+            continue;
+        }
         let blob = get(
             agent,
             &format!("{base}/blobs/{layer_digest}"),
@@ -259,6 +272,7 @@ fn main() -> std::process::ExitCode {
     let failures = Arc::new(AtomicUsize::new(0));
     let counters = Arc::new(Counters::default());
     let referrers = args.referrers;
+    let manifest_only = args.manifest_only;
     let start = Instant::now();
     let workers: Vec<_> = (0..args.jobs.min(refs.len().max(1)))
         .map(|_| {
@@ -278,7 +292,7 @@ fn main() -> std::process::ExitCode {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(r) = refs.get(i) else { break };
-                    if let Err(e) = fetch_one(&agent, r, referrers, &counters)
+                    if let Err(e) = fetch_one(&agent, r, referrers, manifest_only, &counters)
                         && failures.fetch_add(1, Ordering::Relaxed) < 5
                     {
                         eprintln!("floor: {e}");
