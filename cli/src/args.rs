@@ -288,7 +288,8 @@ pub struct SignArgs {
     /// Also read image references from FILE, one per line (`-` for stdin; # comments).
     #[arg(long, value_name = "FILE")]
     pub from: Option<PathBuf>,
-    /// How many images to work on at once.
+    /// How many images to work on at once (signs waiting the ~1 s to confirm their write
+    /// hold no job).
     #[arg(long, short = 'j', value_name = "N", default_value_t = 16,
           value_parser = clap::value_parser!(u16).range(1..=256))]
     pub jobs: u16,

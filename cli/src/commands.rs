@@ -278,6 +278,10 @@ fn logout(registry: &str) -> Result<Exit, Failure> {
     Ok(Exit::Ok)
 }
 
+/// Signs in flight per `--jobs` slot: a sign spends ~1 s waiting to confirm its write
+/// (docs/security.md) and tens of ms working, so most of a batch's signs are waiting.
+const SIGNS_IN_FLIGHT_PER_JOB: usize = 32;
+
 async fn sign(args: SignArgs, options: StoreOptions) -> Result<Exit, Failure> {
     let annotations = parse_annotations(&args.annotations)?;
     let images = collect_images(&args.images, args.from.as_deref())?;
@@ -289,6 +293,8 @@ async fn sign(args: SignArgs, options: StoreOptions) -> Result<Exit, Failure> {
     )?;
     drop(password);
     let stores = stores(&options)?;
+    let jobs = usize::from(args.jobs);
+    let slots = tokio::sync::Semaphore::new(jobs);
     let options = SignOptions {
         key: &key,
         annotations: &annotations,
@@ -298,6 +304,7 @@ async fn sign(args: SignArgs, options: StoreOptions) -> Result<Exit, Failure> {
             (SignatureFormat::Bundle, _) | (_, Some(_)) => SignFormat::Bundle,
             (SignatureFormat::Simplesigning, None) => SignFormat::SimpleSigning,
         },
+        slots: Some(&slots),
     };
     if let Some(path) = &args.output_bundle {
         return write_bundle_file(&stores, &images, &options, path, args.output).await;
@@ -305,9 +312,10 @@ async fn sign(args: SignArgs, options: StoreOptions) -> Result<Exit, Failure> {
     let progress = crate::batch::Progress::new(images.len(), "signing");
     let mut results = Vec::new();
     let mut worst = Exit::Ok as u8;
+    // `jobs` bounds the signs at work; more may be waiting to confirm their writes.
     crate::batch::run_in_order(
         &images,
-        usize::from(args.jobs),
+        jobs.saturating_mul(SIGNS_IN_FLIGHT_PER_JOB),
         |image| {
             let (stores, options) = (&stores, &options);
             async move {

@@ -18,6 +18,7 @@ use crate::referrers::{self, BundleArtifact, EMPTY_CONFIG};
 use crate::resolve::resolve;
 use crate::store::{Fetched, Lookup, Repo, StoreError, Stores};
 use crate::verify::{BundleJudge, TrustedKey, judge_bundle};
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 /// How many read-merge-write rounds to try before giving up on a contended `.sig` tag.
 const MAX_ROUNDS: u32 = 30;
@@ -65,6 +66,40 @@ pub struct SignOptions<'a> {
     pub identity: Option<&'a str>,
     /// The signature format.
     pub format: SignFormat,
+    /// The batch's `--jobs`, shared by its signs; `None`: unbounded (one image).
+    pub slots: Option<&'a Semaphore>,
+}
+
+/// One sign's share of the batch's `--jobs`: held while it works, given back while it waits
+/// to confirm its write, so a batch's confirmation waits overlap instead of queueing.
+struct Slot<'a> {
+    slots: Option<&'a Semaphore>,
+    permit: Option<SemaphorePermit<'a>>,
+}
+
+impl<'a> Slot<'a> {
+    async fn take(slots: Option<&'a Semaphore>) -> Slot<'a> {
+        let mut slot = Slot {
+            slots,
+            permit: None,
+        };
+        slot.acquire().await;
+        slot
+    }
+
+    async fn acquire(&mut self) {
+        if let Some(slots) = self.slots {
+            // The semaphore is never closed, so acquiring cannot fail.
+            self.permit = slots.acquire().await.ok();
+        }
+    }
+
+    /// Sleeps without holding a job.
+    async fn idle(&mut self, duration: Duration) {
+        self.permit = None;
+        tokio::time::sleep(duration).await;
+        self.acquire().await;
+    }
 }
 
 /// Signs one image reference (and, with `recursive`, its index children).
@@ -75,6 +110,7 @@ pub async fn sign_image(
 ) -> Result<Vec<SignedImage>, StoreError> {
     let limits = stores.limits();
     let repo = stores.repo(image);
+    let mut slot = Slot::take(options.slots).await;
     let resolved = resolve(&repo, image, true, limits).await?;
     let mut manifests: Vec<Option<Fetched>> =
         vec![resolved.manifest.as_ref().map(|(f, _)| f.clone())];
@@ -109,7 +145,8 @@ pub async fn sign_image(
     for (digest, manifest) in digests.into_iter().zip(manifests) {
         if options.format == SignFormat::Bundle {
             let subject = manifest.ok_or_else(|| StoreError::NotFound(format!("image {image}")))?;
-            let signed = attach_bundle(&repo, &identity, &subject, options, limits).await?;
+            let signed =
+                attach_bundle(&repo, &identity, &subject, options, limits, &mut slot).await?;
             out.push(SignedImage {
                 reference: image.to_string(),
                 signed: image.pinned_display(&digest),
@@ -128,7 +165,7 @@ pub async fn sign_image(
             signature_b64: base64::engine::general_purpose::STANDARD.encode(signature),
         };
         let (outcome, signatures) =
-            append_signature(&repo, &digest, &layer, options.key, limits).await?;
+            append_signature(&repo, &digest, &layer, options.key, limits, &mut slot).await?;
         out.push(SignedImage {
             reference: image.to_string(),
             signed: image.pinned_display(&digest),
@@ -189,6 +226,7 @@ async fn attach_bundle(
     subject: &Fetched,
     options: &SignOptions<'_>,
     limits: &Limits,
+    slot: &mut Slot<'_>,
 ) -> Result<AttachedBundle, StoreError> {
     let digest = &subject.digest;
     let existing = referrers::fetch_bundles(repo, digest, limits).await?;
@@ -255,8 +293,14 @@ async fn attach_bundle(
         artifact: &artifact,
         blobs: vec![bundle.as_slice(), EMPTY_CONFIG],
     };
-    let (outcome, count) =
-        update_tag(repo, &referrers::referrers_tag(digest), &update, limits).await?;
+    let (outcome, count) = update_tag(
+        repo,
+        &referrers::referrers_tag(digest),
+        &update,
+        limits,
+        slot,
+    )
+    .await?;
     Ok(AttachedBundle {
         outcome,
         count,
@@ -393,13 +437,14 @@ async fn append_signature(
     layer: &SignatureLayer,
     key: &PrivateKey,
     limits: &Limits,
+    slot: &mut Slot<'_>,
 ) -> Result<(&'static str, usize), StoreError> {
     let update = SigLayerUpdate {
         layer,
         key,
         payload: [layer.payload.as_slice()],
     };
-    update_tag(repo, &digest.signature_tag(), &update, limits).await
+    update_tag(repo, &digest.signature_tag(), &update, limits, slot).await
 }
 
 /// Applies `update` to `tag`. Distribution has no conditional PUT, so this is optimistic:
@@ -412,6 +457,7 @@ async fn update_tag(
     tag: &str,
     update: &dyn TagUpdate,
     limits: &Limits,
+    slot: &mut Slot<'_>,
 ) -> Result<(&'static str, usize), StoreError> {
     // The blobs do not depend on the merge: upload them outside the window.
     for blob in update.blobs() {
@@ -450,7 +496,7 @@ async fn update_tag(
             return Err(e);
         }
         wrote = true;
-        tokio::time::sleep(CONFIRM_DELAY + jitter(round)).await;
+        slot.idle(CONFIRM_DELAY + jitter(round)).await;
     }
     Err(StoreError::Registry {
         registry: "-".into(),

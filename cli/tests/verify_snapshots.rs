@@ -59,6 +59,7 @@ async fn signed_layout(dir: &Path, signers: &[(&str, &[(&str, &str)])]) -> Image
                 recursive: false,
                 identity: Some(IDENTITY),
                 format: vouch::sign::SignFormat::SimpleSigning,
+                slots: None,
             },
         )
         .await
