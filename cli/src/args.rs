@@ -133,6 +133,7 @@ where docker, cosign and vouch all find them.")]
   vouch verify --policy policy.yaml registry.example.com/prod/app:1.4 --platform linux/arm64
   vouch verify --from release-images.txt --key release.pub --jobs 32
   vouch verify --offline registry.example.com/app@sha256:… --key release.pub
+  vouch verify --all-signatures registry.example.com/app:1.4 --key release.pub --output json
   vouch verify --bundle app.sigstore.json registry.example.com/app@sha256:… --policy p.yaml
 
 Exit codes:
