@@ -23,6 +23,10 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 /// How many read-merge-write rounds to try before giving up on a contended `.sig` tag.
 const MAX_ROUNDS: u32 = 30;
 
+/// How long the rounds of one tag update may take in all; no round starts after it (a
+/// round is never cut short: every write is a superset of what it read).
+const UPDATE_DEADLINE: Duration = Duration::from_secs(300);
+
 /// What was signed.
 #[derive(Debug, Clone, Serialize)]
 pub struct SignedImage {
@@ -464,7 +468,18 @@ async fn update_tag(
         repo.put_blob(blob).await?;
     }
     let mut wrote = false;
+    let started = Instant::now();
     for round in 0..MAX_ROUNDS {
+        if started.elapsed() > UPDATE_DEADLINE {
+            return Err(StoreError::Registry {
+                registry: repo.name(),
+                request: format!("PUT manifests/{tag}"),
+                reason: format!(
+                    "still not settled after {} s ({round} rounds); the registry is too slow or the tag too contended (nothing was removed)",
+                    UPDATE_DEADLINE.as_secs()
+                ),
+            });
+        }
         let read_started = Instant::now();
         let existing = repo.get_manifest(Lookup::Tag(tag), limits).await?;
         let existing_bytes = existing.as_ref().map(|f| f.bytes.as_slice());
@@ -499,7 +514,7 @@ async fn update_tag(
         slot.idle(CONFIRM_DELAY + jitter(round)).await;
     }
     Err(StoreError::Registry {
-        registry: "-".into(),
+        registry: repo.name(),
         request: format!("PUT manifests/{tag}"),
         reason: format!(
             "the tag kept changing under concurrent writers; gave up after {MAX_ROUNDS} rounds (nothing was removed)"

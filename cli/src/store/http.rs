@@ -89,11 +89,7 @@ impl Transport {
     pub fn new(options: &StoreOptions) -> Result<Transport, StoreError> {
         // Installing twice is harmless; the first provider wins.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let setup = |reason: String| StoreError::Registry {
-            registry: "-".into(),
-            request: "set up HTTP client".into(),
-            reason,
-        };
+        let setup = StoreError::Setup;
         let mut builder = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(options.timeout)
@@ -103,16 +99,23 @@ impl Transport {
             .tls_danger_accept_invalid_certs(options.allow_insecure);
         let mut roots = Vec::new();
         for path in &options.ca_certs {
-            let pem = std::fs::read(path)
-                .map_err(|e| setup(format!("cannot read CA file {}: {e}", path.display())))?;
+            let pem = std::fs::read(path).map_err(|e| {
+                setup(format!(
+                    "--registry-cacert: cannot read CA file {}: {e}",
+                    path.display()
+                ))
+            })?;
             let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
                 setup(format!(
-                    "{} is not a PEM certificate bundle: {e}",
+                    "--registry-cacert: {} is not a PEM certificate bundle: {e}",
                     path.display()
                 ))
             })?;
             if certs.is_empty() {
-                return Err(setup(format!("{} holds no certificate", path.display())));
+                return Err(setup(format!(
+                    "--registry-cacert: {} holds no certificate",
+                    path.display()
+                )));
             }
             roots.extend(certs);
         }
@@ -120,25 +123,36 @@ impl Transport {
             builder = builder.tls_certs_merge(roots);
         }
         if let Some((cert, key)) = &options.client_identity {
-            let mut pem = std::fs::read(cert)
-                .map_err(|e| setup(format!("cannot read {}: {e}", cert.display())))?;
-            let key_pem = Zeroizing::new(
-                std::fs::read(key)
-                    .map_err(|e| setup(format!("cannot read {}: {e}", key.display())))?,
-            );
+            let mut pem = std::fs::read(cert).map_err(|e| {
+                setup(format!(
+                    "--registry-client-cert: cannot read {}: {e}",
+                    cert.display()
+                ))
+            })?;
+            let key_pem = Zeroizing::new(std::fs::read(key).map_err(|e| {
+                setup(format!(
+                    "--registry-client-key: cannot read {}: {e}",
+                    key.display()
+                ))
+            })?);
             pem.push(b'\n');
             pem.extend_from_slice(&key_pem);
             let pem = Zeroizing::new(pem);
             let identity = reqwest::Identity::from_pem(&pem).map_err(|_| {
                 setup(format!(
-                    "{} and {} are not a PEM certificate and private key",
+                    "--registry-client-cert/--registry-client-key: {} and {} are not a PEM certificate and private key",
                     cert.display(),
                     key.display()
                 ))
             })?;
             builder = builder.identity(identity);
         }
-        let client = builder.build().map_err(|e| setup(error_chain(&e)))?;
+        let client = builder.build().map_err(|e| {
+            setup(format!(
+                "cannot set up the HTTP client: {}",
+                error_chain(&e)
+            ))
+        })?;
         Ok(Transport {
             client,
             allow_insecure: options.allow_insecure,

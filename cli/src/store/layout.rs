@@ -22,6 +22,11 @@ pub struct Layout {
 }
 
 impl Layout {
+    /// `oci:ROOT`, for messages.
+    pub fn name(&self) -> String {
+        format!("oci:{}", self.root.display())
+    }
+
     /// A handle on the layout at `root` (nothing is read yet).
     pub fn new(root: PathBuf) -> Layout {
         Layout { root }

@@ -85,6 +85,9 @@ pub enum StoreError {
     /// `--offline` and the cache lacks what is needed.
     #[error("{0}")]
     Offline(String),
+    /// The connection settings are unusable (a CA or client-certificate file): a usage error.
+    #[error("{0}")]
+    Setup(String),
     /// An OCI layout on disk is unreadable or malformed.
     #[error("{path}: {reason}")]
     Layout {
@@ -185,6 +188,14 @@ pub enum Repo {
 }
 
 impl Repo {
+    /// `registry/repository` or `oci:PATH`, for messages.
+    pub fn name(&self) -> String {
+        match self {
+            Repo::Registry(r) => r.name(),
+            Repo::Layout(l) => l.name(),
+        }
+    }
+
     /// Fetches a manifest; `Ok(None)` when the tag or digest does not exist.
     pub async fn get_manifest(
         &self,

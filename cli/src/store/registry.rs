@@ -26,6 +26,11 @@ pub struct RegistryRepo {
 }
 
 impl RegistryRepo {
+    /// `registry/repository`, for messages.
+    pub fn name(&self) -> String {
+        format!("{}/{}", self.registry, self.repository)
+    }
+
     /// A handle; nothing is sent until used.
     pub fn new(
         transport: Arc<Transport>,
