@@ -1,5 +1,6 @@
 //! The verification cache under `$XDG_CACHE_HOME/vouch`: per image digest, the `.sig`
-//! manifest and the signature payloads last fetched, and which key verified which layer.
+//! manifest and the signature payloads last fetched, which key verified which layer, and the
+//! Sigstore bundles last read from the image's referrers.
 //! Never a policy decision: policies and key sets are applied afresh on every run.
 //!
 //! Entries are content-checked on every read (manifest and payload digests), written by
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
 use crate::reference::Digest;
+use crate::referrers::FetchedBundle;
 
 const FORMAT: u32 = 1;
 const MAX_ENTRY_BYTES: u64 = 8 * 1024 * 1024;
@@ -50,6 +52,23 @@ pub struct Entry {
     payloads: BTreeMap<String, String>,
     /// `layer digest | sha256(signature annotation) | key id` triples that verified.
     verified: BTreeSet<String>,
+    /// The image had no `.sig` tag (the entry may still hold bundles).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    no_sig_tag: bool,
+    /// The bundle referrers as last read; absent if they never were (vouch reads them only
+    /// when the `.sig` signatures do not pass, or with `--all-signatures`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    bundles: Option<Vec<CachedBundle>>,
+}
+
+/// One bundle referrer as read: the bundle (base64) or why it could not be had.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct CachedBundle {
+    source: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    bundle: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
 }
 
 /// The cache directory and this process's pending writes.
@@ -178,9 +197,58 @@ impl Entry {
         })
     }
 
+    /// An entry for an image without a `.sig` tag.
+    pub fn without_sig_tag() -> Entry {
+        Entry {
+            no_sig_tag: true,
+            ..Entry::default()
+        }
+    }
+
+    /// False when the image had no `.sig` tag.
+    pub fn has_sig_tag(&self) -> bool {
+        !self.no_sig_tag
+    }
+
     /// The `.sig` manifest bytes.
     pub fn sig_manifest(&self) -> &[u8] {
         self.sig_manifest.as_bytes()
+    }
+
+    /// The bundle referrers as last read, if they were. Their bytes are not checked here:
+    /// each bundle is verified in full whenever it is judged.
+    pub fn bundles(&self) -> Option<Vec<FetchedBundle>> {
+        let b64 = &base64::engine::general_purpose::STANDARD;
+        self.bundles.as_ref().map(|bundles| {
+            bundles
+                .iter()
+                .map(|b| FetchedBundle {
+                    source: b.source.clone(),
+                    bundle: match (&b.bundle, &b.error) {
+                        (Some(bytes), _) => b64
+                            .decode(bytes)
+                            .map_err(|_| "corrupt in the verification cache".to_string()),
+                        (None, Some(error)) => Err(error.clone()),
+                        (None, None) => Err("corrupt in the verification cache".to_string()),
+                    },
+                })
+                .collect()
+        })
+    }
+
+    /// Remembers the bundle referrers just read.
+    pub fn set_bundles(&mut self, bundles: &[FetchedBundle]) {
+        let b64 = &base64::engine::general_purpose::STANDARD;
+        self.bundles = Some(
+            bundles
+                .iter()
+                .map(|b| CachedBundle {
+                    source: b.source.clone(),
+                    bundle: b.bundle.as_ref().ok().map(|bytes| b64.encode(bytes)),
+                    error: b.bundle.as_ref().err().cloned(),
+                })
+                .collect(),
+        );
     }
 
     /// A cached payload, if present and matching its digest.
@@ -262,6 +330,26 @@ mod tests {
         // A corrupt file is a miss, not an error.
         std::fs::write(c.path_for("r/a@sha256:1"), b"{not json").expect("write");
         assert!(c.get("r/a@sha256:1").is_none());
+        // Bundles: absent until read; then kept, failures included.
+        let mut e2 = Entry::without_sig_tag();
+        assert!(!e2.has_sig_tag());
+        assert!(e2.bundles().is_none());
+        e2.set_bundles(&[
+            FetchedBundle {
+                source: "sha256:aa".into(),
+                bundle: Ok(b"{}".to_vec()),
+            },
+            FetchedBundle {
+                source: "sha256:bb".into(),
+                bundle: Err("too large".into()),
+            },
+        ]);
+        c.put("r/c@sha256:1", &e2);
+        let got = c.get("r/c@sha256:1").expect("cached");
+        assert!(!got.has_sig_tag());
+        let bundles = got.bundles().expect("bundles");
+        assert_eq!(bundles[0].bundle.as_deref(), Ok(&b"{}"[..]));
+        assert_eq!(bundles[1].bundle, Err("too large".to_string()));
         // Refresh reads nothing.
         c.put("r/a@sha256:1", &e);
         assert!(

@@ -9,7 +9,7 @@ use serde::Serialize;
 use vouch_policy::{Evaluation, ImageFacts, KeySource, Outcome, Policy, SignatureFact, Timestamp};
 
 use crate::bundle::TrustedRoot;
-use crate::cache::Cache;
+use crate::cache::{Cache, Entry};
 use crate::keys::{self, PublicKey};
 use crate::oci::{self, Platform};
 use crate::reference::{self, Digest, ImageRef};
@@ -17,7 +17,7 @@ use crate::referrers::FetchedBundle;
 use crate::store::{Repo, StoreError, Stores};
 use crate::verify::{
     BundleJudge, BundleSource, CacheUse, SignatureReport, TrustedKey, cache_subject,
-    fetch_referrers, fetch_signatures, judge_bundle, judge_layer, likely_payload_references,
+    deferred_bundles, fetch_signatures, judge_bundle, judge_layer, likely_payload_references,
     remember, resolve_for_verify,
 };
 
@@ -297,6 +297,21 @@ struct Gathered {
     rejected: Vec<SignatureReport>,
     /// Signatures judged so far (layers, then bundles), for numbering the next.
     judged: usize,
+    /// What to store in the verification cache, once all is judged.
+    entry: Option<Entry>,
+    /// The cache's name for the image.
+    subject: Option<String>,
+}
+
+impl Gathered {
+    fn remember(self, run: &PolicyRun<'_>) -> Vec<SignatureReport> {
+        let cache_use = CacheUse {
+            cache: run.cache,
+            subject: self.subject.as_deref(),
+        };
+        remember(cache_use, self.entry);
+        self.rejected
+    }
 }
 
 /// Verifies the `.sig` layers and bundles of `digest` against the policy's keys (and, for
@@ -351,7 +366,6 @@ async fn facts_for(
             None => rejected.push(report),
         }
     }
-    remember(cache_use, entry);
     let mut gathered = Gathered {
         facts: ImageFacts {
             repository: repository.to_string(),
@@ -361,6 +375,8 @@ async fn facts_for(
         },
         rejected,
         judged: layers.len(),
+        entry,
+        subject: subject.clone(),
     };
     add_bundle_facts(&mut gathered, &bundles, digest, run);
     Ok(gathered)
@@ -430,13 +446,15 @@ pub async fn verify_with_policy(
             let mut evaluation = run.loaded.policy.evaluate(&gathered.facts, run.at);
             // Bundles can only add signers, so they are read only when they could matter.
             if !evaluation.decision.is_allow() && run.bundles.deferred() {
-                let bundles = fetch_referrers(repo, image, &d, stores.limits()).await?;
+                let limits = stores.limits();
+                let entry = gathered.entry.as_mut();
+                let bundles = deferred_bundles(repo, image, &d, limits, run.bundles, entry).await?;
                 if !bundles.is_empty() {
                     add_bundle_facts(&mut gathered, &bundles, &d, run);
                     evaluation = run.loaded.policy.evaluate(&gathered.facts, run.at);
                 }
             }
-            Ok::<_, StoreError>((evaluation, gathered.rejected, d))
+            Ok::<_, StoreError>((evaluation, gathered.remember(run), d))
         }
     };
     let (index_eval, index_rejected, _) =

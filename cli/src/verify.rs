@@ -145,12 +145,13 @@ pub enum BundleSource<'a> {
     /// Only these bundles (`--bundle FILE`, air-gapped): nothing else is read, not even the
     /// `.sig` tag.
     Files(&'a [FetchedBundle]),
-    /// No bundles (`--offline`: the cache holds tag-based signatures only).
-    Skip,
+    /// The bundles the verification cache holds (`--offline`), when needed as for
+    /// [`BundleSource::ReferrersIfNeeded`].
+    Cached,
 }
 
 impl BundleSource<'_> {
-    /// The source for a run: files if given, nothing offline, else the referrers (always
+    /// The source for a run: files if given, the cache offline, else the referrers (always
     /// with `all_signatures`, else only when needed).
     pub fn for_run<'a>(
         files: &'a [FetchedBundle],
@@ -160,7 +161,7 @@ impl BundleSource<'_> {
         if !files.is_empty() {
             BundleSource::Files(files)
         } else if cache.is_some_and(|c| c.mode() == CacheMode::Offline) {
-            BundleSource::Skip
+            BundleSource::Cached
         } else if all_signatures {
             BundleSource::Referrers
         } else {
@@ -168,14 +169,14 @@ impl BundleSource<'_> {
         }
     }
 
-    /// True when the referrers are still to be read if the `.sig` signatures do not pass.
+    /// True when bundles are still to be read if the `.sig` signatures do not pass.
     pub fn deferred(self) -> bool {
-        matches!(self, BundleSource::ReferrersIfNeeded)
+        matches!(self, BundleSource::ReferrersIfNeeded | BundleSource::Cached)
     }
 }
 
 /// The `.sig` layers (unless `--bundle` files replace them) and the bundles of `digest`
-/// (none yet for [`BundleSource::ReferrersIfNeeded`]: see [`fetch_referrers`]), within
+/// (none yet for deferred sources: see [`deferred_bundles`]), within
 /// [`SIGNATURES_DEADLINE`]. `likely_references` are the docker-references a payload of
 /// this image probably names (see [`likely_payload_references`]).
 pub async fn fetch_signatures(
@@ -197,27 +198,41 @@ pub async fn fetch_signatures(
         match bundles {
             BundleSource::Referrers => fetch_bundles(repo, digest, limits).await,
             BundleSource::Files(files) => Ok(files.to_vec()),
-            BundleSource::ReferrersIfNeeded | BundleSource::Skip => Ok(Vec::new()),
+            BundleSource::ReferrersIfNeeded | BundleSource::Cached => Ok(Vec::new()),
         }
     };
     // The `.sig` tag and the referrers are fetched at the same time.
     let work = async {
         let (layers, referrers) = tokio::join!(layers, referrers);
-        let (layers, entry) = layers?;
-        Ok::<_, StoreError>((layers, entry, referrers?))
+        let (layers, mut entry) = layers?;
+        let referrers = referrers?;
+        if let (BundleSource::Referrers, Some(e)) = (bundles, entry.as_mut()) {
+            e.set_bundles(&referrers);
+        }
+        Ok::<_, StoreError>((layers, entry, referrers))
     };
     within_deadline(image, digest, work).await
 }
 
-/// The bundles among `digest`'s referrers, within [`SIGNATURES_DEADLINE`] (the deferred
-/// half of [`BundleSource::ReferrersIfNeeded`]).
-pub async fn fetch_referrers(
+/// The bundles of a deferred source, once the `.sig` signatures did not pass: `digest`'s
+/// referrers, read within [`SIGNATURES_DEADLINE`] and noted in the cache `entry`; or, offline,
+/// those the entry holds (none if the referrers were never read online).
+pub async fn deferred_bundles(
     repo: &Repo,
     image: &ImageRef,
     digest: &Digest,
     limits: &Limits,
+    source: BundleSource<'_>,
+    entry: Option<&mut Entry>,
 ) -> Result<Vec<FetchedBundle>, StoreError> {
-    within_deadline(image, digest, fetch_bundles(repo, digest, limits)).await
+    if let BundleSource::Cached = source {
+        return Ok(entry.and_then(|e| e.bundles()).unwrap_or_default());
+    }
+    let bundles = within_deadline(image, digest, fetch_bundles(repo, digest, limits)).await?;
+    if let Some(e) = entry {
+        e.set_bundles(&bundles);
+    }
+    Ok(bundles)
 }
 
 async fn within_deadline<T>(
@@ -361,7 +376,6 @@ pub async fn verify_image(
         reports.push(report);
         verified.extend(sig);
     }
-    remember(cache_use, entry);
     let judge = BundleJudge {
         keys: expect.keys,
         root: crate::bundle::command::production_root(),
@@ -375,7 +389,16 @@ pub async fn verify_image(
     judged.add_bundles(&bundles, &digest, &identity);
     let mut decision = expect.requirement.evaluate(&judged.verified);
     if matches!(decision, Decision::Deny(_)) && expect.bundles.deferred() {
-        let bundles = match fetch_referrers(&repo, image, &digest, limits).await {
+        let deferred = deferred_bundles(
+            &repo,
+            image,
+            &digest,
+            limits,
+            expect.bundles,
+            entry.as_mut(),
+        )
+        .await;
+        let bundles = match deferred {
             Ok(b) => b,
             Err(e) => return ImageReport::failed(image, Some(&digest), &e),
         };
@@ -384,6 +407,7 @@ pub async fn verify_image(
             decision = expect.requirement.evaluate(&judged.verified);
         }
     }
+    remember(cache_use, entry);
     let reports = judged.reports;
     let (decision, reason) = match &decision {
         Decision::Allow { .. } => ("verified", None),
@@ -391,6 +415,11 @@ pub async fn verify_image(
             let reason = if reports.is_empty() {
                 match expect.bundles {
                     BundleSource::Files(_) => "no signatures: the bundles given hold none".into(),
+                    BundleSource::Cached => format!(
+                        "no signatures in the verification cache: {} had no {} tag when last read, and no Sigstore bundle referrers were read then (run once without --offline)",
+                        image.repository_display(),
+                        digest.signature_tag()
+                    ),
                     _ => format!(
                         "no signatures: {} has no {} tag and no Sigstore bundle referrers (sign it with `vouch sign`)",
                         image.repository_display(),
@@ -477,11 +506,15 @@ pub async fn fetch_signature_layers(
                     "{subject}: not in the verification cache (run once without --offline)"
                 )));
             };
+            if !entry.has_sig_tag() {
+                return Ok((Vec::new(), Some(entry.clone())));
+            }
             (entry.sig_manifest().to_vec(), None, Some(entry.clone()))
         }
         _ => {
             let Some(fetched) = repo.get_manifest(Lookup::Tag(&tag), limits).await? else {
-                return Ok((Vec::new(), None));
+                // Remembered too, so that --offline knows the tag is missing, not uncached.
+                return Ok((Vec::new(), cached.map(|_| Entry::without_sig_tag())));
             };
             let entry = cached.as_ref().map(|(_, _, entry)| match entry {
                 // Same manifest as last time: its payloads and verdicts still apply.

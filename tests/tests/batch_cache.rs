@@ -270,6 +270,55 @@ fn only_the_requests_a_verdict_needs() {
     assert_eq!(sigs[1]["format"], "bundle", "{sigs}");
 }
 
+#[test]
+fn offline_judges_the_bundles_last_read() {
+    let reg = Registry::start();
+    let refs = push_many(&reg, 3);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (a_key, a_pub) = keygen(dir.path(), "a", "ecdsa-p256");
+    let (b_key, b_pub) = keygen(dir.path(), "b", "ed25519");
+    sign(&refs[0], &a_key, &["--format", "bundle"]).expect_code(0);
+    sign(&refs[1], &a_key, &[]).expect_code(0);
+    sign(&refs[1], &b_key, &["--format", "bundle"]).expect_code(0);
+    sign(&refs[2], &a_key, &[]).expect_code(0);
+    sign(&refs[2], &b_key, &["--format", "bundle"]).expect_code(0);
+    let cache = dir.path().join("cache");
+    let run = |reference: &str, public: &std::path::Path, extra: &[&str]| {
+        Run::of(
+            vouch()
+                .args(["--allow-insecure-registry", "verify", reference, "--key"])
+                .arg(public)
+                .args(extra)
+                .env("XDG_CACHE_HOME", &cache),
+        )
+    };
+    // Online: the bundle-only image needs its referrers, which are cached with it; the
+    // others pass on their `.sig` signature, and only --all-signatures reads their bundles.
+    run(&refs[0], &a_pub, &[]).expect_code(0);
+    run(&refs[1], &a_pub, &[]).expect_code(0);
+    run(&refs[2], &a_pub, &["--all-signatures"]).expect_code(0);
+    drop(reg);
+
+    let out = run(&refs[0], &a_pub, &["--offline", "--output", "json"]).expect_code(0);
+    assert_eq!(out.json()["images"][0]["signatures"][0]["format"], "bundle");
+    // Judged by another key offline: the bundles read online count, those never read cannot.
+    run(&refs[2], &b_pub, &["--offline"]).expect_code(0);
+    run(&refs[1], &b_pub, &["--offline"]).expect_code(1);
+    // A policy judges the cached bundles the same way.
+    let policy = dir.path().join("policy.yaml");
+    std::fs::write(
+        &policy,
+        "version: 1\nsigners:\n  b:\n    keys: [b.pub]\nrules:\n  - name: all\n    images: [\"**\"]\n    require: {signers: [b], threshold: 1}\n",
+    )
+    .expect("policy");
+    let mut cmd = vouch();
+    cmd.args(["verify", "--offline", "--policy"])
+        .arg(&policy)
+        .arg(&refs[2])
+        .env("XDG_CACHE_HOME", &cache);
+    Run::of(&mut cmd).expect_code(0);
+}
+
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     if let Ok(entries) = std::fs::read_dir(dir) {
