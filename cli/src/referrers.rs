@@ -139,10 +139,28 @@ pub async fn list_referrers(
     digest: &Digest,
     limits: &Limits,
 ) -> Result<(ReferrersSource, Result<Vec<ReferrerDescriptor>, String>), StoreError> {
-    if let Some(bytes) = repo.get_referrers(digest, limits).await? {
-        let listed =
-            parse_index(&bytes, limits).map_err(|e| format!("the registry's referrers index: {e}"));
-        return Ok((ReferrersSource::Api, listed));
+    if let Some(pages) = repo.get_referrers(digest, limits).await? {
+        let mut listed = Vec::new();
+        for (i, page) in pages.iter().enumerate() {
+            let what = if pages.len() == 1 {
+                "the registry's referrers index".to_string()
+            } else {
+                format!("the registry's referrers index, page {}", i + 1)
+            };
+            match parse_index(page, limits) {
+                Ok(entries) => listed.extend(entries),
+                Err(e) => return Ok((ReferrersSource::Api, Err(format!("{what}: {e}")))),
+            }
+            if listed.len() > limits.max_index_children {
+                let e = ManifestError::TooMany {
+                    what: "referrers",
+                    count: listed.len(),
+                    limit: limits.max_index_children,
+                };
+                return Ok((ReferrersSource::Api, Err(format!("{what}: {e}"))));
+            }
+        }
+        return Ok((ReferrersSource::Api, Ok(listed)));
     }
     let tag = referrers_tag(digest);
     let listed = match repo.get_manifest(Lookup::Tag(&tag), limits).await? {

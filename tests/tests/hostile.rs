@@ -210,6 +210,20 @@ fn get_blob(req: &Req, digest: &str) -> bool {
     req.method == "GET" && req.route == Route::Blob(digest.to_string())
 }
 
+/// A repository with an unsigned image tagged `v1`; returns (repo, digest reference).
+fn unsigned(env: &Env, name: &str) -> (Arc<Repo>, TestImage, String) {
+    let repo = env.server.repo(name);
+    let image = TestImage::new(name);
+    add_image(&repo, &image, Some("v1"));
+    let reference = format!("{}@{}", env.identity(name), image.digest());
+    (repo, image, reference)
+}
+
+/// An empty referrers index page.
+fn empty_referrers_page() -> Vec<u8> {
+    format!(r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","manifests":[]}}"#).into_bytes()
+}
+
 /// Answers requests matching `when` with `then`, everything else honestly.
 fn intercept(
     repo: &Repo,
@@ -399,6 +413,52 @@ const CASES: &[Case] = &[
     ("control/honest-by-digest", |env, name| {
         let fx = env.signed(name);
         Plan::verify(env, &fx.digest_ref).control().says("VERIFIED")
+    }),
+    ("control/referrers-api-bundle-on-page-2", |env, name| {
+        // A bundle-only image behind a paginating Referrers API: page 1 is empty and
+        // links to page 2, which lists the bundle.
+        let (repo, image, reference) = unsigned(env, name);
+        let signed = Command::new(vouch_bin())
+            .args([
+                "--allow-insecure-registry",
+                "sign",
+                &reference,
+                "--format",
+                "bundle",
+            ])
+            .arg("--key")
+            .arg(&env.private)
+            .env("VOUCH_PASSWORD", TEST_PASSWORD)
+            .output()
+            .expect("run vouch sign");
+        assert!(
+            signed.status.success(),
+            "{}",
+            String::from_utf8_lossy(&signed.stderr)
+        );
+        let tag = image.digest().replace(':', "-");
+        let (_, index) = repo.manifest(&tag).expect("referrers tag written by sign");
+        let digest = image.digest().to_string();
+        let repo_name = name.to_string();
+        intercept(
+            &repo,
+            |req| matches!(req.route, Route::Referrers(_)),
+            move |req, _| match req.query_param("last") {
+                None => {
+                    let to = format!("</v2/{repo_name}/referrers/{digest}?last=1>; rel=\"next\"");
+                    Reply::bytes(200, OCI_INDEX, empty_referrers_page()).header("Link", &to)
+                }
+                Some(_) => Reply::bytes(200, OCI_INDEX, index.clone()),
+            },
+        );
+        Plan::verify(env, &reference)
+            .control()
+            .says("VERIFIED")
+            .says("bundle")
+            // Two pages, plus the lookup `vouch sign` made before attaching the bundle.
+            .at_most(&repo, 3, "referrers requests", |l| {
+                matches!(l.route, Route::Referrers(_))
+            })
     }),
     (
         "control/unannotated-payload-is-computed-not-fetched",
@@ -1688,6 +1748,61 @@ const CASES: &[Case] = &[
             Plan::verify(env, &fx.tag_ref).says("content digest is")
         },
     ),
+    ("referrers/next-page-on-another-host", |env, name| {
+        // No `.sig`, so the referrers are read; page 1 sends vouch to another host.
+        let (repo, image, reference) = unsigned(env, name);
+        let digest = image.digest().to_string();
+        let repo_name = name.to_string();
+        intercept(
+            &repo,
+            |req| matches!(req.route, Route::Referrers(_)),
+            move |_, ctx| {
+                let to = format!(
+                    "<http://{}/v2/{repo_name}/referrers/{digest}?last=1>; rel=\"next\"",
+                    ctx.other_host()
+                );
+                Reply::bytes(200, OCI_INDEX, empty_referrers_page()).header("Link", &to)
+            },
+        );
+        Plan::verify(env, &reference)
+            .code(3)
+            .says("next page of referrers")
+            .says("not followed")
+            .check(move || {
+                let strays = repo.count(|l| l.via_other_host);
+                if strays == 0 {
+                    Ok(())
+                } else {
+                    Err(format!("{strays} requests went to the other host"))
+                }
+            })
+    }),
+    ("referrers/endless-pagination", |env, name| {
+        let (repo, image, reference) = unsigned(env, name);
+        let digest = image.digest().to_string();
+        let repo_name = name.to_string();
+        intercept(
+            &repo,
+            |req| matches!(req.route, Route::Referrers(_)),
+            move |req, _| {
+                let page: u64 = req
+                    .query_param("last")
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or(0);
+                let to = format!(
+                    "</v2/{repo_name}/referrers/{digest}?last={}>; rel=\"next\"",
+                    page + 1
+                );
+                Reply::bytes(200, OCI_INDEX, empty_referrers_page()).header("Link", &to)
+            },
+        );
+        Plan::verify(env, &reference)
+            .code(3)
+            .says("more than 16 pages of referrers")
+            .at_most(&repo, 16, "referrers pages", |l| {
+                matches!(l.route, Route::Referrers(_))
+            })
+    }),
     ("referrers/500-storm", |env, name| {
         let fx = env.signed(name);
         intercept(

@@ -243,7 +243,7 @@ impl Repo {
         &self,
         digest: &Digest,
         limits: &Limits,
-    ) -> Result<Option<Vec<u8>>, StoreError> {
+    ) -> Result<Option<Vec<Vec<u8>>>, StoreError> {
         match self {
             Repo::Registry(r) => r.get_referrers(digest, limits.max_manifest_bytes).await,
             Repo::Layout(_) => Ok(None),

@@ -12,8 +12,12 @@ use super::http::{BoundedReadError, Request, Transport, path_of, read_bounded};
 use super::{Fetched, Lookup, StoreError, check_digest};
 use crate::oci::MANIFEST_ACCEPT;
 use crate::reference::Digest;
+use reqwest::Url;
 
 const MAX_ERROR_BODY: usize = 4 * 1024;
+
+/// Pages of one Referrers API answer read at most.
+const MAX_REFERRER_PAGES: usize = 16;
 
 /// One repository on one registry.
 pub struct RegistryRepo {
@@ -286,56 +290,78 @@ impl RegistryRepo {
         Ok(digest)
     }
 
-    /// `GET /v2/<name>/referrers/<digest>` (OCI distribution 1.1): the referrers index, at
-    /// most `max` bytes, or `Ok(None)` when the registry has no Referrers API (404, and the
-    /// 400/405/501 some registries answer for an unknown endpoint). Only the first page is
-    /// read. The index is computed by the registry, so there is no digest to check; each
-    /// manifest it lists is fetched by digest and checked.
+    /// The Referrers API's answer for `digest`: its pages (following `Link: <…>; rel="next"`,
+    /// at most [`MAX_REFERRER_PAGES`], same origin and repository only), at most `max` bytes
+    /// in all, or `Ok(None)` when the registry has no Referrers API (404, and the 400/405/501
+    /// some registries answer for an unknown endpoint). The index is computed by the
+    /// registry, so there is no digest to check; each manifest it lists is fetched by digest.
     pub async fn get_referrers(
         &self,
         digest: &Digest,
         max: usize,
-    ) -> Result<Option<Vec<u8>>, StoreError> {
+    ) -> Result<Option<Vec<Vec<u8>>>, StoreError> {
         // Per the distribution spec a registry with the API answers 200 even when nothing
         // refers to the digest, so one "unsupported" answer holds for the whole run.
         if !self.transport.may_have_referrers_api(&self.host) {
             return Ok(None);
         }
-        let url = self.url(&format!("referrers/{digest}")).await?;
-        let request = format!("GET {}", path_of(&url));
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            ACCEPT,
-            reqwest::header::HeaderValue::from_static(crate::oci::OCI_INDEX),
-        );
-        let response = self
-            .send(&self.pull_scope(), Method::GET, &url, headers, None)
-            .await?;
-        if matches!(
-            response.status(),
-            StatusCode::NOT_FOUND
-                | StatusCode::BAD_REQUEST
-                | StatusCode::METHOD_NOT_ALLOWED
-                | StatusCode::NOT_IMPLEMENTED
-        ) {
-            self.transport.no_referrers_api(&self.host);
-            return Ok(None);
-        }
-        if !response.status().is_success() {
-            return Err(self.status_error(request, response).await);
-        }
+        let first = self.url(&format!("referrers/{digest}")).await?;
         let what = format!(
             "referrers of {}/{}@{digest}",
             self.registry, self.repository
         );
-        let bytes = read_bounded(response, max).await.map_err(|e| match e {
-            BoundedReadError::TooLarge => StoreError::TooLarge {
-                what: what.clone(),
-                limit: max,
-            },
-            BoundedReadError::Transport(reason) => self.error(request.clone(), reason),
-        })?;
-        Ok(Some(bytes))
+        let mut url = first.clone();
+        let mut pages = Vec::new();
+        let mut budget = max;
+        loop {
+            let request = format!("GET {}", path_of(&url));
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                ACCEPT,
+                reqwest::header::HeaderValue::from_static(crate::oci::OCI_INDEX),
+            );
+            let response = self
+                .send(&self.pull_scope(), Method::GET, &url, headers, None)
+                .await?;
+            if pages.is_empty()
+                && matches!(
+                    response.status(),
+                    StatusCode::NOT_FOUND
+                        | StatusCode::BAD_REQUEST
+                        | StatusCode::METHOD_NOT_ALLOWED
+                        | StatusCode::NOT_IMPLEMENTED
+                )
+            {
+                self.transport.no_referrers_api(&self.host);
+                return Ok(None);
+            }
+            if !response.status().is_success() {
+                return Err(self.status_error(request, response).await);
+            }
+            let next = next_page(response.headers(), &url, &self.repository)
+                .map_err(|reason| self.error(request.clone(), reason))?;
+            let bytes = read_bounded(response, budget).await.map_err(|e| match e {
+                BoundedReadError::TooLarge => StoreError::TooLarge {
+                    what: what.clone(),
+                    limit: max,
+                },
+                BoundedReadError::Transport(reason) => self.error(request.clone(), reason),
+            })?;
+            budget -= bytes.len().min(budget);
+            pages.push(bytes);
+            match next {
+                None => return Ok(Some(pages)),
+                Some(_) if pages.len() >= MAX_REFERRER_PAGES => {
+                    return Err(self.error(
+                        request,
+                        format!(
+                            "more than {MAX_REFERRER_PAGES} pages of referrers; not read further"
+                        ),
+                    ));
+                }
+                Some(next) => url = next,
+            }
+        }
     }
 
     /// Uploads a manifest by its digest (an OCI 1.1 artifact with a `subject`). Returns its
@@ -394,5 +420,103 @@ impl RegistryRepo {
             return Err(self.status_error(request, response).await);
         }
         Ok(response)
+    }
+}
+
+/// The `rel="next"` target of a Referrers API page's `Link` header, resolved against the
+/// page's URL. It must stay on the same origin (credentials are sent there) and be a
+/// referrers page of the same repository; anything else is refused, not followed.
+fn next_page(
+    headers: &HeaderMap,
+    current: &str,
+    repository: &str,
+) -> Result<Option<String>, String> {
+    for value in headers.get_all(reqwest::header::LINK) {
+        let value = value
+            .to_str()
+            .map_err(|_| "a Link header that is not text".to_string())?;
+        for link in value.split(',') {
+            let Some((target, params)) = link
+                .trim()
+                .strip_prefix('<')
+                .and_then(|l| l.split_once('>'))
+            else {
+                continue;
+            };
+            let is_next = params
+                .split(';')
+                .any(|p| matches!(p.trim(), "rel=\"next\"" | "rel=next"));
+            if !is_next {
+                continue;
+            }
+            let base = Url::parse(current).map_err(|e| e.to_string())?;
+            let next = base
+                .join(target)
+                .map_err(|_| "a next-page Link that is not a URL".to_string())?;
+            if next.origin() != base.origin() {
+                return Err(format!(
+                    "the next page of referrers is on {}, not {}: not followed",
+                    next.host_str().unwrap_or("another host"),
+                    base.host_str().unwrap_or("this host")
+                ));
+            }
+            if !next
+                .path()
+                .starts_with(&format!("/v2/{repository}/referrers/"))
+            {
+                return Err(format!(
+                    "the next page of referrers, {}, is not a referrers page of {repository}: not followed",
+                    next.path()
+                ));
+            }
+            return Ok(Some(next.to_string()));
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            reqwest::header::LINK,
+            reqwest::header::HeaderValue::from_str(value).expect("header"),
+        );
+        headers
+    }
+
+    const PAGE: &str = "https://r.example/v2/team/app/referrers/sha256:aa";
+
+    #[test]
+    fn next_page_links_are_followed_only_within_the_repository() {
+        let next = |value: &str| next_page(&link(value), PAGE, "team/app");
+        assert_eq!(next("").expect("no link"), None);
+        assert_eq!(
+            next(r#"</v2/team/app/referrers/sha256:aa?last=x>; rel="next""#).expect("relative"),
+            Some(format!("{PAGE}?last=x"))
+        );
+        assert_eq!(
+            next(r#"<https://r.example/v2/team/app/referrers/sha256:aa?n=2>;rel=next, </x>; rel="prev""#)
+                .expect("absolute"),
+            Some(format!("{PAGE}?n=2"))
+        );
+        assert_eq!(
+            next(r#"</v2/team/app/referrers/sha256:aa?p=0>; rel="prev""#).expect("prev"),
+            None
+        );
+        let refused = [
+            r#"<https://evil.example/v2/team/app/referrers/sha256:aa>; rel="next""#,
+            r#"<http://r.example/v2/team/app/referrers/sha256:aa>; rel="next""#,
+            r#"<https://r.example:444/v2/team/app/referrers/sha256:aa>; rel="next""#,
+            r#"</v2/other/referrers/sha256:aa>; rel="next""#,
+            r#"</v2/team/app/manifests/latest>; rel="next""#,
+            r#"</v2/team/app/referrers/../../other/referrers/x>; rel="next""#,
+        ];
+        for value in refused {
+            assert!(next(value).is_err(), "{value}");
+        }
     }
 }
