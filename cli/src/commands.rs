@@ -14,8 +14,8 @@ use crate::args::{
 use crate::cache::{Cache, CacheMode};
 use crate::keys::{self, Algorithm, PrivateKey};
 use crate::policy_verify::{
-    LoadedPolicy, PlatformSelector, PolicyLoadError, PolicyRun, judgement_time, load_policy,
-    read_text, render_report, verify_with_policy,
+    LoadedPolicy, PlatformSelector, PolicyImageReport, PolicyLoadError, PolicyRun, judgement_time,
+    load_policy, read_text, render_report, verify_with_policy,
 };
 use crate::reference::{self, ImageRef};
 use crate::referrers::{FetchedBundle, MAX_BUNDLE_BYTES};
@@ -501,41 +501,94 @@ async fn verify_policy(
         cache: cache.as_ref(),
         bundles: BundleSource::for_run(&bundle_files, cache.as_ref(), args.all_signatures),
     };
-    let progress = crate::batch::Progress::new(images.len(), "verifying");
-    let mut reports = Vec::new();
-    let mut tally = Tally::default();
-    crate::batch::run_in_order(
-        &images,
-        usize::from(args.jobs),
-        |image| {
-            let (stores, run) = (&stores, &run);
-            async move { verify_with_policy(stores, &image, run).await }
-        },
-        |_, report| {
-            progress.inc();
-            tally.unreachable |= report.unreachable;
-            tally.refused |= !matches!(report.decision, "allow" | "warn");
-            if report.decision == "warn" {
-                progress.eprintln(&format!(
-                    "warning: {} would be refused, but its rule is in warn mode",
-                    report.reference
-                ));
-            }
-            match args.output {
-                OutputFormat::Text => progress.println(render_report(&report).trim_end()),
-                OutputFormat::Json => reports.push(report),
-            }
-        },
-    )
+    let (reports, tally) = verify_batch(&images, &args, cache.as_ref(), |image| {
+        let (stores, run) = (&stores, &run);
+        async move { verify_with_policy(stores, &image, run).await }
+    })
     .await;
-    progress.finish();
-    if let Some(c) = &cache {
-        c.trim();
-    }
     if args.output == OutputFormat::Json {
         print_json(&serde_json::json!({ "at": at, "images": reports }))?;
     }
     Ok(tally.exit())
+}
+
+/// A verification report as the batch loop sees it.
+trait VerifyReport: Clone {
+    fn unreachable(&self) -> bool;
+    fn passes(&self) -> bool;
+    fn render(&self) -> String;
+    /// A line for stderr, e.g. for a pass in warn mode.
+    fn warning(&self) -> Option<String> {
+        None
+    }
+}
+
+impl VerifyReport for ImageReport {
+    fn unreachable(&self) -> bool {
+        self.unreachable
+    }
+    fn passes(&self) -> bool {
+        self.is_verified()
+    }
+    fn render(&self) -> String {
+        render_key_report(self)
+    }
+}
+
+impl VerifyReport for PolicyImageReport {
+    fn unreachable(&self) -> bool {
+        self.unreachable
+    }
+    fn passes(&self) -> bool {
+        matches!(self.decision, "allow" | "warn")
+    }
+    fn render(&self) -> String {
+        render_report(self)
+    }
+    fn warning(&self) -> Option<String> {
+        (self.decision == "warn").then(|| {
+            format!(
+                "warning: {} would be refused, but its rule is in warn mode",
+                self.reference
+            )
+        })
+    }
+}
+
+/// Verifies `images` with `work`, `--jobs` at a time, printing each report in input order
+/// (text) or collecting them (JSON), with a progress bar on a terminal; trims the cache.
+async fn verify_batch<R, W, Fut>(
+    images: &[ImageRef],
+    args: &VerifyArgs,
+    cache: Option<&Cache>,
+    work: W,
+) -> (Vec<R>, Tally)
+where
+    R: VerifyReport,
+    W: Fn(ImageRef) -> Fut,
+    Fut: std::future::Future<Output = R>,
+{
+    let progress = crate::batch::Progress::new(images.len(), "verifying");
+    let mut reports = Vec::new();
+    let mut tally = Tally::default();
+    crate::batch::run_in_order(images, usize::from(args.jobs), work, |_, report: R| {
+        progress.inc();
+        tally.unreachable |= report.unreachable();
+        tally.refused |= !report.passes();
+        if let Some(warning) = report.warning() {
+            progress.eprintln(&warning);
+        }
+        match args.output {
+            OutputFormat::Text => progress.println(report.render().trim_end()),
+            OutputFormat::Json => reports.push(report),
+        }
+    })
+    .await;
+    progress.finish();
+    if let Some(c) = cache {
+        c.trim();
+    }
+    (reports, tally)
 }
 
 /// Loads a policy; on errors prints every diagnostic and fails with exit 2.
@@ -695,31 +748,11 @@ async fn verify(args: VerifyArgs, options: StoreOptions) -> Result<Exit, Failure
         cache: cache.as_ref(),
         bundles: BundleSource::for_run(&bundle_files, cache.as_ref(), args.all_signatures),
     };
-    let progress = crate::batch::Progress::new(images.len(), "verifying");
-    let mut reports = Vec::new();
-    let mut tally = Tally::default();
-    crate::batch::run_in_order(
-        &images,
-        usize::from(args.jobs),
-        |image| {
-            let (stores, expect) = (&stores, &expect);
-            async move { verify_image(stores, &image, expect).await }
-        },
-        |_, report| {
-            progress.inc();
-            tally.unreachable |= report.unreachable;
-            tally.refused |= !report.is_verified();
-            match args.output {
-                OutputFormat::Text => progress.println(render_key_report(&report).trim_end()),
-                OutputFormat::Json => reports.push(report),
-            }
-        },
-    )
+    let (reports, tally) = verify_batch(&images, &args, cache.as_ref(), |image| {
+        let (stores, expect) = (&stores, &expect);
+        async move { verify_image(stores, &image, expect).await }
+    })
     .await;
-    progress.finish();
-    if let Some(c) = &cache {
-        c.trim();
-    }
     if args.output == OutputFormat::Json {
         print_json(&serde_json::json!({ "images": reports }))?;
     }
