@@ -19,7 +19,8 @@ use sha2::Digest as _;
 use crate::reference::Digest;
 use crate::referrers::FetchedBundle;
 
-const FORMAT: u32 = 1;
+/// 2: entries may say there was no `.sig` tag, and hold bundles.
+const FORMAT: u32 = 2;
 const MAX_ENTRY_BYTES: u64 = 8 * 1024 * 1024;
 /// Trim when the cache holds more than this many entries…
 const MAX_ENTRIES: usize = 50_000;
@@ -133,9 +134,20 @@ impl Cache {
         let mut entry = entry.clone();
         entry.format = FORMAT;
         entry.subject = subject.to_string();
-        let Ok(bytes) = serde_json::to_vec(&entry) else {
+        let Ok(mut bytes) = serde_json::to_vec(&entry) else {
             return;
         };
+        if bytes.len() as u64 > MAX_ENTRY_BYTES && entry.bundles.is_some() {
+            // Many large bundles: keep the rest (they are read again when needed).
+            entry.bundles = None;
+            let Ok(smaller) = serde_json::to_vec(&entry) else {
+                return;
+            };
+            bytes = smaller;
+        }
+        if bytes.len() as u64 > MAX_ENTRY_BYTES {
+            return;
+        }
         let mut nonce = [0u8; 8];
         let _ = getrandom::fill(&mut nonce);
         let tmp = dir.join(format!(".{}.tmp", hex::encode(nonce)));
@@ -234,6 +246,11 @@ impl Entry {
                 })
                 .collect()
         })
+    }
+
+    /// True when the bundle referrers were read (and kept) for this entry.
+    pub fn has_bundles(&self) -> bool {
+        self.bundles.is_some()
     }
 
     /// Remembers the bundle referrers just read.
@@ -350,6 +367,15 @@ mod tests {
         let bundles = got.bundles().expect("bundles");
         assert_eq!(bundles[0].bundle.as_deref(), Ok(&b"{}"[..]));
         assert_eq!(bundles[1].bundle, Err("too large".to_string()));
+        // An entry too large to read back is written without its bundles, not at all.
+        let mut big = Entry::new(b"{}").expect("utf8");
+        big.set_bundles(&[FetchedBundle {
+            source: "sha256:cc".into(),
+            bundle: Ok(vec![b'x'; MAX_ENTRY_BYTES as usize]),
+        }]);
+        c.put("r/d@sha256:1", &big);
+        let got = c.get("r/d@sha256:1").expect("cached without bundles");
+        assert!(got.bundles().is_none());
         // Refresh reads nothing.
         c.put("r/a@sha256:1", &e);
         assert!(

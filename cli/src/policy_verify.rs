@@ -6,7 +6,9 @@ use std::io::Read;
 use std::path::Path;
 
 use serde::Serialize;
-use vouch_policy::{Evaluation, ImageFacts, KeySource, Outcome, Policy, SignatureFact, Timestamp};
+use vouch_policy::{
+    DenyCause, Evaluation, ImageFacts, KeySource, Outcome, Policy, SignatureFact, Timestamp,
+};
 
 use crate::bundle::TrustedRoot;
 use crate::cache::{Cache, Entry};
@@ -437,28 +439,37 @@ pub async fn verify_with_policy(
     };
     let digest = resolved.digest.clone();
     let repository = judged_repository(image, run.identity);
-    let judge = |d: Digest, tag: Option<String>| {
+    let judge = |d: Digest, tag: Option<String>, index_allows: bool| {
         let repo = &repo;
         let repository = repository.clone();
         async move {
             let mut gathered =
                 facts_for(repo, stores, image, &repository, tag.as_deref(), &d, run).await?;
             let mut evaluation = run.loaded.policy.evaluate(&gathered.facts, run.at);
-            // Bundles can only add signers, so they are read only when they could matter.
-            if !evaluation.decision.is_allow() && run.bundles.deferred() {
+            // Bundles can only add signers, so they are read only when signers are what is
+            // missing (not for a revoked or unpinned digest, nor under a passing index).
+            let signers_missing = !evaluation.decision.is_allow()
+                && evaluation.deny_cause == Some(DenyCause::NotEnoughSigners);
+            if signers_missing && !index_allows && run.bundles.deferred() {
                 let limits = stores.limits();
                 let entry = gathered.entry.as_mut();
-                let bundles = deferred_bundles(repo, image, &d, limits, run.bundles, entry).await?;
-                if !bundles.is_empty() {
-                    add_bundle_facts(&mut gathered, &bundles, &d, run);
-                    evaluation = run.loaded.policy.evaluate(&gathered.facts, run.at);
+                match deferred_bundles(repo, image, &d, limits, run.bundles, entry).await {
+                    Ok(bundles) if !bundles.is_empty() => {
+                        add_bundle_facts(&mut gathered, &bundles, &d, run);
+                        evaluation = run.loaded.policy.evaluate(&gathered.facts, run.at);
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        gathered.remember(run);
+                        return Err(e);
+                    }
                 }
             }
             Ok::<_, StoreError>((evaluation, gathered.remember(run), d))
         }
     };
     let (index_eval, index_rejected, _) =
-        match judge(digest.clone(), image.tag().map(str::to_string)).await {
+        match judge(digest.clone(), image.tag().map(str::to_string), false).await {
             Ok(j) => j,
             Err(e) => return PolicyImageReport::error(image, Some(digest), &e),
         };
@@ -532,7 +543,8 @@ pub async fn verify_with_policy(
     let mut evaluations = Vec::new();
     for (platform, child_digest) in selected {
         // Children are listed in the index the user named; they pass through it if it passes.
-        let (child_eval, rejected, d) = match judge(child_digest, None).await {
+        let index_allows = index_eval.decision.is_allow();
+        let (child_eval, rejected, d) = match judge(child_digest, None, index_allows).await {
             Ok(j) => j,
             Err(e) => return PolicyImageReport::error(image, Some(digest), &e),
         };

@@ -492,7 +492,7 @@ async fn update_tag(
         }
         if read_started.elapsed() > MERGE_WINDOW {
             // Too slow to be safe for others: what we read may be stale. Start over.
-            tokio::time::sleep(jitter(round)).await;
+            slot.idle(jitter(round)).await;
             continue;
         }
         if let Err(e) = repo
@@ -505,7 +505,7 @@ async fn update_tag(
                 for blob in update.blobs() {
                     repo.put_blob(blob).await?;
                 }
-                tokio::time::sleep(jitter(round)).await;
+                slot.idle(jitter(round)).await;
                 continue;
             }
             return Err(e);

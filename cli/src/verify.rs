@@ -25,7 +25,8 @@ use crate::store::{Lookup, Repo, StoreError, Stores};
 /// Signature layers fetched at once for one image.
 const LAYER_FETCH_CONCURRENCY: usize = 16;
 
-/// How long fetching one image's `.sig` manifest and signature layers may take in all.
+/// How long fetching one image's `.sig` manifest and signature layers may take in all (and,
+/// separately, reading its bundle referrers when they are needed).
 pub const SIGNATURES_DEADLINE: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// A public key the user trusts, with where it came from.
@@ -216,7 +217,8 @@ pub async fn fetch_signatures(
 
 /// The bundles of a deferred source, once the `.sig` signatures did not pass: `digest`'s
 /// referrers, read within [`SIGNATURES_DEADLINE`] and noted in the cache `entry`; or, offline,
-/// those the entry holds (none if the referrers were never read online).
+/// those the entry holds (none if the referrers were never read online). A layout has no
+/// cache entry: it is read, being local.
 pub async fn deferred_bundles(
     repo: &Repo,
     image: &ImageRef,
@@ -225,8 +227,8 @@ pub async fn deferred_bundles(
     source: BundleSource<'_>,
     entry: Option<&mut Entry>,
 ) -> Result<Vec<FetchedBundle>, StoreError> {
-    if let BundleSource::Cached = source {
-        return Ok(entry.and_then(|e| e.bundles()).unwrap_or_default());
+    if let (BundleSource::Cached, Some(entry)) = (source, &entry) {
+        return Ok(entry.bundles().unwrap_or_default());
     }
     let bundles = within_deadline(image, digest, fetch_bundles(repo, digest, limits)).await?;
     if let Some(e) = entry {
@@ -388,7 +390,11 @@ pub async fn verify_image(
     };
     judged.add_bundles(&bundles, &digest, &identity);
     let mut decision = expect.requirement.evaluate(&judged.verified);
+    // Offline, bundles never read online are not in the cache: a refusal says so.
+    let mut uncached_bundles = false;
     if matches!(decision, Decision::Deny(_)) && expect.bundles.deferred() {
+        uncached_bundles = matches!(expect.bundles, BundleSource::Cached)
+            && entry.as_ref().is_some_and(|e| !e.has_bundles());
         let deferred = deferred_bundles(
             &repo,
             image,
@@ -400,7 +406,10 @@ pub async fn verify_image(
         .await;
         let bundles = match deferred {
             Ok(b) => b,
-            Err(e) => return ImageReport::failed(image, Some(&digest), &e),
+            Err(e) => {
+                remember(cache_use, entry);
+                return ImageReport::failed(image, Some(&digest), &e);
+            }
         };
         if !bundles.is_empty() {
             judged.add_bundles(&bundles, &digest, &identity);
@@ -416,7 +425,7 @@ pub async fn verify_image(
                 match expect.bundles {
                     BundleSource::Files(_) => "no signatures: the bundles given hold none".into(),
                     BundleSource::Cached => format!(
-                        "no signatures in the verification cache: {} had no {} tag when last read, and no Sigstore bundle referrers were read then (run once without --offline)",
+                        "no signatures: when last read online, {} had no {} tag and no Sigstore bundle referrers (run without --offline to look again)",
                         image.repository_display(),
                         digest.signature_tag()
                     ),
@@ -428,6 +437,13 @@ pub async fn verify_image(
                 }
             } else {
                 denial.to_string()
+            };
+            let reason = if uncached_bundles {
+                format!(
+                    "{reason} (offline: this image's Sigstore bundle referrers were never read, so they are not in the verification cache; run without --offline to read them)"
+                )
+            } else {
+                reason
             };
             ("refused", Some(reason))
         }

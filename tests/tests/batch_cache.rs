@@ -301,9 +301,15 @@ fn offline_judges_the_bundles_last_read() {
 
     let out = run(&refs[0], &a_pub, &["--offline", "--output", "json"]).expect_code(0);
     assert_eq!(out.json()["images"][0]["signatures"][0]["format"], "bundle");
-    // Judged by another key offline: the bundles read online count, those never read cannot.
+    // Judged by another key offline: the bundles read online count; those never read are
+    // not in the cache, and the refusal says so.
     run(&refs[2], &b_pub, &["--offline"]).expect_code(0);
-    run(&refs[1], &b_pub, &["--offline"]).expect_code(1);
+    let out = run(&refs[1], &b_pub, &["--offline"]).expect_code(1);
+    assert!(
+        out.stdout.contains("not in the verification cache"),
+        "{}",
+        out.stdout
+    );
     // A policy judges the cached bundles the same way.
     let policy = dir.path().join("policy.yaml");
     std::fs::write(

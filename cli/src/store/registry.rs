@@ -338,7 +338,7 @@ impl RegistryRepo {
             if !response.status().is_success() {
                 return Err(self.status_error(request, response).await);
             }
-            let next = next_page(response.headers(), &url, &self.repository)
+            let next = next_page(response.headers(), &url)
                 .map_err(|reason| self.error(request.clone(), reason))?;
             let bytes = read_bounded(response, budget).await.map_err(|e| match e {
                 BoundedReadError::TooLarge => StoreError::TooLarge {
@@ -424,13 +424,9 @@ impl RegistryRepo {
 }
 
 /// The `rel="next"` target of a Referrers API page's `Link` header, resolved against the
-/// page's URL. It must stay on the same origin (credentials are sent there) and be a
-/// referrers page of the same repository; anything else is refused, not followed.
-fn next_page(
-    headers: &HeaderMap,
-    current: &str,
-    repository: &str,
-) -> Result<Option<String>, String> {
+/// page's URL. It must stay on the same origin (credentials are sent there) and path (the
+/// same image's referrers; only the query changes); anything else is refused, not followed.
+fn next_page(headers: &HeaderMap, current: &str) -> Result<Option<String>, String> {
     for value in headers.get_all(reqwest::header::LINK) {
         let value = value
             .to_str()
@@ -460,13 +456,12 @@ fn next_page(
                     base.host_str().unwrap_or("this host")
                 ));
             }
-            if !next
-                .path()
-                .starts_with(&format!("/v2/{repository}/referrers/"))
-            {
+            // Only the query may change: the next page of the same image's referrers.
+            if next.path() != base.path() {
                 return Err(format!(
-                    "the next page of referrers, {}, is not a referrers page of {repository}: not followed",
-                    next.path()
+                    "the next page of referrers, {}, is not another page of {}: not followed",
+                    next.path(),
+                    base.path()
                 ));
             }
             return Ok(Some(next.to_string()));
@@ -492,7 +487,7 @@ mod tests {
 
     #[test]
     fn next_page_links_are_followed_only_within_the_repository() {
-        let next = |value: &str| next_page(&link(value), PAGE, "team/app");
+        let next = |value: &str| next_page(&link(value), PAGE);
         assert_eq!(next("").expect("no link"), None);
         assert_eq!(
             next(r#"</v2/team/app/referrers/sha256:aa?last=x>; rel="next""#).expect("relative"),
@@ -514,6 +509,7 @@ mod tests {
             r#"</v2/other/referrers/sha256:aa>; rel="next""#,
             r#"</v2/team/app/manifests/latest>; rel="next""#,
             r#"</v2/team/app/referrers/../../other/referrers/x>; rel="next""#,
+            r#"</v2/team/app/referrers/sha256:bb>; rel="next""#,
         ];
         for value in refused {
             assert!(next(value).is_err(), "{value}");
