@@ -341,6 +341,9 @@ fn bundle_signatures_in_a_layout() {
     );
     let identity = ["--identity", "registry.example.com/prod/app"];
     verify(&reference, &[&public], &identity).expect_code(0);
+    // A layout is local: --offline still reads its bundles (there is no cache entry).
+    let offline = ["--identity", "registry.example.com/prod/app", "--offline"];
+    verify(&reference, &[&public], &offline).expect_code(0);
     // The referrers tag is not an image: an untagged reference still means the one image.
     verify(&format!("oci:{}", layout.display()), &[&public], &identity).expect_code(0);
     // Without --identity the layout's name is expected, and the bundle names another.
