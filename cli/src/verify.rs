@@ -73,6 +73,24 @@ pub struct SignatureReport {
     pub annotations: BTreeMap<String, serde_json::Value>,
 }
 
+impl SignatureReport {
+    /// A report to fill in as checks pass; `rejected` until the last one does.
+    fn pending(index: usize, layer_digest: &str, format: Option<&'static str>) -> SignatureReport {
+        SignatureReport {
+            index,
+            layer_digest: layer_digest.to_string(),
+            format,
+            identity: None,
+            verdict: "rejected",
+            key_id: None,
+            key_source: None,
+            reason: None,
+            docker_reference: None,
+            annotations: BTreeMap::new(),
+        }
+    }
+}
+
 /// The outcome for one image.
 #[derive(Debug, Clone, Serialize)]
 pub struct ImageReport {
@@ -655,18 +673,7 @@ pub fn judge_layer(
     keys: &[TrustedKey],
     memo: Option<&mut Entry>,
 ) -> (SignatureReport, Option<VerifiedSignature>) {
-    let mut report = SignatureReport {
-        index,
-        layer_digest: layer.descriptor.digest.clone(),
-        format: None,
-        identity: None,
-        verdict: "rejected",
-        key_id: None,
-        key_source: None,
-        reason: None,
-        docker_reference: None,
-        annotations: BTreeMap::new(),
-    };
+    let mut report = SignatureReport::pending(index, &layer.descriptor.digest, None);
     let reject = |mut report: SignatureReport, reason: String| {
         report.reason = Some(reason);
         (report, None)
@@ -780,18 +787,7 @@ pub fn judge_bundle(
     identity: Option<&str>,
     judge: &BundleJudge<'_>,
 ) -> (SignatureReport, Option<VerifiedBundleSignature>) {
-    let mut report = SignatureReport {
-        index,
-        layer_digest: fetched.source.clone(),
-        format: Some("bundle"),
-        identity: None,
-        verdict: "rejected",
-        key_id: None,
-        key_source: None,
-        reason: None,
-        docker_reference: None,
-        annotations: BTreeMap::new(),
-    };
+    let mut report = SignatureReport::pending(index, &fetched.source, Some("bundle"));
     let reject = |mut report: SignatureReport, reason: String| {
         report.reason = Some(reason);
         (report, None)
