@@ -144,6 +144,33 @@ pub fn sign(image: &str, key: &Path, extra: &[&str]) -> Run {
     )
 }
 
+/// Runs one `vouch sign` per key on `image`, all at once (`extra` added to each), and
+/// waits for them; panics, naming `what`, if any fails.
+pub fn sign_concurrently(image: &str, keys: &[&Path], extra: &[&str], what: &str) {
+    let children: Vec<_> = keys
+        .iter()
+        .map(|key| {
+            vouch()
+                .args(["--allow-insecure-registry", "sign", image, "--key"])
+                .arg(key)
+                .args(extra)
+                .env("VOUCH_PASSWORD", TEST_PASSWORD)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn vouch sign")
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().expect("wait for vouch sign");
+        assert!(
+            out.status.success(),
+            "{what}: sign failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
 /// `vouch verify` with insecure (plain HTTP) registries allowed.
 pub fn verify(image: &str, keys: &[&Path], extra: &[&str]) -> Run {
     let mut cmd = vouch();

@@ -5,12 +5,11 @@
 //! `--bundle`; the cosign v3 vector (keyless) under keyless policies; cosign 2.5 interop.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
 
 use vouch_e2e::peers::peers;
 use vouch_e2e::{
-    Registry, Run, TEST_PASSWORD, TestImage, keygen, sign, vectors_dir, verify, vouch,
-    workspace_root,
+    Registry, Run, TEST_PASSWORD, TestImage, keygen, sign, sign_concurrently, vectors_dir, verify,
+    vouch, workspace_root,
 };
 
 const BUNDLE_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
@@ -237,24 +236,6 @@ fn tag_based_and_bundle_signatures_count_together() {
     assert_eq!(counted, 1, "{sigs}");
 }
 
-fn spawn_bundle_sign(reference: &str, key: &Path) -> Child {
-    vouch()
-        .args([
-            "--allow-insecure-registry",
-            "sign",
-            reference,
-            "--format",
-            "bundle",
-            "--key",
-        ])
-        .arg(key)
-        .env("VOUCH_PASSWORD", TEST_PASSWORD)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn vouch sign")
-}
-
 #[test]
 fn concurrent_bundle_signers_lose_no_referrer() {
     const SIGNERS: usize = 4;
@@ -268,18 +249,13 @@ fn concurrent_bundle_signers_lose_no_referrer() {
         let img = TestImage::new(&format!("concurrent bundles {round}"));
         img.push(&reg, "race", &format!("r{round}"));
         let reference = format!("{}@{}", reg.image("race"), img.digest());
-        let children: Vec<Child> = keys
-            .iter()
-            .map(|(k, _)| spawn_bundle_sign(&reference, k))
-            .collect();
-        for child in children {
-            let out = child.wait_with_output().expect("wait");
-            assert!(
-                out.status.success(),
-                "round {round}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
+        let private: Vec<&Path> = keys.iter().map(|(k, _)| k.as_path()).collect();
+        sign_concurrently(
+            &reference,
+            &private,
+            &["--format", "bundle"],
+            &format!("round {round}"),
+        );
         let index = referrers_index(&reg, "race", img.digest());
         assert_eq!(
             index["manifests"].as_array().map(Vec::len),

@@ -1,23 +1,10 @@
 //! Many `vouch sign` processes adding signatures to one image at once must all end up
 //! stored: Distribution has no conditional PUT, so vouch re-reads and re-merges.
 
-use std::process::{Child, Stdio};
-
-use vouch_e2e::{Registry, TEST_PASSWORD, TestImage, keygen, vouch};
+use vouch_e2e::{Registry, TestImage, keygen, sign_concurrently, vouch};
 
 const SIGNERS: usize = 16;
 const REPEATS: usize = 20;
-
-fn spawn_sign(reference: &str, key: &std::path::Path) -> Child {
-    vouch()
-        .args(["--allow-insecure-registry", "sign", reference, "--key"])
-        .arg(key)
-        .env("VOUCH_PASSWORD", TEST_PASSWORD)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn vouch sign")
-}
 
 #[test]
 fn sixteen_concurrent_signers_twenty_times_lose_nothing() {
@@ -38,18 +25,8 @@ fn sixteen_concurrent_signers_twenty_times_lose_nothing() {
         let img = TestImage::new(&format!("concurrent round {round}"));
         img.push(&reg, "race", &format!("r{round}"));
         let reference = format!("{}@{}", reg.image("race"), img.digest());
-        let children: Vec<Child> = keys
-            .iter()
-            .map(|(k, _)| spawn_sign(&reference, k))
-            .collect();
-        for child in children {
-            let out = child.wait_with_output().expect("wait");
-            assert!(
-                out.status.success(),
-                "round {round}: sign failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
+        let private: Vec<&std::path::Path> = keys.iter().map(|(k, _)| k.as_path()).collect();
+        sign_concurrently(&reference, &private, &[], &format!("round {round}"));
         let count = reg.signature_count("race", img.digest());
         counts.push(count);
         assert_eq!(count, SIGNERS, "round {round}: signatures lost");
