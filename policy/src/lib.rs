@@ -18,6 +18,7 @@
 #![deny(missing_docs)]
 
 mod analysis;
+pub mod calendar;
 mod cases;
 mod diag;
 mod eval;

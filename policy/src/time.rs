@@ -1,6 +1,8 @@
 //! Instants as Unix seconds, read from and written as RFC 3339.
 
 use serde::{Serialize, Serializer};
+
+use crate::calendar::{civil_from_days, days_from_civil, days_in_month};
 use std::fmt;
 use std::str::FromStr;
 
@@ -95,61 +97,18 @@ impl Timestamp {
         if !(1..=12).contains(&month) {
             return Err(err("month out of range"));
         }
-        if day < 1 || day > days_in_month(year, month) {
+        if day < 1 || day > i64::from(days_in_month(year, month as u32)) {
             return Err(err("day out of range"));
         }
         if hour > 23 || minute > 59 || second > 59 {
             return Err(err("time of day out of range"));
         }
-        let days = days_from_civil(year, month, day);
+        // Both were range-checked above.
+        let days = days_from_civil(year, month as u32, day as u32);
         Ok(Timestamp(
             days * 86_400 + hour * 3600 + minute * 60 + second - offset,
         ))
     }
-}
-
-fn is_leap(y: i64) -> bool {
-    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
-}
-
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        2 if is_leap(y) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days from 1970-01-01 to the given proleptic Gregorian date.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    // Count from 0000-03-01 so that the leap day ends each 4/100/400-year cycle.
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let year_of_era = y - era * 400;
-    let month_from_march = (m + 9) % 12;
-    let day_of_year = (153 * month_from_march + 2) / 5 + d - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
-/// The proleptic Gregorian date of a day count since 1970-01-01.
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_from_march = (5 * day_of_year + 2) / 153;
-    let d = day_of_year - (153 * month_from_march + 2) / 5 + 1;
-    let m = if month_from_march < 10 {
-        month_from_march + 3
-    } else {
-        month_from_march - 9
-    };
-    let y = year_of_era + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 impl fmt::Display for Timestamp {
