@@ -262,18 +262,8 @@ fn concurrent_bundle_signers_lose_no_referrer() {
             Some(SIGNERS),
             "round {round}: referrers lost: {index}"
         );
-        let mut cmd = vouch();
-        cmd.args([
-            "--allow-insecure-registry",
-            "verify",
-            &reference,
-            "--output",
-            "json",
-        ]);
-        for (_, public) in &keys {
-            cmd.arg("--key").arg(public);
-        }
-        let out = Run::of(&mut cmd).expect_code(0);
+        let publics: Vec<&Path> = keys.iter().map(|(_, p)| p.as_path()).collect();
+        let out = verify(&reference, &publics, &["--output", "json"]).expect_code(0);
         let verified = out.json()["images"][0]["signatures"]
             .as_array()
             .expect("signatures")

@@ -1,7 +1,7 @@
 //! Many `vouch sign` processes adding signatures to one image at once must all end up
 //! stored: Distribution has no conditional PUT, so vouch re-reads and re-merges.
 
-use vouch_e2e::{Registry, TestImage, keygen, sign_concurrently, vouch};
+use vouch_e2e::{Registry, TestImage, keygen, sign_concurrently, verify};
 
 const SIGNERS: usize = 16;
 const REPEATS: usize = 20;
@@ -31,19 +31,8 @@ fn sixteen_concurrent_signers_twenty_times_lose_nothing() {
         counts.push(count);
         assert_eq!(count, SIGNERS, "round {round}: signatures lost");
         // And every one of them verifies under its own key.
-        let mut cmd = vouch();
-        cmd.args([
-            "--allow-insecure-registry",
-            "verify",
-            &reference,
-            "--output",
-            "json",
-        ]);
-        for (_, public) in &keys {
-            cmd.arg("--key").arg(public);
-        }
-        let out = cmd.output().expect("verify");
-        let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        let publics: Vec<&std::path::Path> = keys.iter().map(|(_, p)| p.as_path()).collect();
+        let report = verify(&reference, &publics, &["--output", "json"]).json();
         let verified = report["images"][0]["signatures"]
             .as_array()
             .expect("signatures")
