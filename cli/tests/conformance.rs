@@ -1,6 +1,6 @@
 //! Offline Sigstore bundle verification against the sigstore-conformance suite and the
 //! bundle sets of sigstore-python, sigstore-js, sigstore-go, sigstore-rs and cosign
-//! (`shared/vectors`, expected outcomes from its README).
+//! (`tests/vectors`, expected outcomes from its README).
 //!
 //! Every case runs through `vouch::bundle::verify_bundle` directly; conformance cases run
 //! twice, with the artifact's bytes and with its `sha256:` digest, as the harness does. A
@@ -23,7 +23,7 @@ const GITHUB_OAUTH: &str = "https://github.com/login/oauth";
 const GOOGLE: &str = "https://accounts.google.com";
 
 fn vectors() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors")
 }
 
 fn prod_root() -> PathBuf {

@@ -1,4 +1,4 @@
-//! containers/image's cosign fixtures (../shared/vectors/containers-image), judged by
+//! containers/image's cosign fixtures (tests/vectors/containers-image), judged by
 //! vouch's layer checks with the verdicts that project expects (see the vectors README).
 
 use std::path::{Path, PathBuf};
@@ -11,7 +11,7 @@ use vouch::verify::{FetchedLayer, TrustedKey, judge_layer};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/vectors/containers-image/signature/fixtures")
+        .join("../tests/vectors/containers-image/signature/fixtures")
 }
 
 fn trusted(name: &str) -> TrustedKey {

@@ -32,9 +32,9 @@ pub fn workspace_root() -> PathBuf {
         .unwrap_or_default()
 }
 
-/// `../shared/vectors`, the public test vectors beside the project.
+/// `tests/vectors`, public test vectors copied from Sigstore and containers/image projects.
 pub fn vectors_dir() -> PathBuf {
-    workspace_root().join("../shared/vectors")
+    workspace_root().join("tests/vectors")
 }
 
 /// The `vouch` binary, built once per test process so tests never run a stale one.

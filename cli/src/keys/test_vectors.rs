@@ -1,11 +1,11 @@
-//! Access to the shared, read-only test vectors (always present in CI).
+//! Access to the public test vectors copied into `tests/vectors`.
 
 use std::path::PathBuf;
 
-/// Absolute path of a file under `shared/vectors`.
+/// Absolute path of a file under `tests/vectors`.
 pub(crate) fn path(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/vectors")
+        .join("../tests/vectors")
         .join(rel)
 }
 
