@@ -126,9 +126,11 @@ where docker, cosign and vouch all find them.")]
         registry: String,
     },
 
-    /// Verify images' signatures against trusted public keys.
+    /// Verify images' signatures against trusted keys, keyless identities or a policy.
     #[command(after_help = "Examples:
   vouch verify 127.0.0.1:5000/app:v1 --key release.pub
+  vouch verify ghcr.io/acme/app:1.4 --certificate-oidc-issuer https://token.actions.githubusercontent.com \\
+      --certificate-identity-regexp 'https://github.com/acme/app/\\.github/workflows/release\\.yml@refs/tags/v.*'
   vouch verify oci:./image-layout --key a.pub --key b.pub -a env=prod --output json
   vouch verify --policy policy.yaml registry.example.com/prod/app:1.4 --platform linux/arm64
   vouch verify --from release-images.txt --key release.pub --jobs 32
@@ -360,10 +362,54 @@ pub struct VerifyArgs {
     #[arg(
         long = "key",
         value_name = "PUB",
-        required_unless_present = "policy",
+        required_unless_present_any = ["policy", "certificate_identity", "certificate_identity_regexp"],
         conflicts_with = "policy"
     )]
     pub keys: Vec<PathBuf>,
+    /// Accept keyless signatures (Fulcio certificates) naming exactly this identity: an
+    /// email, URI or username, as in the certificate. Needs an issuer flag too.
+    #[arg(long, value_name = "IDENTITY", conflicts_with_all = ["policy", "certificate_identity_regexp"],
+          help_heading = "Keyless signatures (without a policy)")]
+    pub certificate_identity: Option<String>,
+    /// Accept keyless signatures whose identity this regular expression matches in full.
+    #[arg(
+        long,
+        value_name = "REGEX",
+        conflicts_with = "policy",
+        help_heading = "Keyless signatures (without a policy)"
+    )]
+    pub certificate_identity_regexp: Option<String>,
+    /// The OIDC issuer the certificate must name, exactly
+    /// (e.g. https://token.actions.githubusercontent.com).
+    #[arg(long, value_name = "URL", conflicts_with_all = ["policy", "certificate_oidc_issuer_regexp"],
+          help_heading = "Keyless signatures (without a policy)")]
+    pub certificate_oidc_issuer: Option<String>,
+    /// A regular expression the certificate's OIDC issuer must match in full.
+    #[arg(
+        long,
+        value_name = "REGEX",
+        conflicts_with = "policy",
+        help_heading = "Keyless signatures (without a policy)"
+    )]
+    pub certificate_oidc_issuer_regexp: Option<String>,
+    /// The Sigstore trusted_root.json keyless signatures are checked against (default: the
+    /// built-in Sigstore production root; a policy names its own with `trusted_root`).
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "policy",
+        help_heading = "Keyless signatures (without a policy)"
+    )]
+    pub trusted_root: Option<PathBuf>,
+    /// Also accept keyless signatures that no transparency log records; their certificate
+    /// is then checked at their RFC 3161 timestamp, or now. (A policy says
+    /// `transparency_log: optional` for a signer instead.)
+    #[arg(
+        long,
+        conflicts_with = "policy",
+        help_heading = "Keyless signatures (without a policy)"
+    )]
+    pub insecure_ignore_tlog: bool,
     /// Judge images by this trust policy (YAML or JSON) instead of --key.
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,

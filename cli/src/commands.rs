@@ -5,12 +5,13 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, anyhow};
-use vouch_policy::KeyRequirement;
+use vouch_policy::{KeyRequirement, SubjectRegex};
 
 use crate::args::{
     Cli, Command, KeyCommand, KeygenAlgorithm, KeygenArgs, LoginArgs, OutputFormat, PolicyCommand,
     SignArgs, SignatureFormat, VerifyArgs,
 };
+use crate::bundle::{TrustedRoot, UnixTime};
 use crate::cache::{Cache, CacheMode};
 use crate::keys::{self, Algorithm, PrivateKey};
 use crate::policy_verify::{
@@ -21,7 +22,10 @@ use crate::reference::{self, ImageRef};
 use crate::referrers::{FetchedBundle, MAX_BUNDLE_BYTES};
 use crate::sign::{SignFormat, SignOptions, bundle_for_file, sign_image};
 use crate::store::{StoreOptions, Stores};
-use crate::verify::{BundleSource, Expectations, ImageReport, TrustedKey, short_id, verify_image};
+use crate::verify::{
+    BundleSource, Expectations, ImageReport, KeylessMatcher, TextMatch, TrustedKey, short_id,
+    verify_image,
+};
 
 /// Documented exit codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -475,6 +479,63 @@ fn load_trusted_keys(paths: &[std::path::PathBuf]) -> Result<Vec<TrustedKey>, Fa
     Ok(out)
 }
 
+/// The keyless identity of cosign's `--certificate-identity[-regexp]` and
+/// `--certificate-oidc-issuer[-regexp]` flags, if given (both halves are needed).
+fn keyless_matchers(args: &VerifyArgs) -> Result<Vec<KeylessMatcher>, Failure> {
+    let regex = |flag: &str, text: &str| {
+        SubjectRegex::new(text)
+            .map(TextMatch::Regex)
+            .map_err(|e| Failure::usage(anyhow!("{flag} {text:?} does not compile: {e}")))
+    };
+    let subject = match (
+        &args.certificate_identity,
+        &args.certificate_identity_regexp,
+    ) {
+        (Some(s), _) => Some(TextMatch::Exact(s.clone())),
+        (None, Some(r)) => Some(regex("--certificate-identity-regexp", r)?),
+        (None, None) => None,
+    };
+    let issuer = match (
+        &args.certificate_oidc_issuer,
+        &args.certificate_oidc_issuer_regexp,
+    ) {
+        (Some(s), _) => Some(TextMatch::Exact(s.clone())),
+        (None, Some(r)) => Some(regex("--certificate-oidc-issuer-regexp", r)?),
+        (None, None) => None,
+    };
+    match (subject, issuer) {
+        (Some(subject), Some(issuer)) => Ok(vec![KeylessMatcher { subject, issuer }]),
+        (None, None) if args.trusted_root.is_none() && !args.insecure_ignore_tlog => Ok(Vec::new()),
+        (None, None) => Err(Failure::usage(anyhow!(
+            "--trusted-root and --insecure-ignore-tlog are for keyless signatures: also give --certificate-identity (or -regexp) and --certificate-oidc-issuer (or -regexp)"
+        ))),
+        (Some(_), None) => Err(Failure::usage(anyhow!(
+            "a keyless identity needs its issuer too: add --certificate-oidc-issuer URL (or --certificate-oidc-issuer-regexp)"
+        ))),
+        (None, Some(_)) => Err(Failure::usage(anyhow!(
+            "a keyless issuer needs the identity too: add --certificate-identity IDENTITY (or --certificate-identity-regexp)"
+        ))),
+    }
+}
+
+/// Reads a Sigstore trusted_root.json given on the command line.
+fn load_trusted_root(path: &Path) -> Result<TrustedRoot, Failure> {
+    use std::io::Read as _;
+    const MAX_TRUSTED_ROOT_BYTES: u64 = 4 * 1024 * 1024;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_TRUSTED_ROOT_BYTES + 1).read_to_end(&mut bytes))
+        .with_context(|| format!("cannot read trusted root {}", path.display()))?;
+    if bytes.len() as u64 > MAX_TRUSTED_ROOT_BYTES {
+        return Err(Failure::usage(anyhow!(
+            "trusted root {} is larger than {MAX_TRUSTED_ROOT_BYTES} bytes",
+            path.display()
+        )));
+    }
+    TrustedRoot::from_json(&bytes)
+        .map_err(|e| Failure::usage(anyhow!("trusted root {}: {e}", path.display())))
+}
+
 async fn verify_policy(
     args: VerifyArgs,
     policy_path: &std::path::Path,
@@ -739,6 +800,19 @@ async fn verify(args: VerifyArgs, options: StoreOptions) -> Result<Exit, Failure
     let images = collect_images(&args.images, args.from.as_deref())?;
     let bundle_files = load_bundle_files(&args.bundles, &images)?;
     let keys = load_trusted_keys(&args.keys)?;
+    let keyless = keyless_matchers(&args)?;
+    let custom_root = args
+        .trusted_root
+        .as_deref()
+        .map(load_trusted_root)
+        .transpose()?;
+    let root = custom_root
+        .as_ref()
+        .or_else(|| crate::bundle::command::production_root());
+    let unlogged_at = args.insecure_ignore_tlog.then(|| {
+        let now = judgement_time(None).map(|t| t.unix()).unwrap_or(0);
+        UnixTime::from_secs(now)
+    });
     let stores = stores(&options)?;
     let cache = Cache::open(cache_mode(&args));
     let expect = Expectations {
@@ -747,6 +821,9 @@ async fn verify(args: VerifyArgs, options: StoreOptions) -> Result<Exit, Failure
         identity: args.identity.as_deref(),
         cache: cache.as_ref(),
         bundles: BundleSource::for_run(&bundle_files, cache.as_ref(), args.all_signatures),
+        keyless: &keyless,
+        root,
+        unlogged_at,
     };
     let (reports, tally) = verify_batch(&images, &args, cache.as_ref(), |image| {
         let (stores, expect) = (&stores, &expect);
@@ -783,7 +860,15 @@ fn render_key_report(report: &ImageReport) -> String {
                 short_id(id),
                 sig.key_source.as_deref().unwrap_or("?")
             ),
-            (None, Some(identity)) => format!(" {} ({})", identity.subject, identity.issuer),
+            (None, Some(identity)) => {
+                let log = match (sig.log_index, &sig.signed_at) {
+                    (Some(i), Some(t)) => format!(", log index {i}, signed {t}"),
+                    (Some(i), None) => format!(", log index {i}"),
+                    (None, Some(t)) => format!(", not logged, timestamped {t}"),
+                    (None, None) => ", not logged".to_string(),
+                };
+                format!(" {} ({}){log}", identity.subject, identity.issuer)
+            }
             (None, None) => String::new(),
         };
         let what = if sig.format == Some("bundle") {

@@ -10,7 +10,7 @@ use vouch_policy::{
     DenyCause, Evaluation, ImageFacts, KeySource, Outcome, Policy, SignatureFact, Timestamp,
 };
 
-use crate::bundle::TrustedRoot;
+use crate::bundle::{TrustedRoot, UnixTime};
 use crate::cache::{Cache, Entry};
 use crate::keys::{self, PublicKey};
 use crate::oci::{self, Platform};
@@ -18,9 +18,9 @@ use crate::reference::{self, Digest, ImageRef};
 use crate::referrers::FetchedBundle;
 use crate::store::{Repo, StoreError, Stores};
 use crate::verify::{
-    BundleJudge, BundleSource, CacheUse, SignatureReport, TrustedKey, cache_subject,
-    deferred_bundles, fetch_signatures, judge_bundle, judge_layer, likely_payload_references,
-    remember, resolve_for_verify,
+    BundleSource, CacheUse, SignatureJudge, SignatureReport, TrustedKey, VerifiedSig,
+    cache_subject, deferred_bundles, fetch_signatures, judge_bundle, judge_layer,
+    likely_payload_references, remember, resolve_for_verify,
 };
 
 /// A validated policy and the keys its signers name.
@@ -210,6 +210,22 @@ pub struct PolicyRun<'a> {
     pub bundles: BundleSource<'a>,
 }
 
+impl PolicyRun<'_> {
+    /// How signatures are judged for the policy: its keys; keyless certificates when it has
+    /// keyless signers; unlogged ones (checked at the time judged) when a signer accepts them.
+    fn judge(&self) -> SignatureJudge<'_> {
+        let policy = &self.loaded.policy;
+        SignatureJudge {
+            keys: &self.loaded.keys,
+            root: self.loaded.trusted_root.as_ref(),
+            keyless: policy.has_keyless(),
+            unlogged_at: policy
+                .accepts_unlogged()
+                .then(|| UnixTime::from_secs(self.at.unix())),
+        }
+    }
+}
+
 /// One judged manifest: the engine's evaluation plus the layers refused before it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Judged {
@@ -327,7 +343,6 @@ async fn facts_for(
     digest: &Digest,
     run: &PolicyRun<'_>,
 ) -> Result<Gathered, StoreError> {
-    let keys = &run.loaded.keys;
     let subject = cache_subject(image, digest);
     let cache_use = CacheUse {
         cache: run.cache,
@@ -344,28 +359,13 @@ async fn facts_for(
         &likely,
     )
     .await?;
+    let judge = run.judge();
     let mut signatures = Vec::new();
     let mut rejected = Vec::new();
     for (i, layer) in layers.iter().enumerate() {
-        let (report, verified) = judge_layer(i + 1, layer, digest, None, keys, entry.as_mut());
-        match verified {
-            Some(v) => {
-                let (payload_repository, payload_tag) = match reference::parse(
-                    report.docker_reference.as_deref().unwrap_or_default(),
-                ) {
-                    Ok(ImageRef::Registry(r)) => (Some(r.repository_name()), r.tag.clone()),
-                    _ => (report.docker_reference.clone(), None),
-                };
-                signatures.push(SignatureFact {
-                    key_id: v.key_id,
-                    keyless: None,
-                    payload_repository,
-                    payload_tag,
-                    annotations: v.annotations,
-                    index: i + 1,
-                });
-            }
-            None => rejected.push(report),
+        match judge_layer(i + 1, layer, digest, None, &judge, entry.as_mut()) {
+            (_, Some(v)) => signatures.push(fact(i + 1, v)),
+            (report, None) => rejected.push(report),
         }
     }
     let mut gathered = Gathered {
@@ -391,36 +391,34 @@ fn add_bundle_facts(
     digest: &Digest,
     run: &PolicyRun<'_>,
 ) {
-    let judge = BundleJudge {
-        keys: &run.loaded.keys,
-        root: run.loaded.trusted_root.as_ref(),
-        keyless: run.loaded.policy.has_keyless(),
-    };
+    let judge = run.judge();
     for bundle in bundles {
         gathered.judged += 1;
         let index = gathered.judged;
-        let (report, verified) = judge_bundle(index, bundle, digest, None, &judge);
-        match verified {
-            Some(v) => {
-                let (payload_repository, payload_tag) =
-                    match v.name.as_deref().map(reference::parse) {
-                        Some(Ok(ImageRef::Registry(r))) => {
-                            (Some(r.repository_name()), r.tag.clone())
-                        }
-                        Some(_) => (v.name.clone(), None),
-                        None => (None, None),
-                    };
-                gathered.facts.signatures.push(SignatureFact {
-                    key_id: v.key_id.unwrap_or_default(),
-                    keyless: v.identity,
-                    payload_repository,
-                    payload_tag,
-                    annotations: v.annotations,
-                    index,
-                });
-            }
-            None => gathered.rejected.push(report),
+        match judge_bundle(index, bundle, digest, None, &judge) {
+            (_, Some(v)) => gathered.facts.signatures.push(fact(index, v)),
+            (report, None) => gathered.rejected.push(report),
         }
+    }
+}
+
+/// What the engine is told of a signature that verified.
+fn fact(index: usize, v: VerifiedSig) -> SignatureFact {
+    let (payload_repository, payload_tag) = match v.name.as_deref().map(reference::parse) {
+        Some(Ok(ImageRef::Registry(r))) => (Some(r.repository_name()), r.tag.clone()),
+        Some(_) => (v.name.clone(), None),
+        None => (None, None),
+    };
+    SignatureFact {
+        key_id: v.key_id.unwrap_or_default(),
+        keyless: v.identity,
+        payload_repository,
+        payload_tag,
+        annotations: v.annotations,
+        index,
+        unlogged: v.unlogged,
+        log_index: v.log_index,
+        signed_at: v.signed_at.map(|t| Timestamp::from_unix(t.secs())),
     }
 }
 

@@ -17,7 +17,7 @@ use crate::reference::{Digest, ImageRef};
 use crate::referrers::{self, BundleArtifact, EMPTY_CONFIG};
 use crate::resolve::resolve;
 use crate::store::{Fetched, Lookup, Repo, StoreError, Stores};
-use crate::verify::{BundleJudge, TrustedKey, judge_bundle};
+use crate::verify::{SignatureJudge, TrustedKey, judge_bundle};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 /// How many read-merge-write rounds to try before giving up on a contended `.sig` tag.
@@ -240,10 +240,9 @@ async fn attach_bundle(
         key: public,
         source: "signing key".into(),
     }];
-    let judge = BundleJudge {
-        keys: &ours,
+    let judge = SignatureJudge {
         root: crate::bundle::command::production_root(),
-        keyless: false,
+        ..SignatureJudge::keys(&ours)
     };
     for (i, fetched) in existing.iter().enumerate() {
         if let (_, Some(v)) = judge_bundle(i + 1, fetched, digest, Some(identity), &judge)

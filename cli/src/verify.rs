@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use futures_util::StreamExt as _;
 use serde::Serialize;
-use vouch_policy::{Decision, KeyRequirement, KeylessIdentity, VerifiedSignature};
+use vouch_policy::{Decision, KeyRequirement, KeylessIdentity, SubjectRegex, VerifiedSignature};
 
 use crate::bundle::build::SIGN_PREDICATE_TYPE;
 use crate::bundle::{
-    Artifact, BundleError, HashAlgorithm, IdentityPolicy, PolicyMismatch, TrustedRoot,
-    VerifyOptions, verify_bundle_with,
+    Artifact, BundleError, HashAlgorithm, IdentityPolicy, PolicyMismatch, SigLayer, TrustedRoot,
+    UnixTime, VerifiedBundle, VerifyOptions, verify_bundle_with, verify_sig_layer,
 };
 use crate::cache::{Cache, CacheMode, Entry};
 use crate::keys::PublicKey;
@@ -51,9 +51,15 @@ pub struct SignatureReport {
     /// `bundle` for a Sigstore bundle; absent for a `.sig` layer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub format: Option<&'static str>,
-    /// The certificate identity, for a keyless (certificate-signed) bundle.
+    /// The certificate identity, for a keyless (certificate-signed) signature.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub identity: Option<KeylessIdentity>,
+    /// The transparency-log entry's index, for a keyless signature whose entry verified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_index: Option<i64>,
+    /// When it was signed (RFC 3339), as its log entry or RFC 3161 timestamp proves.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signed_at: Option<String>,
     /// `verified` or `rejected`.
     pub verdict: &'static str,
     /// The key it verified under.
@@ -81,6 +87,8 @@ impl SignatureReport {
             layer_digest: layer_digest.to_string(),
             format,
             identity: None,
+            log_index: None,
+            signed_at: None,
             verdict: "rejected",
             key_id: None,
             key_source: None,
@@ -150,6 +158,13 @@ pub struct Expectations<'a> {
     pub cache: Option<&'a Cache>,
     /// Where Sigstore bundles come from.
     pub bundles: BundleSource<'a>,
+    /// Keyless identities whose signatures count (`--certificate-identity`, …).
+    pub keyless: &'a [KeylessMatcher],
+    /// The trusted root for keyless signatures and timed bundles.
+    pub root: Option<&'a TrustedRoot>,
+    /// Accept unlogged keyless signatures, checking them at this instant
+    /// (`--insecure-ignore-tlog`).
+    pub unlogged_at: Option<UnixTime>,
 }
 
 /// Where the Sigstore bundles judged with an image come from.
@@ -382,30 +397,29 @@ pub async fn verify_image(
         Ok(l) => l,
         Err(e) => return ImageReport::failed(image, Some(&digest), &e),
     };
-    let mut reports = Vec::new();
-    let mut verified = Vec::new();
+    let judge = SignatureJudge {
+        keys: expect.keys,
+        root: expect.root,
+        keyless: !expect.keyless.is_empty(),
+        unlogged_at: expect.unlogged_at,
+    };
+    let mut judged = Judged {
+        reports: Vec::new(),
+        verified: Vec::new(),
+        judge,
+        keyless: expect.keyless,
+    };
     for (i, layer) in layers.iter().enumerate() {
-        let (report, sig) = judge_layer(
+        let judgement = judge_layer(
             i + 1,
             layer,
             &digest,
             Some(&identity),
-            expect.keys,
+            &judged.judge,
             entry.as_mut(),
         );
-        reports.push(report);
-        verified.extend(sig);
+        judged.add(judgement);
     }
-    let judge = BundleJudge {
-        keys: expect.keys,
-        root: crate::bundle::command::production_root(),
-        keyless: false,
-    };
-    let mut judged = Judged {
-        reports,
-        verified,
-        judge,
-    };
     judged.add_bundles(&bundles, &digest, &identity);
     let mut decision = expect.requirement.evaluate(&judged.verified);
     // Offline, bundles never read online are not in the cache: a refusal says so.
@@ -481,23 +495,92 @@ pub async fn verify_image(
 struct Judged<'a> {
     reports: Vec<SignatureReport>,
     verified: Vec<VerifiedSignature>,
-    judge: BundleJudge<'a>,
+    judge: SignatureJudge<'a>,
+    keyless: &'a [KeylessMatcher],
 }
 
 impl Judged<'_> {
+    /// Adds one judged signature; a keyless one counts only if its identity is accepted.
+    fn add(&mut self, (mut report, sig): (SignatureReport, Option<VerifiedSig>)) {
+        if let Some(sig) = sig {
+            match &sig.identity {
+                Some(id) if !self.keyless.iter().any(|m| m.matches(id)) => {
+                    report.verdict = "rejected";
+                    report.reason = Some(format!(
+                        "certificate identity {:?} from {} is not the one asked for ({})",
+                        id.subject,
+                        id.issuer,
+                        self.keyless
+                            .iter()
+                            .map(KeylessMatcher::describe)
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    ));
+                }
+                _ => self.verified.push(sig.requirement_signature()),
+            }
+        }
+        self.reports.push(report);
+    }
+
     /// Judges `bundles`, numbering them after what was judged before.
     fn add_bundles(&mut self, bundles: &[FetchedBundle], digest: &Digest, identity: &str) {
         for bundle in bundles {
             let index = self.reports.len() + 1;
-            let (report, sig) = judge_bundle(index, bundle, digest, Some(identity), &self.judge);
-            self.reports.push(report);
-            self.verified.extend(sig.and_then(|s| {
-                Some(VerifiedSignature {
-                    key_id: s.key_id?,
-                    annotations: s.annotations,
-                })
-            }));
+            let judgement = judge_bundle(index, bundle, digest, Some(identity), &self.judge);
+            self.add(judgement);
         }
+    }
+}
+
+/// A keyless identity `vouch verify` accepts without a policy: cosign's
+/// `--certificate-identity[-regexp]` and `--certificate-oidc-issuer[-regexp]`.
+#[derive(Debug, Clone)]
+pub struct KeylessMatcher {
+    /// The certificate's identity (subject alternative name).
+    pub subject: TextMatch,
+    /// The OIDC issuer the certificate names.
+    pub issuer: TextMatch,
+}
+
+/// Exactly this text, or a regular expression that must match all of it.
+#[derive(Debug, Clone)]
+pub enum TextMatch {
+    /// Compared exactly.
+    Exact(String),
+    /// Anchored at both ends.
+    Regex(SubjectRegex),
+}
+
+impl TextMatch {
+    fn matches(&self, text: &str) -> bool {
+        match self {
+            TextMatch::Exact(e) => e == text,
+            TextMatch::Regex(r) => r.is_full_match(text),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            TextMatch::Exact(e) => format!("{e:?}"),
+            TextMatch::Regex(r) => format!("/{}/", r.as_str()),
+        }
+    }
+}
+
+impl KeylessMatcher {
+    /// True when a certificate naming `id` is accepted.
+    pub fn matches(&self, id: &KeylessIdentity) -> bool {
+        self.subject.matches(&id.subject) && self.issuer.matches(&id.issuer)
+    }
+
+    /// `identity "…" from issuer "…"`, for messages.
+    pub fn describe(&self) -> String {
+        format!(
+            "identity {} from issuer {}",
+            self.subject.describe(),
+            self.issuer.describe()
+        )
     }
 }
 
@@ -663,16 +746,107 @@ pub fn remember(cache_use: CacheUse<'_>, entry: Option<Entry>) {
     }
 }
 
-/// Checks one layer: signature under some trusted key, then the payload's claims: its
-/// digest always, its repository when `identity` is given (a policy judges identity itself).
+/// How signatures (`.sig` layers and bundles) are judged before any policy.
+#[derive(Debug, Clone, Copy)]
+pub struct SignatureJudge<'a> {
+    /// Keys whose signatures count (key-signed bundles without a log entry or timestamp
+    /// included: the key is trusted directly, as for a `.sig` layer).
+    pub keys: &'a [TrustedKey],
+    /// The trusted root: Fulcio CAs for certificates, Rekor and TSA keys for the times.
+    /// `None` only if the built-in root failed to load (then nothing keyless verifies).
+    pub root: Option<&'a TrustedRoot>,
+    /// Verify certificate-signed (keyless) signatures and report their identity, for the
+    /// caller to judge (a policy's keyless signers, or `--certificate-identity`).
+    pub keyless: bool,
+    /// Also accept keyless signatures that have no transparency-log entry, checking their
+    /// certificate at an RFC 3161 time or, with none, at this instant. They are marked
+    /// [`VerifiedSig::unlogged`]; only a caller that opted in counts them.
+    pub unlogged_at: Option<UnixTime>,
+}
+
+impl SignatureJudge<'_> {
+    /// Key signatures only.
+    pub fn keys(keys: &[TrustedKey]) -> SignatureJudge<'_> {
+        SignatureJudge {
+            keys,
+            root: None,
+            keyless: false,
+            unlogged_at: None,
+        }
+    }
+}
+
+/// A signature that verified, with what it claims.
+#[derive(Debug, Clone, Default)]
+pub struct VerifiedSig {
+    /// The key it verified under, for a key signature.
+    pub key_id: Option<String>,
+    /// The certificate identity, for a keyless signature.
+    pub identity: Option<KeylessIdentity>,
+    /// The repository it names: a payload's docker-reference, a statement subject's name.
+    pub name: Option<String>,
+    /// Its signed annotations (string values).
+    pub annotations: BTreeMap<String, String>,
+    /// Keyless, with no transparency-log entry (accepted only under `unlogged_at`).
+    pub unlogged: bool,
+    /// The verified transparency-log entry's index, for a keyless signature.
+    pub log_index: Option<i64>,
+    /// The earliest time its log entry or timestamps prove.
+    pub signed_at: Option<UnixTime>,
+}
+
+impl VerifiedSig {
+    /// What the `--key` requirement judges: the key, or the certificate identity.
+    pub fn requirement_signature(&self) -> VerifiedSignature {
+        let signer = match (&self.key_id, &self.identity) {
+            (Some(k), _) => k.clone(),
+            (None, Some(id)) => format!("{} ({})", id.subject, id.issuer),
+            (None, None) => String::new(),
+        };
+        VerifiedSignature {
+            key_id: signer,
+            annotations: self.annotations.clone(),
+        }
+    }
+}
+
+/// Notes what a keyless verification proved on the report and the verified signature.
+fn keyless_outcome(
+    report: &mut SignatureReport,
+    v: &VerifiedBundle,
+    unlogged: bool,
+) -> VerifiedSig {
+    let identity = v.identity.as_ref().map(|i| KeylessIdentity {
+        issuer: i.issuer.clone(),
+        subject: i.subject.clone(),
+    });
+    report.identity = identity.clone();
+    report.log_index = v.log_entries.first().map(|e| e.log_index);
+    report.signed_at = v.signing_time.map(|t| t.to_string());
+    VerifiedSig {
+        identity,
+        unlogged,
+        log_index: report.log_index,
+        signed_at: v.signing_time,
+        ..VerifiedSig::default()
+    }
+}
+
+/// Why a keyless signature without a log entry was refused.
+const UNLOGGED_REFUSED: &str = "keyless signature with no transparency-log entry: nothing public records it (a policy signer with `transparency_log: optional`, or --insecure-ignore-tlog, accepts it)";
+
+/// Checks one layer: its signature under a trusted key or, for a keyless layer (a Fulcio
+/// certificate in its annotations) when `judge.keyless`, its certificate, log entry and
+/// timestamps; then the payload's claims: its digest always, its repository when `identity`
+/// is given (a policy judges identity itself).
 pub fn judge_layer(
     index: usize,
     layer: &FetchedLayer,
     image_digest: &Digest,
     identity: Option<&str>,
-    keys: &[TrustedKey],
+    judge: &SignatureJudge<'_>,
     memo: Option<&mut Entry>,
-) -> (SignatureReport, Option<VerifiedSignature>) {
+) -> (SignatureReport, Option<VerifiedSig>) {
     let mut report = SignatureReport::pending(index, &layer.descriptor.digest, None);
     let reject = |mut report: SignatureReport, reason: String| {
         report.reason = Some(reason);
@@ -689,19 +863,27 @@ pub fn judge_layer(
         Ok(bytes) => bytes,
         Err(reason) => return reject(report, reason.clone()),
     };
-    let Some(sig_b64) = layer
+    let no_annotations = BTreeMap::new();
+    let annotations = layer
         .descriptor
         .annotations
         .as_ref()
-        .and_then(|a| a.get(SIGNATURE_ANNOTATION))
-    else {
+        .unwrap_or(&no_annotations);
+    let Some(sig_b64) = annotations.get(SIGNATURE_ANNOTATION) else {
         return reject(report, format!("no {SIGNATURE_ANNOTATION} annotation"));
     };
-    let signature = match base64::engine::general_purpose::STANDARD.decode(sig_b64.trim()) {
+    // Line breaks are skipped, as Go's decoder (cosign's, skopeo's) does: some signers wrap.
+    let unwrapped: String = sig_b64
+        .trim()
+        .chars()
+        .filter(|c| !matches!(c, '\r' | '\n'))
+        .collect();
+    let signature = match base64::engine::general_purpose::STANDARD.decode(&unwrapped) {
         Ok(s) => s,
         Err(e) => return reject(report, format!("signature is not valid base64: {e}")),
     };
     let layer_digest = layer.descriptor.digest.as_str();
+    let keys = judge.keys;
     let remembered = memo.as_deref().and_then(|m| {
         keys.iter()
             .find(|k| m.verified(layer_digest, sig_b64, &k.key_id))
@@ -713,12 +895,62 @@ pub fn judge_layer(
     if let (Some(k), Some(m)) = (found, memo) {
         m.mark_verified(layer_digest, sig_b64, &k.key_id);
     }
-    let Some(key) = found else {
-        let reason = not_verified_by("signature", "the payload was altered", keys);
-        return reject(report, reason);
+    let mut verified = match (found, SigLayer::from_annotations(annotations)) {
+        (Some(key), _) => {
+            report.key_id = Some(key.key_id.clone());
+            report.key_source = Some(key.source.clone());
+            VerifiedSig {
+                key_id: Some(key.key_id.clone()),
+                ..VerifiedSig::default()
+            }
+        }
+        (None, Some(material)) => {
+            if !judge.keyless {
+                return reject(
+                    report,
+                    "signed with a certificate (keyless), not a key: verify it with --certificate-identity and --certificate-oidc-issuer, or a policy with a keyless signer".into(),
+                );
+            }
+            let Some(root) = judge.root else {
+                return reject(
+                    report,
+                    "the built-in trusted root could not be loaded".into(),
+                );
+            };
+            let any = IdentityPolicy::AnyCertificate;
+            let strict = VerifyOptions::default();
+            match verify_sig_layer(&material, &signature, payload_bytes, &any, root, &strict) {
+                Ok(v) => keyless_outcome(&mut report, &v, false),
+                Err(BundleError::NoLogEntry) => {
+                    let Some(at) = judge.unlogged_at else {
+                        return reject(report, UNLOGGED_REFUSED.into());
+                    };
+                    let relaxed = VerifyOptions {
+                        unlogged_certificates_at: Some(at),
+                        ..VerifyOptions::default()
+                    };
+                    match verify_sig_layer(
+                        &material,
+                        &signature,
+                        payload_bytes,
+                        &any,
+                        root,
+                        &relaxed,
+                    ) {
+                        Ok(v) => keyless_outcome(&mut report, &v, true),
+                        Err(e) => {
+                            return reject(report, format!("keyless signature refused: {e}"));
+                        }
+                    }
+                }
+                Err(e) => return reject(report, format!("keyless signature refused: {e}")),
+            }
+        }
+        (None, None) => {
+            let reason = not_verified_by("signature", "the payload was altered", keys);
+            return reject(report, reason);
+        }
     };
-    report.key_id = Some(key.key_id.clone());
-    report.key_source = Some(key.source.clone());
     let payload = match payload::parse(payload_bytes) {
         Ok(p) => p,
         Err(e) => return reject(report, format!("signed payload refused: {e}")),
@@ -742,38 +974,9 @@ pub fn judge_layer(
         return reject(report, reason);
     }
     report.verdict = "verified";
-    let verified = VerifiedSignature {
-        key_id: key.key_id.clone(),
-        annotations: string_annotations(&payload),
-    };
+    verified.name = Some(payload.docker_reference.clone());
+    verified.annotations = string_annotations(&payload);
     (report, Some(verified))
-}
-
-/// How bundles are judged.
-#[derive(Debug, Clone, Copy)]
-pub struct BundleJudge<'a> {
-    /// Keys whose key-signed bundles count (untimed ones included: the key is trusted
-    /// directly, as for a `.sig` layer).
-    pub keys: &'a [TrustedKey],
-    /// The trusted root: Fulcio CAs for certificates, Rekor and TSA keys for the times.
-    /// `None` only if the built-in root failed to load (then only untimed key bundles verify).
-    pub root: Option<&'a TrustedRoot>,
-    /// Verify certificate-signed (keyless) bundles and report their identity (a policy with
-    /// keyless signers judges it).
-    pub keyless: bool,
-}
-
-/// A bundle that verified, with what its statement claims.
-#[derive(Debug, Clone)]
-pub struct VerifiedBundleSignature {
-    /// The key it verified under, for a key-signed bundle.
-    pub key_id: Option<String>,
-    /// The certificate identity, for a keyless bundle.
-    pub identity: Option<KeylessIdentity>,
-    /// The statement subject's name (the repository), if it has one.
-    pub name: Option<String>,
-    /// The statement subject's annotations (string values).
-    pub annotations: BTreeMap<String, String>,
 }
 
 /// Checks one bundle: it verifies (signature, times, certificate) for a trusted key or, with
@@ -785,8 +988,8 @@ pub fn judge_bundle(
     fetched: &FetchedBundle,
     image_digest: &Digest,
     identity: Option<&str>,
-    judge: &BundleJudge<'_>,
-) -> (SignatureReport, Option<VerifiedBundleSignature>) {
+    judge: &SignatureJudge<'_>,
+) -> (SignatureReport, Option<VerifiedSig>) {
     let mut report = SignatureReport::pending(index, &fetched.source, Some("bundle"));
     let reject = |mut report: SignatureReport, reason: String| {
         report.reason = Some(reason);
@@ -808,6 +1011,7 @@ pub fn judge_bundle(
     };
     let options = VerifyOptions {
         allow_untimed_key_signatures: true,
+        ..VerifyOptions::default()
     };
     let mut certificate = false;
     let mut verified = None;
@@ -848,7 +1052,7 @@ pub fn judge_bundle(
     }
     let Some((v, key)) = verified else {
         let reason = if certificate {
-            "signed with a certificate (keyless), not a key: judge it with a policy that has a keyless signer".to_string()
+            "signed with a certificate (keyless), not a key: verify it with --certificate-identity and --certificate-oidc-issuer, or a policy with a keyless signer".to_string()
         } else if let Some(e) = errors
             .iter()
             .find(|e| !matches!(e, BundleError::Signature { .. }))
@@ -862,19 +1066,16 @@ pub fn judge_bundle(
         };
         return reject(report, reason);
     };
+    let mut verified = if certificate {
+        keyless_outcome(&mut report, &v, false)
+    } else {
+        VerifiedSig::default()
+    };
     if let Some(key) = key {
         report.key_id = Some(key.key_id.clone());
         report.key_source = Some(key.source.clone());
+        verified.key_id = Some(key.key_id.clone());
     }
-    let keyless = if certificate {
-        v.identity.as_ref().map(|i| KeylessIdentity {
-            issuer: i.issuer.clone(),
-            subject: i.subject.clone(),
-        })
-    } else {
-        None
-    };
-    report.identity = keyless.clone();
     let Some(statement) = &v.statement else {
         return reject(
             report,
@@ -923,20 +1124,13 @@ pub fn judge_bundle(
         }
     }
     report.verdict = "verified";
-    let annotations = subject
+    verified.name = name;
+    verified.annotations = subject
         .annotations
         .iter()
         .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
         .collect();
-    (
-        report,
-        Some(VerifiedBundleSignature {
-            key_id: key.map(|k| k.key_id.clone()),
-            identity: keyless,
-            name,
-            annotations,
-        }),
-    )
+    (report, Some(verified))
 }
 
 fn string_annotations(payload: &Payload) -> BTreeMap<String, String> {

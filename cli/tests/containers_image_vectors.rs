@@ -7,7 +7,7 @@ use base64::Engine as _;
 use vouch::keys::PublicKey;
 use vouch::oci::Descriptor;
 use vouch::reference::Digest;
-use vouch::verify::{FetchedLayer, TrustedKey, judge_layer};
+use vouch::verify::{FetchedLayer, SignatureJudge, TrustedKey, judge_layer};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -75,7 +75,7 @@ fn judge(dir: &str, identity: &str, keys: &[TrustedKey]) -> Vec<(String, Option<
                 &load_signature(f),
                 &digest,
                 Some(identity),
-                keys,
+                &SignatureJudge::keys(keys),
                 None,
             );
             (report.verdict.to_string(), report.reason)
@@ -194,7 +194,14 @@ fn unacceptable_payloads_with_valid_signatures_are_refused() {
             },
             payload: Ok(payload),
         };
-        let (report, counted) = judge_layer(1, &layer, &digest, Some(SAMPLE), &key, None);
+        let (report, counted) = judge_layer(
+            1,
+            &layer,
+            &digest,
+            Some(SAMPLE),
+            &SignatureJudge::keys(&key),
+            None,
+        );
         assert!(counted.is_none(), "{case}");
         // The signature itself is good; the payload is what is refused.
         assert!(report.key_id.is_some(), "{case}: {report:?}");
@@ -206,4 +213,118 @@ fn unacceptable_payloads_with_valid_signatures_are_refused() {
             "{case}: {report:?}"
         );
     }
+}
+
+/// A keyless judge against vouch's built-in Sigstore production root.
+fn keyless_judge(unlogged_at: Option<vouch::bundle::UnixTime>) -> SignatureJudge<'static> {
+    SignatureJudge {
+        keys: &[],
+        root: vouch::bundle::command::production_root(),
+        keyless: true,
+        unlogged_at,
+    }
+}
+
+/// The one signature of a fixture image, judged as `identity` by `judge`.
+fn judge_one(
+    dir: &str,
+    identity: &str,
+    judge: &SignatureJudge<'_>,
+) -> (
+    vouch::verify::SignatureReport,
+    Option<vouch::verify::VerifiedSig>,
+) {
+    let dir = fixtures().join(dir);
+    let manifest = std::fs::read(dir.join("manifest.json")).expect("manifest");
+    let layer = load_signature(&dir.join("signature-1"));
+    judge_layer(
+        1,
+        &layer,
+        &Digest::of(&manifest),
+        Some(identity),
+        judge,
+        None,
+    )
+}
+
+const FULCIO_SAMPLE: &str = "192.168.64.2:5000/cosign-signed/fulcio-rekor-1";
+
+#[test]
+fn keyless_fulcio_rekor_signature_is_verified_at_its_log_time() {
+    let (report, verified) = judge_one(
+        "dir-img-cosign-fulcio-rekor-valid",
+        FULCIO_SAMPLE,
+        &keyless_judge(None),
+    );
+    let verified = verified.unwrap_or_else(|| panic!("{report:?}"));
+    let identity = verified.identity.expect("identity");
+    assert_eq!(identity.subject, "mitr@redhat.com");
+    assert_eq!(identity.issuer, "https://github.com/login/oauth");
+    assert_eq!(verified.log_index, Some(11_605_770));
+    assert!(!verified.unlogged);
+    assert_eq!(report.signed_at.as_deref(), Some("2023-01-20T20:51:33Z"));
+}
+
+#[test]
+fn keyless_signature_is_refused_where_keyless_is_not_asked_for() {
+    let key = [trusted("cosign.pub")];
+    let (report, verified) = judge_one(
+        "dir-img-cosign-fulcio-rekor-valid",
+        FULCIO_SAMPLE,
+        &SignatureJudge::keys(&key),
+    );
+    assert!(verified.is_none());
+    assert!(
+        report
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.contains("--certificate-identity")),
+        "{report:?}"
+    );
+}
+
+#[test]
+fn private_pki_certificate_is_not_a_fulcio_signature() {
+    // containers/image accepts it only with its own PKI roots configured; against the
+    // Sigstore root it has neither a Fulcio chain nor a log entry.
+    let (report, verified) = judge_one(
+        "dir-img-cosign-pki-valid",
+        "localhost:5000/test",
+        &keyless_judge(None),
+    );
+    assert!(verified.is_none());
+    assert!(
+        report
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.contains("no transparency-log entry")),
+        "{report:?}"
+    );
+    // Even when unlogged signatures are accepted, the chain must lead to a Fulcio CA.
+    let now = vouch::bundle::UnixTime::from_secs(1_750_000_000);
+    let (report, verified) = judge_one(
+        "dir-img-cosign-pki-valid",
+        "localhost:5000/test",
+        &keyless_judge(Some(now)),
+    );
+    assert!(verified.is_none());
+    assert!(
+        report
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.contains("certificate")),
+        "{report:?}"
+    );
+}
+
+#[test]
+fn key_signature_with_a_rekor_bundle_verifies_by_its_key() {
+    let key = [trusted("cosign2.pub")];
+    let (report, verified) = judge_one(
+        "dir-img-cosign-key-rekor-valid",
+        "192.168.64.2:5000/cosign-signed/key-1",
+        &SignatureJudge::keys(&key),
+    );
+    assert!(verified.is_some(), "{report:?}");
+    assert_eq!(report.key_id.as_deref(), Some(key[0].key_id.as_str()));
 }

@@ -133,6 +133,9 @@ async fn key_verify_output() {
                 identity: Some(IDENTITY),
                 cache: None,
                 bundles: vouch::verify::BundleSource::Referrers,
+                keyless: &[],
+                root: vouch::bundle::command::production_root(),
+                unlogged_at: None,
             },
         )
         .await;

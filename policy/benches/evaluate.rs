@@ -94,6 +94,7 @@ fn images() -> Vec<ImageFacts> {
                     payload_tag: None,
                     annotations: BTreeMap::from([("team".to_string(), format!("t{team}"))]),
                     index: k,
+                    ..SignatureFact::default()
                 })
                 .collect();
             ImageFacts {

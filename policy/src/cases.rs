@@ -3,7 +3,7 @@
 use crate::diag::{Diagnostic, Diagnostics, SourceMap, Span};
 use crate::eval::{Evaluation, ImageFacts, SignatureFact};
 use crate::policy::Policy;
-use crate::schema::{Fields, Sp, expect_map, expect_seq, string, string_map};
+use crate::schema::{Fields, Sp, boolean, expect_map, expect_seq, string, string_map};
 use crate::time::Timestamp;
 use crate::util::{did_you_mean, is_digest, is_hex64};
 use crate::yaml::parse_tree;
@@ -400,7 +400,14 @@ fn read_signature(
     let entries = expect_map(node, "a signature", d)?;
     let f = Fields::new(
         entries,
-        &["signer", "key", "keyless", "annotations", "identity"],
+        &[
+            "signer",
+            "key",
+            "keyless",
+            "annotations",
+            "identity",
+            "logged",
+        ],
         "a signature",
         d,
     );
@@ -432,6 +439,7 @@ fn read_signature(
                 Some(crate::Keyless {
                     issuer,
                     subject: crate::SubjectMatcher::Subject(subject),
+                    ..
                 }) => {
                     keyless = Some(crate::KeylessIdentity {
                         issuer: issuer.clone(),
@@ -516,6 +524,22 @@ fn read_signature(
         .into_iter()
         .map(|(k, v)| (k.value, v.value))
         .collect();
+    let logged = match f.optional("logged").map(|n| boolean(n, "`logged`", d)) {
+        Some(Some(l)) => l.value,
+        Some(None) => return None,
+        None => true,
+    };
+    if !logged && keyless.is_none() {
+        d.push(
+            Diagnostic::new(
+                "unknown-key",
+                node.span,
+                "`logged: false` is for keyless signatures (a key's signature needs no log)",
+            )
+            .with_label("not a keyless signature"),
+        );
+        return None;
+    }
     let mut sig = SignatureFact {
         key_id,
         keyless,
@@ -523,6 +547,9 @@ fn read_signature(
         payload_tag: None,
         annotations,
         index,
+        unlogged: !logged,
+        log_index: None,
+        signed_at: None,
     };
     if let Some(id) = f
         .optional("identity")

@@ -51,6 +51,14 @@ pub struct SignatureFact {
     pub annotations: BTreeMap<String, String>,
     /// Its position among the signature layers, for reports.
     pub index: usize,
+    /// A keyless signature with no transparency-log entry (its certificate was checked at a
+    /// verified RFC 3161 time, or at the time judged). It counts only for signers whose
+    /// `keyless` says `transparency_log: optional`.
+    pub unlogged: bool,
+    /// The transparency-log entry's index, when the caller verified one (for reports).
+    pub log_index: Option<i64>,
+    /// The verified time it was signed at (log integration or RFC 3161), for reports.
+    pub signed_at: Option<Timestamp>,
 }
 
 /// The decision for one image.
@@ -175,6 +183,8 @@ pub enum SignatureStatus {
     UnknownKey,
     /// Its keyless identity matches no signer of the policy.
     UnknownIdentity,
+    /// Keyless, with no transparency-log entry, and no signer it matches accepts that.
+    Unlogged,
     /// Its key is under `revoked.keys`.
     RevokedKey,
     /// Its key belongs to no signer the rule requires.
@@ -199,6 +209,12 @@ pub struct SignatureVerdict {
     /// The certificate identity, for a keyless signature.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub identity: Option<KeylessIdentity>,
+    /// The transparency-log entry's index, when one was verified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_index: Option<i64>,
+    /// The verified time it was signed at, when one was proven.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signed_at: Option<Timestamp>,
     /// The signer it counted for, or the signer its key belongs to.
     pub signer: Option<String>,
     /// Machine-readable verdict.
@@ -560,6 +576,8 @@ impl Policy {
             index: s.index,
             key_id: s.key_id.clone(),
             identity: s.keyless.clone(),
+            log_index: s.log_index,
+            signed_at: s.signed_at,
             signer: owner,
             status,
             counted: false,
@@ -607,6 +625,8 @@ impl Policy {
                 index: s.index,
                 key_id: s.key_id.clone(),
                 identity: s.keyless.clone(),
+                log_index: s.log_index,
+                signed_at: s.signed_at,
                 signer: signer.map(str::to_string),
                 status,
                 counted: false,
@@ -669,7 +689,38 @@ impl Policy {
                 )));
                 continue;
             }
-            let signer_name = self.signers[in_window[0]].name.as_str();
+            // An unlogged keyless signature stands only for signers that accept it.
+            let in_window: Vec<usize> = if s.unlogged {
+                in_window
+                    .into_iter()
+                    .filter(|&i| {
+                        self.signers[i].keyless.as_ref().is_some_and(|k| {
+                            k.transparency_log == crate::policy::TransparencyLog::Optional
+                        })
+                    })
+                    .collect()
+            } else {
+                in_window
+            };
+            let Some(&first_in_window) = in_window.first() else {
+                let reason = format!(
+                    "{} has no transparency-log entry, and signer \"{}\" accepts only logged signatures (`transparency_log: optional` under its `keyless` would accept it)",
+                    credential(s),
+                    self.signers[rule_owner].name
+                );
+                push_note(
+                    notes,
+                    &self.signers[rule_owner].name,
+                    &format!("signature #{} was refused: {reason}", s.index),
+                );
+                verdicts.push(Some(verdict(
+                    SignatureStatus::Unlogged,
+                    Some(&self.signers[rule_owner].name),
+                    reason,
+                )));
+                continue;
+            };
+            let signer_name = self.signers[first_in_window].name.as_str();
             if let Some(reason) = identity_mismatch(req.identity, image, s, &rule.name) {
                 for &i in &in_window {
                     push_note(
@@ -744,6 +795,8 @@ impl Policy {
                 index: s.index,
                 key_id: s.key_id.clone(),
                 identity: s.keyless.clone(),
+                log_index: s.log_index,
+                signed_at: s.signed_at,
                 signer: Some(signer),
                 counted: status == SignatureStatus::Counted,
                 status,
@@ -1002,7 +1055,15 @@ impl fmt::Display for Evaluation {
                 .map(|n| format!(" ({n})"))
                 .unwrap_or_default();
             let who = match &s.identity {
-                Some(id) => format!("identity {:?}", id.subject),
+                Some(id) => {
+                    let log = match (s.log_index, s.signed_at) {
+                        (Some(i), Some(t)) => format!(", log index {i}, signed {t}"),
+                        (Some(i), None) => format!(", log index {i}"),
+                        (None, Some(t)) => format!(", not logged, timestamped {t}"),
+                        (None, None) => ", not logged".to_string(),
+                    };
+                    format!("identity {:?} from {}{log}", id.subject, id.issuer)
+                }
                 None => format!("key {}", short(&s.key_id)),
             };
             writeln!(

@@ -43,7 +43,7 @@ pub use glob::{MAX_PATTERN_LEN, Pattern, PatternError, Specificity};
 pub use key::{Decision, Denial, KeyRequirement, VerifiedSignature};
 pub use policy::{
     AllowKind, DefaultDecision, Identity, Keyless, Mode, Policy, Requirement, Rule, RuleKind,
-    Signer, SubjectMatcher, SubjectRegex, validate, validate_with_root,
+    Signer, SubjectMatcher, SubjectRegex, TransparencyLog, validate, validate_with_root,
 };
 pub use schema::{KeySource, RawPolicy, parse};
 pub use time::{TimeError, Timestamp};

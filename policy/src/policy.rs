@@ -118,6 +118,18 @@ pub enum SubjectMatcher {
     SubjectRegex(SubjectRegex),
 }
 
+/// Whether a keyless signer's signatures must be in a transparency log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransparencyLog {
+    /// A signature counts only with a verified log entry (the default).
+    #[default]
+    Required,
+    /// A signature with no log entry counts too; its certificate is then checked at its
+    /// verified RFC 3161 time, or at the time judged.
+    Optional,
+}
+
 /// A keyless (Fulcio certificate) signer identity: `keyless: {issuer, subject | subject_regex}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Keyless {
@@ -126,6 +138,8 @@ pub struct Keyless {
     /// The identity (certificate SAN) the signer must have.
     #[serde(flatten)]
     pub subject: SubjectMatcher,
+    /// Whether its signatures must have a transparency-log entry.
+    pub transparency_log: TransparencyLog,
 }
 
 impl Keyless {
@@ -140,11 +154,15 @@ impl Keyless {
 
     /// `subject "…"` or `subject_regex "…"`, and the issuer, for messages.
     pub fn describe(&self) -> String {
-        match &self.subject {
+        let who = match &self.subject {
             SubjectMatcher::Subject(s) => format!("subject {s:?} from {}", self.issuer),
             SubjectMatcher::SubjectRegex(r) => {
                 format!("subject_regex {:?} from {}", r.as_str(), self.issuer)
             }
+        };
+        match self.transparency_log {
+            TransparencyLog::Required => who,
+            TransparencyLog::Optional => format!("{who}, also without a transparency-log entry"),
         }
     }
 }
@@ -305,6 +323,15 @@ impl Policy {
     /// True when some signer is keyless: certificate-signed bundles are worth verifying.
     pub fn has_keyless(&self) -> bool {
         self.signers.iter().any(|s| s.keyless.is_some())
+    }
+
+    /// True when some keyless signer accepts signatures with no transparency-log entry.
+    pub fn accepts_unlogged(&self) -> bool {
+        self.signers.iter().any(|s| {
+            s.keyless
+                .as_ref()
+                .is_some_and(|k| k.transparency_log == TransparencyLog::Optional)
+        })
     }
 
     /// Indexes of the signers whose keyless identity matches, ascending.
@@ -723,6 +750,11 @@ fn check_keyless(k: &RawKeyless, signer: &str, d: &mut Vec<Diagnostic>) -> Optio
     Some(Keyless {
         issuer: issuer?,
         subject: subject?,
+        transparency_log: k
+            .transparency_log
+            .as_ref()
+            .map(|t| t.value)
+            .unwrap_or_default(),
     })
 }
 

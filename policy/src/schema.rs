@@ -2,7 +2,7 @@
 //! a broken part is kept as far as it is readable so that stage two can still check the rest.
 
 use crate::diag::{Diagnostic, Diagnostics, SourceMap, Span};
-use crate::policy::{AllowKind, DefaultDecision, Identity, Mode};
+use crate::policy::{AllowKind, DefaultDecision, Identity, Mode, TransparencyLog};
 use crate::util::did_you_mean;
 use crate::yaml::{Kind, Node, ScalarType, parse_tree};
 use serde::Serialize;
@@ -61,6 +61,7 @@ pub(crate) struct RawKeyless {
     pub issuer: Option<Sp<String>>,
     pub subject: Option<Sp<String>>,
     pub subject_regex: Option<Sp<String>>,
+    pub transparency_log: Option<Sp<TransparencyLog>>,
 }
 
 #[derive(Debug, Clone)]
@@ -274,7 +275,7 @@ fn read_keyless(node: &Node, what: &str, diags: &mut Vec<Diagnostic>) -> Option<
     let entries = expect_map(node, "`keyless`", diags)?;
     let f = Fields::new(
         entries,
-        &["issuer", "subject", "subject_regex"],
+        &["issuer", "subject", "subject_regex", "transparency_log"],
         "`keyless`",
         diags,
     );
@@ -287,11 +288,23 @@ fn read_keyless(node: &Node, what: &str, diags: &mut Vec<Diagnostic>) -> Option<
     let subject_regex = f
         .optional("subject_regex")
         .and_then(|n| string(n, "`subject_regex`", diags));
+    let transparency_log = f.optional("transparency_log").and_then(|n| {
+        word(
+            n,
+            "`transparency_log`",
+            &[
+                ("required", TransparencyLog::Required),
+                ("optional", TransparencyLog::Optional),
+            ],
+            diags,
+        )
+    });
     Some(RawKeyless {
         span: node.span,
         issuer,
         subject,
         subject_regex,
+        transparency_log,
     })
 }
 
@@ -526,6 +539,20 @@ pub(crate) fn string(node: &Node, what: &str, diags: &mut Vec<Diagnostic>) -> Op
         }),
         None => {
             wrong_type(node, "a string", what, diags);
+            None
+        }
+    }
+}
+
+/// `true` or `false`.
+pub(crate) fn boolean(node: &Node, what: &str, diags: &mut Vec<Diagnostic>) -> Option<Sp<bool>> {
+    match (node.scalar_type(), node.scalar_text()) {
+        (ScalarType::Bool, Some(t)) => Some(Sp {
+            value: t.eq_ignore_ascii_case("true"),
+            span: node.span,
+        }),
+        _ => {
+            wrong_type(node, "a boolean (`true` or `false`)", what, diags);
             None
         }
     }

@@ -225,3 +225,144 @@ fn regexes_are_bounded() {
     let diags = load(&huge).expect_err("too big");
     assert!(diags.iter().any(|d| d.code == "bad-regex"), "{diags:?}");
 }
+
+const UNLOGGED_POLICY: &str = r#"
+version: 1
+signers:
+  release-ci:
+    keyless:
+      issuer: https://token.actions.githubusercontent.com
+      subject_regex: "https://github.com/acme/app/\\.github/workflows/release\\.yml@refs/tags/v.*"
+  private-ca:
+    keyless:
+      issuer: https://oidc.internal.example
+      subject: builder@internal.example
+      transparency_log: optional
+  security:
+    keys: [keys/security.pub]
+rules:
+  - name: prod
+    images: ["registry.example.com/prod/**"]
+    require: {signers: [release-ci, private-ca, security], threshold: 2}
+"#;
+
+fn unlogged(mut s: SignatureFact) -> SignatureFact {
+    s.unlogged = true;
+    s
+}
+
+#[test]
+fn unlogged_keyless_signatures_count_only_for_signers_that_accept_them() {
+    let p = policy(UNLOGGED_POLICY);
+    assert!(p.accepts_unlogged());
+    assert!(!policy(POLICY).accepts_unlogged());
+    let at = at("2026-06-01T00:00:00Z");
+    let internal = "https://oidc.internal.example";
+
+    // An unlogged release-ci signature does not count: its signer requires a log entry.
+    let e = p.evaluate(
+        &image(
+            APP,
+            &digest('a'),
+            vec![
+                unlogged(keyless(GHA, RELEASE, Some(APP))),
+                sig("keys/security.pub", APP),
+            ],
+        ),
+        at,
+    );
+    assert_eq!(e.decision, Outcome::Deny, "{e}");
+    assert_eq!(e.signatures[0].status, SignatureStatus::Unlogged);
+    assert!(
+        e.signatures[0]
+            .reason
+            .contains("transparency_log: optional"),
+        "{e}"
+    );
+    assert_eq!(e.signers_counted, ["security"]);
+
+    // The same signature, logged, counts.
+    let e = p.evaluate(
+        &image(
+            APP,
+            &digest('a'),
+            vec![
+                keyless(GHA, RELEASE, Some(APP)),
+                sig("keys/security.pub", APP),
+            ],
+        ),
+        at,
+    );
+    assert_eq!(e.decision, Outcome::Allow, "{e}");
+
+    // private-ca says `transparency_log: optional`: its unlogged signature counts, together
+    // with a key signer for the threshold.
+    let e = p.evaluate(
+        &image(
+            APP,
+            &digest('b'),
+            vec![
+                unlogged(keyless(internal, "builder@internal.example", Some(APP))),
+                sig("keys/security.pub", APP),
+            ],
+        ),
+        at,
+    );
+    assert_eq!(e.decision, Outcome::Allow, "{e}");
+    assert_eq!(e.signers_counted, ["private-ca", "security"]);
+    assert!(e.to_string().contains("not logged"), "{e}");
+}
+
+#[test]
+fn transparency_log_takes_two_words() {
+    let src = UNLOGGED_POLICY.replace("transparency_log: optional", "transparency_log: maybe");
+    let diags = vouch_policy::parse(&src, "p.yaml")
+        .and_then(|raw| vouch_policy::validate(raw, &|_| Ok("0".repeat(64))))
+        .expect_err("unknown value");
+    let d = diags
+        .0
+        .iter()
+        .find(|d| d.code == "unknown-value")
+        .expect("code");
+    assert!(
+        d.message.contains("`required`, `optional`"),
+        "{}",
+        d.message
+    );
+}
+
+#[test]
+fn cases_can_give_an_unlogged_keyless_signature() {
+    let p = policy(UNLOGGED_POLICY);
+    let cases = r#"
+cases:
+  - name: unlogged private CA signature counts with the security key
+    image: registry.example.com/prod/app:1
+    signatures:
+      - keyless: {issuer: https://oidc.internal.example, subject: builder@internal.example}
+        logged: false
+      - signer: security
+    expect: {decision: allow}
+  - name: unlogged release-ci signature does not count
+    image: registry.example.com/prod/app:1
+    signatures:
+      - keyless: {issuer: https://token.actions.githubusercontent.com, subject: "https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1"}
+        logged: false
+      - signer: security
+    expect: {decision: deny}
+"#;
+    let normalize = |s: &str| -> Result<vouch_policy::ImageName, String> {
+        let (repository, tag) = s.split_once(':').ok_or("no tag")?;
+        Ok(vouch_policy::ImageName {
+            repository: repository.to_string(),
+            tag: Some(tag.to_string()),
+            digest: None,
+        })
+    };
+    let options = CaseOptions {
+        now: at("2026-06-01T00:00:00Z"),
+        normalize: &normalize,
+    };
+    let report = run_cases(&p, cases, "cases.yaml", &options).expect("cases parse");
+    assert!(report.all_passed(), "{report}");
+}

@@ -203,6 +203,7 @@ fn signature() -> impl Strategy<Value = SignatureFact> {
                 payload_tag: tag.map(str::to_string),
                 annotations,
                 index: 0,
+                ..SignatureFact::default()
             }
         })
 }

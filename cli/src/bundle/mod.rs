@@ -19,6 +19,7 @@ mod rekor;
 mod rfc3161;
 mod sct;
 mod set;
+pub mod sig_layer;
 mod time;
 mod trust_root;
 mod verify;
@@ -29,6 +30,7 @@ use std::fmt;
 pub use crypto::HashAlgorithm;
 pub use dsse::{IN_TOTO_PAYLOAD_TYPE, Statement, Subject};
 pub use model::BundleVersion;
+pub use sig_layer::{SigLayer, verify_sig_layer};
 pub use time::UnixTime;
 pub use trust_root::{TimeRange, TrustRootError, TrustedRoot};
 pub use verify::{verify_bundle, verify_bundle_with};
@@ -108,6 +110,11 @@ pub struct VerifyOptions {
     /// timestamp: the key is trusted directly and no time is verified
     /// ([`VerifiedBundle::signing_time`] is `None`). Never applies to certificates.
     pub allow_untimed_key_signatures: bool,
+    /// Accept a certificate-signed signature with no transparency-log entry (a policy
+    /// signer's explicit opt-in): its certificate is checked at its verified RFC 3161
+    /// times or, with none, at this instant (the caller's verification time), and
+    /// [`VerifiedBundle::log_entries`] is empty. A log entry that is present must verify.
+    pub unlogged_certificates_at: Option<UnixTime>,
 }
 
 /// A Fulcio signer identity.
@@ -279,6 +286,9 @@ pub enum BundleError {
         /// Why.
         reason: String,
     },
+    /// The signature was never recorded in a transparency log.
+    #[error("no transparency log entry")]
+    NoLogEntry,
     /// Neither a signed entry timestamp nor an RFC 3161 timestamp proves when it was signed.
     #[error("no verified time source (needs a signed entry timestamp or an RFC 3161 timestamp)")]
     NoVerifiedTime,
@@ -306,7 +316,7 @@ impl BundleError {
             BundleError::Input { .. } => Phase::Input,
             BundleError::Bundle { .. } => Phase::Bundle,
             BundleError::Certificate { .. } => Phase::Certificate,
-            BundleError::Tlog { .. } => Phase::Tlog,
+            BundleError::Tlog { .. } | BundleError::NoLogEntry => Phase::Tlog,
             BundleError::Timestamp { .. } | BundleError::NoVerifiedTime => Phase::Timestamp,
             BundleError::Signature { .. } | BundleError::ArtifactMismatch { .. } => {
                 Phase::Signature

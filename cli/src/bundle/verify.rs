@@ -67,6 +67,19 @@ pub fn verify_bundle_with(
         serde_json::from_slice(bundle_json).map_err(|e| shape(format!("invalid JSON: {e}")))?;
     let version = BundleVersion::from_media_type(&bundle.media_type)
         .ok_or_else(|| shape(format!("unsupported media type {:?}", bundle.media_type)))?;
+    verify_parsed(&bundle, version, artifact, policy, root, options)
+}
+
+/// The checks of [`verify_bundle_with`] on a bundle already parsed (or assembled from a
+/// cosign `.sig` layer's annotations, see [`super::sig_layer`]), judged as `version`.
+pub(crate) fn verify_parsed(
+    bundle: &Bundle,
+    version: BundleVersion,
+    artifact: &Artifact,
+    policy: &IdentityPolicy,
+    root: &TrustedRoot,
+    options: &VerifyOptions,
+) -> Result<VerifiedBundle, BundleError> {
     let vm = &bundle.verification_material;
 
     // Signer material: exactly one of chain, certificate, public key.
@@ -246,13 +259,15 @@ pub fn verify_bundle_with(
         && matches!(material, Material::Key)
         && vm.tlog_entries.is_empty()
         && stamps.is_empty();
+    // A certificate that was never logged: allowed only when asked for, and then checked at
+    // its verified timestamps or, with none, at the caller's verification time.
+    let unlogged_at = options
+        .unlogged_certificates_at
+        .filter(|_| matches!(material, Material::Certificate(_)) && vm.tlog_entries.is_empty());
 
     // Transparency-log entries.
-    if vm.tlog_entries.is_empty() && !untimed {
-        return Err(BundleError::Tlog {
-            entry: 0,
-            reason: "the bundle has no transparency log entry".into(),
-        });
+    if vm.tlog_entries.is_empty() && !untimed && unlogged_at.is_none() {
+        return Err(BundleError::NoLogEntry);
     }
     let mut log_entries = Vec::new();
     for (i, entry) in vm.tlog_entries.iter().enumerate() {
@@ -279,32 +294,23 @@ pub fn verify_bundle_with(
         });
     }
     let signing_time = times.iter().map(|t| t.time).min();
-    if signing_time.is_none() && !untimed {
+    if signing_time.is_none() && !untimed && unlogged_at.is_none() {
         return Err(BundleError::NoVerifiedTime);
     }
 
-    // The certificate, at every verified time, and the identity policy.
+    // The certificate, at every verified time (an unlogged, untimed one at the caller's
+    // time), and the identity policy.
+    let certificate_times: Vec<super::UnixTime> = match (times.is_empty(), unlogged_at) {
+        (true, Some(at)) => vec![at],
+        _ => times.iter().map(|t| t.time).collect(),
+    };
     let identity = match (&material, policy) {
         (Material::Certificate(leaf), IdentityPolicy::Identity { subject, issuer }) => {
-            let mut issuer_cert = None;
-            for t in &times {
-                let issuing = verify_certificate(leaf, root, t.time)?;
-                issuer_cert.get_or_insert(issuing);
-            }
-            let issuing = issuer_cert.ok_or(BundleError::NoVerifiedTime)?;
-            sct::verify_embedded_scts(leaf, &issuing, &root.ctlogs)
-                .map_err(|e| BundleError::Certificate { reason: e })?;
+            check_certificate(leaf, root, &certificate_times)?;
             Some(check_identity(leaf, subject, issuer)?)
         }
         (Material::Certificate(leaf), IdentityPolicy::AnyCertificate) => {
-            let mut issuer_cert = None;
-            for t in &times {
-                let issuing = verify_certificate(leaf, root, t.time)?;
-                issuer_cert.get_or_insert(issuing);
-            }
-            let issuing = issuer_cert.ok_or(BundleError::NoVerifiedTime)?;
-            sct::verify_embedded_scts(leaf, &issuing, &root.ctlogs)
-                .map_err(|e| BundleError::Certificate { reason: e })?;
+            check_certificate(leaf, root, &certificate_times)?;
             Some(certificate_identity(leaf)?)
         }
         _ => None,
@@ -510,6 +516,22 @@ fn verify_inclusion(
         .get(..4)
         .ok_or_else(|| "log id is too short".to_string())?;
     checkpoint.verify(hint, key)
+}
+
+/// The chain to a trusted Fulcio CA at every one of `times`, and the embedded SCT.
+fn check_certificate(
+    leaf: &Certificate,
+    root: &TrustedRoot,
+    times: &[super::UnixTime],
+) -> Result<(), BundleError> {
+    let mut issuer_cert = None;
+    for t in times {
+        let issuing = verify_certificate(leaf, root, *t)?;
+        issuer_cert.get_or_insert(issuing);
+    }
+    let issuing = issuer_cert.ok_or(BundleError::NoVerifiedTime)?;
+    sct::verify_embedded_scts(leaf, &issuing, &root.ctlogs)
+        .map_err(|e| BundleError::Certificate { reason: e })
 }
 
 fn verify_certificate(

@@ -64,6 +64,7 @@ pub fn sig(key_text: &str, repo: &str) -> SignatureFact {
         payload_tag: None,
         annotations: BTreeMap::new(),
         index: 0,
+        ..SignatureFact::default()
     }
 }
 
