@@ -137,7 +137,7 @@ fn connection<F>(
                     b"",
                 );
                 let _ = conn.send(&r);
-                conn.close();
+                linger(conn);
                 return;
             }
         };
@@ -169,6 +169,18 @@ fn connection<F>(
             return;
         }
     }
+}
+
+/// Closes after an early answer: the client may still be sending, and closing a socket
+/// with unread input resets it, which can destroy the answer in flight. So half-close,
+/// then read and drop what is left (bounded in bytes and time).
+fn linger(mut conn: Conn) {
+    let _ = conn.socket.shutdown(std::net::Shutdown::Write);
+    let _ = conn
+        .socket
+        .set_read_timeout(Some(std::time::Duration::from_secs(2)));
+    let _ = io::copy(&mut (&mut conn.reader).take(8 << 20), &mut io::sink());
+    conn.close();
 }
 
 /// Reads a request body of at most `max` bytes; Err(status) to answer instead.

@@ -20,8 +20,8 @@ pub(crate) const SECP256R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2
 pub(crate) const ECDSA_WITH_SHA256: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
 
-/// An ECDSA P-256 key pair.
-pub(crate) struct EcKey {
+/// An ECDSA P-256 key pair (also a client key for tests that call the APIs directly).
+pub struct EcKey {
     /// Signs with DER-encoded signatures (X.509, SCTs, SETs, checkpoints, CMS).
     der: EcdsaKeyPair,
     /// Signs with JOSE's fixed `r || s` signatures (JWTs).
@@ -32,7 +32,7 @@ pub(crate) struct EcKey {
 
 impl EcKey {
     /// A fresh random key.
-    pub(crate) fn generate() -> EcKey {
+    pub fn generate() -> EcKey {
         let rng = SystemRandom::new();
         let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng)
             .expect("generate P-256 key");
@@ -51,27 +51,27 @@ impl EcKey {
     }
 
     /// SubjectPublicKeyInfo DER.
-    pub(crate) fn spki_der(&self) -> &[u8] {
+    pub fn spki_der(&self) -> &[u8] {
         &self.spki
     }
 
     /// The uncompressed public point (`04 || x || y`).
-    pub(crate) fn public_point(&self) -> &[u8] {
+    pub fn public_point(&self) -> &[u8] {
         self.der.public_key().as_ref()
     }
 
     /// SHA-256 of the SubjectPublicKeyInfo DER.
-    pub(crate) fn key_id(&self) -> [u8; 32] {
+    pub fn key_id(&self) -> [u8; 32] {
         sha2::Sha256::digest(&self.spki).into()
     }
 
     /// The public key as PEM (`PUBLIC KEY`).
-    pub(crate) fn public_pem(&self) -> String {
+    pub fn public_pem(&self) -> String {
         pem("PUBLIC KEY", &self.spki)
     }
 
     /// ECDSA over SHA-256 of `message`, DER-encoded.
-    pub(crate) fn sign(&self, message: &[u8]) -> Vec<u8> {
+    pub fn sign(&self, message: &[u8]) -> Vec<u8> {
         self.der
             .sign(&self.rng, message)
             .expect("ECDSA signing")
@@ -80,7 +80,7 @@ impl EcKey {
     }
 
     /// ECDSA over SHA-256 of `message`, as JOSE's 64-byte `r || s`.
-    pub(crate) fn sign_fixed(&self, message: &[u8]) -> Vec<u8> {
+    pub fn sign_fixed(&self, message: &[u8]) -> Vec<u8> {
         self.fixed
             .sign(&self.rng, message)
             .expect("ECDSA signing")

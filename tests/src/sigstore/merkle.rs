@@ -97,9 +97,9 @@ mod tests {
         let mut last = size - 1;
         let mut r = leaf;
         for p in proof {
-            if index % 2 == 1 || index == last {
+            if index & 1 == 1 || index == last {
                 r = node_hash(p, &r);
-                while index % 2 == 0 && index != 0 {
+                while index & 1 == 0 && index != 0 {
                     index /= 2;
                     last /= 2;
                 }
@@ -120,7 +120,7 @@ mod tests {
             proof.insert(0, first);
         }
         let (mut f, mut s) = (m - 1, n - 1);
-        while f % 2 == 1 {
+        while f & 1 == 1 {
             f /= 2;
             s /= 2;
         }
@@ -129,10 +129,10 @@ mod tests {
             if s == 0 {
                 panic!("proof too long");
             }
-            if f % 2 == 1 || f == s {
+            if f & 1 == 1 || f == s {
                 fr = node_hash(c, &fr);
                 sr = node_hash(c, &sr);
-                while f % 2 == 0 && f != 0 {
+                while f & 1 == 0 && f != 0 {
                     f /= 2;
                     s /= 2;
                 }

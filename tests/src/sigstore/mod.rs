@@ -34,6 +34,7 @@ use std::time::{Duration, SystemTime};
 pub use cosign::SignOptions;
 pub use fulcio::{CERTIFICATE_LIFETIME, OTHER_EMAIL, OTHER_URI};
 pub use http::Exchange;
+pub use keys::EcKey;
 pub use oidc::AUDIENCE;
 pub use rekor::LOG_NAME;
 pub use trust::{SIGNING_CONFIG_MEDIA_TYPE, TRUSTED_ROOT_MEDIA_TYPE, TrustFiles};
@@ -303,7 +304,8 @@ impl Sigstore {
             .collect()
     }
 
-    /// How many entries the log holds.
+    /// How many entries the log holds, counting the one it starts with (so the first
+    /// client entry has index 1).
     pub fn rekor_size(&self) -> usize {
         self.rekor.size()
     }

@@ -12,6 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
+use sha2::Digest as _;
 
 use super::Hostile;
 use super::fulcio::CERTIFICATE_LIFETIME;
@@ -58,12 +59,14 @@ impl Rekor {
         Rekor {
             key: EcKey::generate(),
             tree_id: id,
-            log: Mutex::new(Log::default()),
+            log: Mutex::new(Log {
+                entries: vec![genesis()],
+            }),
             hostile,
         }
     }
 
-    /// How many entries the log holds.
+    /// How many entries the log holds (the first is the log's own, see [`genesis`]).
     pub(crate) fn size(&self) -> usize {
         lock(&self.log).entries.len()
     }
@@ -332,6 +335,32 @@ impl Rekor {
             },
         });
         (self.uuid(&entry.leaf), value)
+    }
+}
+
+/// The entry a log starts with. Clients' entries then never sit at index 0: protobuf's
+/// JSON leaves a zero `logIndex` out of a bundle, and cosign 2.5 and vouch both refuse a
+/// bundle without one; a real log is never empty either.
+fn genesis() -> Entry {
+    let key = EcKey::generate();
+    let data = b"vouch-e2e Rekor stand-in genesis";
+    let proposed = json!({
+        "apiVersion": "0.0.1",
+        "kind": "hashedrekord",
+        "spec": {
+            "data": {"hash": {"algorithm": "sha256", "value": hex::encode(sha2::Sha256::digest(data))}},
+            "signature": {
+                "content": STANDARD.encode(key.sign(data)),
+                "publicKey": {"content": STANDARD.encode(key.public_pem())},
+            },
+        },
+    });
+    let canonical = rekor_entry::canonicalize(&proposed).expect("genesis entry");
+    Entry {
+        leaf: merkle::leaf_hash(&canonical.body),
+        body: canonical.body,
+        integrated_time: now_secs(),
+        artifact_hash: canonical.artifact_hash,
     }
 }
 
