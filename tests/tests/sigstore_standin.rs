@@ -1140,3 +1140,143 @@ fn cosign_without_the_env_reaches_for_tuf_and_fails_fast() {
         "{attempts:?}"
     );
 }
+
+/// A Sigstore bundle v0.3 `tlogEntries` item from a Rekor v1 LogEntryAnon.
+fn tlog_entry(entry: &Value, kind: &str, version: &str) -> Value {
+    let hex_to_b64 =
+        |v: &Value| STANDARD.encode(hex::decode(v.as_str().expect("hex")).expect("hex"));
+    let proof = &entry["verification"]["inclusionProof"];
+    json!({
+        "logIndex": entry["logIndex"].to_string(),
+        "logId": {"keyId": hex_to_b64(&entry["logID"])},
+        "kindVersion": {"kind": kind, "version": version},
+        "integratedTime": entry["integratedTime"].to_string(),
+        "inclusionPromise": {"signedEntryTimestamp": entry["verification"]["signedEntryTimestamp"]},
+        "inclusionProof": {
+            "logIndex": proof["logIndex"].to_string(),
+            "rootHash": hex_to_b64(&proof["rootHash"]),
+            "treeSize": proof["treeSize"].to_string(),
+            "hashes": proof["hashes"].as_array().expect("hashes").iter().map(hex_to_b64).collect::<Vec<_>>(),
+            "checkpoint": {"envelope": proof["checkpoint"]},
+        },
+        "canonicalizedBody": entry["body"],
+    })
+}
+
+#[test]
+fn dsse_and_intoto_entries_made_by_hand_verify_in_vouch() {
+    // A keyless in-toto attestation assembled from the raw APIs: Fulcio v2 certificate,
+    // DSSE envelope, Rekor entry of each DSSE kind, Sigstore bundle; vouch must accept
+    // both and tie each entry to the envelope.
+    let b = Bench::new();
+    let s = &b.sigstore;
+    let key = EcKey::generate();
+    let (status, body) = post(
+        &format!("{}/api/v2/signingCert", s.fulcio_url()),
+        "application/json",
+        &v2_request(&s.email_token(ALICE), &key, ALICE),
+        None,
+    );
+    assert_eq!(status, 200);
+    let v: Value = serde_json::from_slice(&body).expect("JSON");
+    let cert_pem = v["signedCertificateEmbeddedSct"]["chain"]["certificates"][0]
+        .as_str()
+        .expect("leaf")
+        .to_string();
+    let (_, cert_der) = der::pem::decode_vec(cert_pem.as_bytes()).expect("PEM");
+
+    let blob = std::fs::read(b.path("blob.txt")).expect("blob");
+    let statement = serde_json::to_vec(&json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": "blob.txt", "digest": {"sha256": hex::encode(sha2::Sha256::digest(&blob))}}],
+        "predicateType": "https://example.com/custom",
+        "predicate": {},
+    }))
+    .expect("statement");
+    let payload_type = "application/vnd.in-toto+json";
+    let pae = [
+        format!(
+            "DSSEv1 {} {payload_type} {} ",
+            payload_type.len(),
+            statement.len()
+        )
+        .as_bytes(),
+        &statement,
+    ]
+    .concat();
+    let sig = STANDARD.encode(key.sign(&pae));
+    let payload = STANDARD.encode(&statement);
+    let envelope = json!({"payload": payload, "payloadType": payload_type, "signatures": [{"keyid": "", "sig": sig}]});
+    let envelope_text = serde_json::to_string(&envelope).expect("JSON");
+
+    let proposals = [
+        (
+            "dsse",
+            "0.0.1",
+            json!({"apiVersion": "0.0.1", "kind": "dsse", "spec": {"proposedContent": {
+                "envelope": envelope_text,
+                "verifiers": [STANDARD.encode(&cert_pem)],
+            }}}),
+        ),
+        (
+            "intoto",
+            "0.0.2",
+            json!({"apiVersion": "0.0.2", "kind": "intoto", "spec": {"content": {
+                "envelope": {
+                    "payload": STANDARD.encode(&payload),
+                    "payloadType": payload_type,
+                    "signatures": [{"sig": STANDARD.encode(&sig), "publicKey": STANDARD.encode(&cert_pem)}],
+                },
+                "hash": {"algorithm": "sha256", "value": hex::encode(sha2::Sha256::digest(envelope_text.as_bytes()))},
+            }}}),
+        ),
+    ];
+    for (kind, version, proposal) in proposals {
+        let (status, body) = post(
+            &format!("{}/api/v1/log/entries", s.rekor_url()),
+            "application/json",
+            &serde_json::to_vec(&proposal).expect("JSON"),
+            None,
+        );
+        assert_eq!(status, 201, "{kind}: {}", String::from_utf8_lossy(&body));
+        let v: Value = serde_json::from_slice(&body).expect("JSON");
+        let (_, entry) = v.as_object().and_then(|o| o.iter().next()).expect("entry");
+        let logged: Value = serde_json::from_slice(
+            &STANDARD
+                .decode(entry["body"].as_str().expect("body"))
+                .expect("b64"),
+        )
+        .expect("JSON");
+        assert_eq!(logged["kind"], kind);
+        assert!(
+            !logged.to_string().contains(&payload),
+            "{kind}: payload logged"
+        );
+
+        let bundle = json!({
+            "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+            "verificationMaterial": {
+                "certificate": {"rawBytes": STANDARD.encode(&cert_der)},
+                "tlogEntries": [tlog_entry(entry, kind, version)],
+            },
+            "dsseEnvelope": {"payload": payload, "payloadType": payload_type, "signatures": [{"sig": sig, "keyid": ""}]},
+        });
+        let name = format!("{kind}.json");
+        std::fs::write(b.path(&name), serde_json::to_vec(&bundle).expect("JSON")).expect("bundle");
+        let ok = b.vouch_verify_bundle(&name, ALICE).expect_code(0).json();
+        assert_eq!(ok["log_entries"][0]["kind"], format!("{kind} {version}"));
+    }
+
+    // The log refuses an envelope its verifier did not sign.
+    let forged = json!({"apiVersion": "0.0.1", "kind": "dsse", "spec": {"proposedContent": {
+        "envelope": envelope_text,
+        "verifiers": [STANDARD.encode(EcKey::generate().public_pem())],
+    }}});
+    let (status, _) = post(
+        &format!("{}/api/v1/log/entries", s.rekor_url()),
+        "application/json",
+        &serde_json::to_vec(&forged).expect("JSON"),
+        None,
+    );
+    assert_eq!(status, 400);
+}

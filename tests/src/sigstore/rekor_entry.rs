@@ -196,16 +196,26 @@ fn dsse(p: &Value) -> Result<Canonical, String> {
 }
 
 fn intoto(p: &Value) -> Result<Canonical, String> {
-    let env = p
-        .pointer("/spec/content/envelope")
+    let content = p
+        .pointer("/spec/content")
+        .ok_or("spec.content is required")?;
+    let env = content
+        .get("envelope")
         .ok_or("spec.content.envelope is required")?;
     let payload_type = text(env, "/payloadType")?;
-    // intoto 0.0.2 stores the payload and each signature base64-encoded once more.
+    // intoto 0.0.2 carries the envelope's payload and signatures (base64 text already)
+    // base64-encoded once more.
     let payload_b64 = String::from_utf8(base64_field(env, "/payload")?)
         .map_err(|_| "payload is not base64 text".to_string())?;
     let payload = STANDARD
         .decode(&payload_b64)
         .map_err(|_| "payload is not base64".to_string())?;
+    // The envelope hash is the client's: the server cannot recompute it (Rekor says so).
+    let algorithm = text(content, "/hash/algorithm")?;
+    let value = text(content, "/hash/value")?;
+    if algorithm != "sha256" || value.len() != 64 || hex::decode(value).is_err() {
+        return Err("spec.content.hash must be a sha256 hex digest".into());
+    }
     let message = pae(payload_type, &payload);
     let signatures = env
         .get("signatures")
@@ -213,18 +223,17 @@ fn intoto(p: &Value) -> Result<Canonical, String> {
         .filter(|s| !s.is_empty() && s.len() <= 8)
         .ok_or("envelope must have 1 to 8 signatures")?;
     let mut logged = Vec::new();
-    let mut raw_sigs = Vec::new();
     for s in signatures {
         let sig_b64 = String::from_utf8(base64_field(s, "/sig")?)
             .map_err(|_| "sig is not base64 text".to_string())?;
         let sig = STANDARD
             .decode(&sig_b64)
             .map_err(|_| "sig is not base64".to_string())?;
-        let (pem, key) = verifier(&base64_field(s, "/publicKey")?)?;
+        let (_, key) = verifier(&base64_field(s, "/publicKey")?)?;
         key.verify_message(&message, &sig)
             .map_err(|e| format!("verifying signature: {e}"))?;
-        let mut entry =
-            json!({"sig": STANDARD.encode(&sig_b64), "publicKey": STANDARD.encode(&pem)});
+        // Kept as the client sent them.
+        let mut entry = json!({"sig": text(s, "/sig")?, "publicKey": text(s, "/publicKey")?});
         if let Some(k) = s
             .get("keyid")
             .and_then(Value::as_str)
@@ -233,23 +242,13 @@ fn intoto(p: &Value) -> Result<Canonical, String> {
             entry["keyid"] = k.into();
         }
         logged.push(entry);
-        raw_sigs.push(
-            json!({"keyid": s.get("keyid").and_then(Value::as_str).unwrap_or(""), "sig": sig_b64}),
-        );
     }
-    // The envelope hash is over the DSSE envelope as JSON, its payload and signatures in
-    // their ordinary (single) base64.
-    let dsse_json = canonical_json(&json!({
-        "payload": payload_b64,
-        "payloadType": payload_type,
-        "signatures": raw_sigs,
-    }));
     let body = json!({
         "apiVersion": "0.0.2",
         "kind": "intoto",
         "spec": {"content": {
             "envelope": {"payloadType": payload_type, "signatures": logged},
-            "hash": hash_json("sha256", &Sha256::digest(&dsse_json)),
+            "hash": {"algorithm": algorithm, "value": value},
             "payloadHash": hash_json("sha256", &Sha256::digest(&payload)),
         }},
     });
