@@ -442,6 +442,7 @@ pub fn reason(status: u16) -> &'static str {
         500 => "Internal Server Error",
         502 => "Bad Gateway",
         503 => "Service Unavailable",
+        507 => "Insufficient Storage",
         504 => "Gateway Timeout",
         _ => "Status",
     }

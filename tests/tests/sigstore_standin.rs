@@ -1280,3 +1280,46 @@ fn dsse_and_intoto_entries_made_by_hand_verify_in_vouch() {
     );
     assert_eq!(status, 400);
 }
+
+#[test]
+fn the_saved_fixture_verifies_offline() {
+    let dir = vouch_e2e::workspace_root().join("tests/fixtures/sigstore-standin");
+    let issuer = "http://127.0.0.1:37111";
+    let root = dir.join("trusted_root.json");
+    let verify = |identity: &str| {
+        Run::of(
+            vouch()
+                .args(["verify-bundle", "--certificate-identity", identity])
+                .args(["--certificate-oidc-issuer", issuer])
+                .arg("--trusted-root")
+                .arg(&root)
+                .arg("--bundle")
+                .arg(dir.join("blob.txt.sigstore.json"))
+                .arg(dir.join("blob.txt")),
+        )
+    };
+    verify(ALICE).expect_code(0);
+    refused(verify("bob@example.com"), "does not match");
+
+    // The .sig manifest's layer is the saved payload, and its log entry hashed that layer.
+    let manifest: Value = serde_json::from_slice(
+        &std::fs::read(dir.join("cosign-keyless.sig-manifest.json")).expect("manifest"),
+    )
+    .expect("JSON");
+    let layer = std::fs::read(dir.join("cosign-keyless.sig-layer.json")).expect("layer");
+    let digest = hex::encode(sha2::Sha256::digest(&layer));
+    assert_eq!(manifest["layers"][0]["digest"], format!("sha256:{digest}"));
+    let bundle: Value = serde_json::from_str(
+        manifest["layers"][0]["annotations"]["dev.sigstore.cosign/bundle"]
+            .as_str()
+            .expect("bundle annotation"),
+    )
+    .expect("JSON");
+    let body: Value = serde_json::from_slice(
+        &STANDARD
+            .decode(bundle["Payload"]["body"].as_str().expect("body"))
+            .expect("base64"),
+    )
+    .expect("JSON");
+    assert_eq!(body["spec"]["data"]["hash"]["value"], digest);
+}

@@ -74,14 +74,19 @@ impl Response {
 pub struct Exchange {
     /// Which service: `oidc`, `fulcio`, `rekor` or `tsa`.
     pub service: &'static str,
+    /// The request method.
     pub method: String,
     /// Path and query as sent.
     pub target: String,
+    /// The status answered.
     pub status: u16,
 }
 
 /// The record of every exchange, shared by the services of one stand-in.
 pub(crate) type Journal = Arc<Mutex<Vec<Exchange>>>;
+
+/// Exchanges a journal keeps (the oldest are dropped first).
+const MAX_JOURNAL: usize = 10_000;
 
 /// Locks a mutex even if a handler panicked while holding it: a bug in one request must
 /// not take the service down for the rest of the test.
@@ -119,7 +124,11 @@ fn connection<F>(
         };
         let target = head.target().to_string();
         let record = |status: u16| {
-            lock(journal).push(Exchange {
+            let mut journal = lock(journal);
+            if journal.len() >= MAX_JOURNAL {
+                journal.remove(0);
+            }
+            journal.push(Exchange {
                 service,
                 method: head.method().to_string(),
                 target: target.clone(),

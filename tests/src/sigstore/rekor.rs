@@ -24,6 +24,9 @@ use super::rekor_entry::{self, canonical_json};
 /// The name the log signs checkpoints as.
 pub const LOG_NAME: &str = "rekor.vouch-e2e.test";
 
+/// Entries a log takes at most (proofs are computed from all leaves on each request).
+const MAX_ENTRIES: usize = 10_000;
+
 struct Entry {
     body: Vec<u8>,
     integrated_time: i64,
@@ -142,6 +145,9 @@ impl Rekor {
         }
         let leaf = merkle::leaf_hash(&body);
         let mut log = lock(&self.log);
+        if log.entries.len() >= MAX_ENTRIES {
+            return Response::error(507, "the log is full");
+        }
         if log.entries.iter().any(|e| e.leaf == leaf) {
             let uuid = self.uuid(&leaf);
             return Response::error(
