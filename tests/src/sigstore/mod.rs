@@ -258,6 +258,14 @@ impl Sigstore {
     /// The environment cosign 2.5 needs to use this instance and nothing else: the
     /// `SIGSTORE_*` files (Fulcio chain, CT key, Rekor key, TSA chain), an empty `TUF_ROOT`,
     /// and the proxy sentinel (see [`Sigstore::network_attempts`]).
+    ///
+    /// What cosign 2.5 reads (anything missing sends it to the public TUF repository):
+    /// `sign`/`sign-blob` check the SCT with `SIGSTORE_CT_LOG_PUBLIC_KEY_FILE`; `verify` and
+    /// `verify-blob` of cosign's own formats need `SIGSTORE_ROOT_FILE`,
+    /// `SIGSTORE_CT_LOG_PUBLIC_KEY_FILE` and `SIGSTORE_REKOR_PUBLIC_KEY` (the Rekor key even
+    /// with `--trusted-root`), plus `SIGSTORE_TSA_CERTIFICATE_FILE` for
+    /// `--use-signed-timestamps`; `verify-blob --new-bundle-format` needs `--trusted-root`
+    /// and no variable.
     pub fn cosign_env(&self) -> Vec<(String, String)> {
         let path = |p: &PathBuf| p.display().to_string();
         let proxy = self.sentinel.url();
