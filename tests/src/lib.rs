@@ -10,6 +10,7 @@ pub mod image;
 mod net;
 pub mod peers;
 pub mod registry;
+pub mod sigstore;
 pub mod tls;
 pub mod token_server;
 
