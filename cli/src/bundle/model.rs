@@ -68,7 +68,8 @@ pub(crate) struct PublicKeyIdentifier {}
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct TlogEntry {
-    #[serde(with = "int64")]
+    // Protobuf JSON leaves out zero values: a missing index is entry 0.
+    #[serde(default, with = "int64")]
     pub(crate) log_index: i64,
     pub(crate) log_id: LogId,
     pub(crate) kind_version: KindVersion,
@@ -103,7 +104,7 @@ pub(crate) struct InclusionPromise {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct InclusionProof {
-    #[serde(with = "int64")]
+    #[serde(default, with = "int64")]
     pub(crate) log_index: i64,
     #[serde(with = "serde_bytes")]
     pub(crate) root_hash: Vec<u8>,
@@ -166,4 +167,22 @@ pub(crate) struct DsseSignature {
     #[serde(default)]
     #[allow(dead_code)]
     pub(crate) keyid: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn omitted_log_index_is_entry_zero() {
+        // Protobuf JSON writes no `logIndex` for the first entry of a log.
+        let entry: TlogEntry = serde_json::from_str(
+            r#"{"logId":{"keyId":"AA=="},"kindVersion":{"kind":"hashedrekord","version":"0.0.1"},
+                "inclusionProof":{"rootHash":"AA==","treeSize":"1","hashes":[]},
+                "canonicalizedBody":"e30="}"#,
+        )
+        .expect("parses");
+        assert_eq!(entry.log_index, 0);
+        assert_eq!(entry.inclusion_proof.expect("proof").log_index, 0);
+    }
 }

@@ -372,6 +372,46 @@ mod tests {
         assert!(matches!(err, BundleError::Signature { .. }), "{err}");
     }
 
+    /// cosign 2.5's own keyless layer with a Rekor entry and an RFC 3161 timestamp, made
+    /// against the test Sigstore stand-in (tests/fixtures/sigstore-standin).
+    #[test]
+    fn cosign_layer_with_log_entry_and_timestamp_verifies_at_both_times() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures/sigstore-standin");
+        let read = |name: &str| std::fs::read(dir.join(name)).expect("fixture");
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&read("cosign-keyless.sig-manifest.json")).expect("json");
+        let annotations: BTreeMap<String, String> =
+            serde_json::from_value(manifest["layers"][0]["annotations"].clone()).expect("map");
+        let payload = read("cosign-keyless.sig-layer.json");
+        let root = TrustedRoot::from_json(&read("trusted_root.json")).expect("root");
+        let layer = SigLayer::from_annotations(&annotations).expect("keyless");
+        let signature =
+            b64::decode(&annotations["dev.cosignproject.cosign/signature"]).expect("b64");
+        let v = verify_sig_layer(
+            &layer,
+            &signature,
+            &payload,
+            &IdentityPolicy::AnyCertificate,
+            &root,
+            &VerifyOptions::default(),
+        )
+        .expect("verifies");
+        assert_eq!(v.identity.expect("identity").subject, "alice@example.com");
+        assert_eq!(v.verified_times.len(), 2, "{:?}", v.verified_times);
+        // Under the production root nothing of it is trusted.
+        let err = verify_sig_layer(
+            &layer,
+            &signature,
+            &payload,
+            &IdentityPolicy::AnyCertificate,
+            &super::tests::root(),
+            &VerifyOptions::default(),
+        )
+        .expect_err("other root");
+        assert_eq!(err.phase(), crate::bundle::Phase::Tlog, "{err}");
+    }
+
     #[test]
     fn an_unlogged_certificate_is_checked_at_the_time_given() {
         let c = case();
