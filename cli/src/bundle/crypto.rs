@@ -9,8 +9,6 @@ use pkcs8::DecodePublicKey as _;
 use pkcs8::der::Decode as _;
 use spki::{ObjectIdentifier, SubjectPublicKeyInfoRef};
 
-use super::asn1::{self, Tlv};
-
 const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
 const P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
 const P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
@@ -66,15 +64,12 @@ impl HashAlgorithm {
     }
 
     /// From an AlgorithmIdentifier's OID.
-    pub(crate) fn from_oid(oid: &Tlv<'_>) -> Option<Self> {
-        if oid.is_oid(&SHA256) {
-            Some(HashAlgorithm::Sha256)
-        } else if oid.is_oid(&SHA384) {
-            Some(HashAlgorithm::Sha384)
-        } else if oid.is_oid(&SHA512) {
-            Some(HashAlgorithm::Sha512)
-        } else {
-            None
+    pub(crate) fn from_oid(oid: &ObjectIdentifier) -> Option<Self> {
+        match *oid {
+            SHA256 => Some(HashAlgorithm::Sha256),
+            SHA384 => Some(HashAlgorithm::Sha384),
+            SHA512 => Some(HashAlgorithm::Sha512),
+            _ => None,
         }
     }
 
@@ -98,37 +93,23 @@ pub(crate) enum Scheme {
 }
 
 impl Scheme {
-    /// From a signature AlgorithmIdentifier (X.509, CMS). `digest` is the CMS digest
+    /// From a signature AlgorithmIdentifier's OID (X.509, CMS). `digest` is the CMS digest
     /// algorithm, used when the signature algorithm names only the key type.
-    pub(crate) fn from_algorithm_identifier(
-        alg: &Tlv<'_>,
+    pub(crate) fn from_algorithm(
+        oid: &ObjectIdentifier,
         digest: Option<HashAlgorithm>,
     ) -> Result<Self, String> {
-        let mut r = alg.reader();
-        let oid = r.expect(asn1::OID).map_err(|e| e.to_string())?;
-        let scheme = if oid.is_oid(&ECDSA_SHA256) {
-            Scheme::Ecdsa(HashAlgorithm::Sha256)
-        } else if oid.is_oid(&ECDSA_SHA384) {
-            Scheme::Ecdsa(HashAlgorithm::Sha384)
-        } else if oid.is_oid(&ECDSA_SHA512) {
-            Scheme::Ecdsa(HashAlgorithm::Sha512)
-        } else if oid.is_oid(&RSA_SHA256) {
-            Scheme::RsaPkcs1(HashAlgorithm::Sha256)
-        } else if oid.is_oid(&RSA_SHA384) {
-            Scheme::RsaPkcs1(HashAlgorithm::Sha384)
-        } else if oid.is_oid(&RSA_SHA512) {
-            Scheme::RsaPkcs1(HashAlgorithm::Sha512)
-        } else if oid.is_oid(&ED25519) {
-            Scheme::Ed25519
-        } else if let (true, Some(d)) = (oid.is_oid(&EC_PUBLIC_KEY), digest) {
-            Scheme::Ecdsa(d)
-        } else if let (true, Some(d)) = (oid.is_oid(&RSA), digest) {
-            Scheme::RsaPkcs1(d)
-        } else {
-            return Err(format!(
-                "unsupported signature algorithm {}",
-                oid.oid().map(|o| o.to_string()).unwrap_or_default()
-            ));
+        let scheme = match (*oid, digest) {
+            (ECDSA_SHA256, _) => Scheme::Ecdsa(HashAlgorithm::Sha256),
+            (ECDSA_SHA384, _) => Scheme::Ecdsa(HashAlgorithm::Sha384),
+            (ECDSA_SHA512, _) => Scheme::Ecdsa(HashAlgorithm::Sha512),
+            (RSA_SHA256, _) => Scheme::RsaPkcs1(HashAlgorithm::Sha256),
+            (RSA_SHA384, _) => Scheme::RsaPkcs1(HashAlgorithm::Sha384),
+            (RSA_SHA512, _) => Scheme::RsaPkcs1(HashAlgorithm::Sha512),
+            (ED25519, _) => Scheme::Ed25519,
+            (EC_PUBLIC_KEY, Some(d)) => Scheme::Ecdsa(d),
+            (RSA, Some(d)) => Scheme::RsaPkcs1(d),
+            _ => return Err(format!("unsupported signature algorithm {oid}")),
         };
         Ok(scheme)
     }

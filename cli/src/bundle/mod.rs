@@ -5,7 +5,6 @@
 //! and no clock: the only times used are those the bundle proves (a Rekor v1 signed entry
 //! timestamp, or an RFC 3161 timestamp), and certificates are checked at those times.
 
-mod asn1;
 mod b64;
 pub mod build;
 mod checkpoint;

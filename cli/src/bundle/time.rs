@@ -90,13 +90,12 @@ impl UnixTime {
         Self::parse_rfc3339(&rfc3339)
     }
 
-    /// ASN.1 UTCTime `YYMMDDHHMMSSZ` (RFC 5280: years 50-99 are 19xx).
-    pub(crate) fn from_utc_time(b: &[u8]) -> Option<UnixTime> {
-        if b.len() != 13 || !b[..2].iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        let century: &[u8] = if b[0] >= b'5' { b"19" } else { b"20" };
-        Self::from_generalized_time(&[century, b].concat())
+    /// From a duration since the epoch (x509-cert's decoded validity times).
+    pub(crate) fn from_unix_duration(d: std::time::Duration) -> Option<UnixTime> {
+        Some(UnixTime {
+            secs: i64::try_from(d.as_secs()).ok()?,
+            nanos: d.subsec_nanos(),
+        })
     }
 }
 
