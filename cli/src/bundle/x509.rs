@@ -79,6 +79,9 @@ impl Certificate {
         {
             return Err("version 1 certificate has unique identifiers".into());
         }
+        if parsed.signature().as_bytes().is_none() {
+            return Err(malformed("the signature has unused bits"));
+        }
         if tbs_cert.signature() != parsed.signature_algorithm() {
             return Err("certificate signature algorithms disagree".into());
         }
@@ -402,7 +405,7 @@ pub(crate) fn pem_certificates(text: &str) -> Result<Vec<Vec<u8>>, String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn pem(name: &str) -> Certificate {
@@ -422,6 +425,34 @@ mod tests {
     ) -> Result<(), String> {
         check_leaf(leaf, at, eku)?;
         verify_path(leaf, &[pem("bogus-root.pem")], at, eku).map(|_| ())
+    }
+
+    /// `der` with the TBSCertificate's version field removed: a v1 certificate that still
+    /// carries the extensions (its signature no longer matches; parsing must refuse it first).
+    pub(crate) fn as_v1(der: &[u8]) -> Vec<u8> {
+        let outer = AnyRef::from_der(der).expect("certificate");
+        let mut reader = der::SliceReader::new(outer.value()).expect("reader");
+        let tbs = AnyRef::decode(&mut reader).expect("tbs");
+        let rest = &outer.value()[tbs.to_der().expect("tbs").len()..];
+        let mut fields = der::SliceReader::new(tbs.value()).expect("fields");
+        let version = AnyRef::decode(&mut fields).expect("version");
+        let without_version = &tbs.value()[version.to_der().expect("version").len()..];
+        let tbs_v1 = AnyRef::new(der::Tag::Sequence, without_version)
+            .expect("tbs")
+            .to_der()
+            .expect("tbs");
+        AnyRef::new(der::Tag::Sequence, &[tbs_v1.as_slice(), rest].concat())
+            .expect("certificate")
+            .to_der()
+            .expect("certificate")
+    }
+
+    #[test]
+    fn v1_certificate_with_extensions_is_refused() {
+        let leaf = pem("bogus-leaf.pem");
+        let v1 = as_v1(&leaf.der);
+        let err = Certificate::from_der(&v1).expect_err("v1 with extensions");
+        assert!(err.contains("not version 3"), "{err}");
     }
 
     #[test]
