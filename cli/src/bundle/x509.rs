@@ -383,23 +383,11 @@ pub(crate) fn subject_key_id(cert: &Certificate) -> Option<Vec<u8>> {
         .map(|(_, k)| k.0.as_bytes().to_vec())
 }
 
-/// Split a PEM text into the DER of each CERTIFICATE block.
+/// Split a PEM text into the DER of each CERTIFICATE block (other blocks are skipped).
 pub(crate) fn pem_certificates(text: &str) -> Result<Vec<Vec<u8>>, String> {
-    use base64::Engine as _;
     let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("-----BEGIN CERTIFICATE-----") {
-        let body = &rest[start + 27..];
-        let end = body
-            .find("-----END CERTIFICATE-----")
-            .ok_or_else(|| "unterminated PEM certificate".to_string())?;
-        let b64: String = body[..end].chars().filter(|c| !c.is_whitespace()).collect();
-        out.push(
-            base64::engine::general_purpose::STANDARD
-                .decode(b64)
-                .map_err(|e| format!("bad PEM base64: {e}"))?,
-        );
-        rest = &body[end + 25..];
+    for block in crate::keys::pem::blocks_labelled(text, "CERTIFICATE") {
+        out.push(block.map_err(|e| e.to_string())?.der.to_vec());
     }
     Ok(out)
 }

@@ -7,7 +7,7 @@ mod encrypted;
 mod files;
 mod oids;
 mod password;
-mod pem;
+pub(crate) mod pem;
 mod private;
 mod public;
 #[cfg(test)]

@@ -7,6 +7,7 @@
 mod old_asn1;
 mod old_calendar;
 mod old_fulcio;
+mod old_pem;
 mod old_policy_time;
 mod old_rfc3161;
 mod old_sct;
@@ -72,6 +73,7 @@ struct Harvest {
     times: BTreeSet<String>,
     signatures: BTreeSet<Vec<u8>>,
     timestamps: BTreeSet<Vec<u8>>,
+    pem_texts: BTreeSet<String>,
 }
 
 fn pem_blocks(text: &str, out: &mut BTreeSet<Vec<u8>>) {
@@ -122,6 +124,9 @@ fn harvest(bytes: &[u8], depth: u32, h: &mut Harvest) {
         return;
     };
     pem_blocks(text, &mut h.ders);
+    if depth > 0 && text.contains("-----BEGIN ") {
+        h.pem_texts.insert(text.to_string());
+    }
     time_strings(text, &mut h.times);
     if let Ok(v) = serde_json::from_slice::<serde_json::Value>(bytes) {
         walk_json(&v, depth, h);
@@ -201,6 +206,7 @@ fn old_and_new_agree_on_every_vector_and_seed() {
     let mut times: BTreeMap<String, String> = BTreeMap::new();
     let mut tokens: BTreeMap<Vec<u8>, (String, BTreeSet<Vec<u8>>)> = BTreeMap::new();
     let mut roots: Vec<Root> = Vec::new();
+    let mut pem_texts: BTreeMap<String, String> = BTreeMap::new();
     let mut root_texts = BTreeSet::new();
     let message_1482 = std::fs::read(
         repo().join("tests/vectors/sigstore-python/test/assets/tsa/issue1482-message"),
@@ -212,6 +218,17 @@ fn old_and_new_agree_on_every_vector_and_seed() {
         let name = short(&path);
         let mut h = Harvest::default();
         harvest(&bytes, 0, &mut h);
+        for text in h
+            .pem_texts
+            .iter()
+            .chain(std::str::from_utf8(&bytes).ok().map(str::to_string).iter())
+        {
+            if text.contains("-----BEGIN ") {
+                pem_texts
+                    .entry(text.clone())
+                    .or_insert_with(|| name.clone());
+            }
+        }
         for d in h.ders {
             certs.entry(d).or_insert_with(|| name.clone());
         }
@@ -498,6 +515,48 @@ fn old_and_new_agree_on_every_vector_and_seed() {
         }
     }
 
+    // PEM: the first block (keys) and every certificate block, on each text and on mutants
+    // of it (each byte with its low bit flipped).
+    for (text, source) in &pem_texts {
+        let mut inputs = vec![(text.clone(), "as is".to_string())];
+        for i in 0..text.len() {
+            let mut m = text.clone().into_bytes();
+            m[i] ^= 0x01;
+            if let Ok(m) = String::from_utf8(m) {
+                inputs.push((m, format!("byte {i} ^ 0x01")));
+            }
+        }
+        for (input, detail) in inputs {
+            *counts.entry("PEM decodes").or_default() += 1;
+            let old = old_pem::decode_first(&input).map(|b| (b.label, b.der.to_vec()));
+            let new = crate::keys::pem::decode_first(&input).map(|b| (b.label, b.der.to_vec()));
+            let old_certs = old_x509::pem_certificates(&input);
+            let new_certs = x509::pem_certificates(&input);
+            if old.as_ref().ok() != new.as_ref().ok()
+                || old_certs.as_ref().ok() != new_certs.as_ref().ok()
+            {
+                // RFC 7468 allows CR, LF, space and tab between base64 lines; the old readers
+                // also skipped other whitespace (vertical tab, form feed).
+                let odd_whitespace = input
+                    .chars()
+                    .any(|c| c.is_whitespace() && !matches!(c, ' ' | '\t' | '\r' | '\n'));
+                let newly_accepted =
+                    (old.is_err() && new.is_ok()) || (old_certs.is_err() && new_certs.is_ok());
+                diffs.push(Difference {
+                    check: match (detail == "as is", odd_whitespace && !newly_accepted) {
+                        (true, _) => "PEM",
+                        (false, true) => "PEM mutant (non-RFC 7468 whitespace)",
+                        (false, false) => "PEM mutant",
+                    },
+                    source: source.clone(),
+                    detail,
+                    old: format!("{} / {}", verdict(&old), verdict(&old_certs)),
+                    new: format!("{} / {}", verdict(&new), verdict(&new_certs)),
+                });
+            }
+        }
+    }
+
     diffs.sort();
     diffs.dedup();
     let mut report = String::new();
@@ -525,6 +584,8 @@ fn old_and_new_agree_on_every_vector_and_seed() {
 ///   key info, OIDs and strings inside certificates; digest-algorithm sets, algorithm
 ///   parameters, unknown certificate choices and trailing TSTInfo content in timestamps):
 ///   the new ones refuse them as malformed, and never accept what the old refused;
+/// - PEM text with a vertical tab or form feed among the base64 lines, which the old readers
+///   skipped as whitespace and RFC 7468 does not allow;
 /// - a version 1 certificate with extensions, which the old parser took;
 /// - RFC 3339 offsets outside ±23:59, which the bundle reader took;
 /// - a fraction of more than nine digits, which RFC 3339 allows and the bundle reader refused.
@@ -534,6 +595,7 @@ fn old_was_wrong(d: &Difference) -> bool {
             d.old == "accept" && d.new.starts_with("refuse (malformed")
         }
         "certificate parse" => d.source == "crafted: bogus-leaf.pem as v1",
+        "PEM mutant (non-RFC 7468 whitespace)" => true,
         "rfc3339 (bundle)" => [
             "2024-01-01T00:00:00+99:99",
             "2024-01-01T00:00:00+24:00",
