@@ -9,6 +9,7 @@ mod old_calendar;
 mod old_fulcio;
 mod old_pem;
 mod old_policy_time;
+mod old_reference;
 mod old_rfc3161;
 mod old_sct;
 mod old_time;
@@ -557,6 +558,77 @@ fn old_and_new_agree_on_every_vector_and_seed() {
         }
     }
 
+    // References: the reference seeds, every docker-reference in the vectors, the distribution
+    // grammar's table and the host spellings the old check let through; and mutants of each
+    // with grammar characters put in at every position.
+    let mut refs: BTreeMap<String, String> = BTreeMap::new();
+    for path in files() {
+        let name = short(&path);
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        if name.starts_with("fuzz/corpus/reference/") {
+            refs.entry(text.trim_end_matches('\n').to_string())
+                .or_insert(name.clone());
+        }
+        for part in text.split("\"docker-reference\":").skip(1) {
+            if let Some(r) = part
+                .trim_start()
+                .strip_prefix('"')
+                .and_then(|p| p.split('"').next())
+            {
+                refs.entry(r.to_string()).or_insert(name.clone());
+            }
+        }
+    }
+    for crafted in [
+        "a..b/repo",
+        "-x.io/repo",
+        "x-.io/repo",
+        "a.b[c]/repo",
+        "[1:2/repo",
+        "[]:5000/repo",
+        "[::1]:5000/repo",
+        "[fe80::1%eth0]:5000/repo",
+        "xn--n3h.com/myimage:xn--n3h.com",
+        "test:5000/Uppercase/lowercase:tag",
+        "192.168.1.1:5000/repo:5050",
+    ] {
+        refs.entry(crafted.to_string())
+            .or_insert_with(|| "crafted".into());
+    }
+    let long = format!("example.com/{}a", "a/".repeat(126));
+    refs.entry(long)
+        .or_insert_with(|| "crafted: name over 255".into());
+    let seeds: Vec<(String, String)> = refs.into_iter().collect();
+    for (seed, source) in &seeds {
+        let mut inputs = vec![(seed.clone(), "as is".to_string())];
+        for i in 0..=seed.len() {
+            if !seed.is_char_boundary(i) {
+                continue;
+            }
+            for c in ['.', '-', '[', ']', ':', '/', '@', 'A', '_'] {
+                let mut m = seed.clone();
+                m.insert(i, c);
+                inputs.push((m, format!("insert {c:?} at {i}")));
+            }
+        }
+        for (input, detail) in inputs {
+            *counts.entry("references").or_default() += 1;
+            let old = old_reference::parse(&input).map(|r| r.to_string());
+            let new = crate::reference::parse(&input).map(|r| r.to_string());
+            if old.as_ref().ok() != new.as_ref().ok() {
+                diffs.push(Difference {
+                    check: "reference",
+                    source: source.clone(),
+                    detail: format!("{detail}: {input}"),
+                    old: verdict(&old),
+                    new: verdict(&new),
+                });
+            }
+        }
+    }
+
     diffs.sort();
     diffs.dedup();
     let mut report = String::new();
@@ -586,6 +658,9 @@ fn old_and_new_agree_on_every_vector_and_seed() {
 ///   the new ones refuse them as malformed, and never accept what the old refused;
 /// - PEM text with a vertical tab or form feed among the base64 lines, which the old readers
 ///   skipped as whitespace and RFC 7468 does not allow;
+/// - registry hosts outside the distribution grammar (`a..b`, `-x.io`, brackets anywhere, an
+///   empty label), which the old host check took; names over the grammar's 255 characters;
+///   and the bracketed IPv6 host `[1:2]`, which the grammar allows and the old check refused;
 /// - a version 1 certificate with extensions, which the old parser took;
 /// - RFC 3339 offsets outside ±23:59, which the bundle reader took;
 /// - a fraction of more than nine digits, which RFC 3339 allows and the bundle reader refused.
@@ -596,6 +671,13 @@ fn old_was_wrong(d: &Difference) -> bool {
         }
         "certificate parse" => d.source == "crafted: bogus-leaf.pem as v1",
         "PEM mutant (non-RFC 7468 whitespace)" => true,
+        "reference" => {
+            (d.old.starts_with("accept")
+                && (d.new.starts_with("refuse (invalid registry host")
+                    || (d.new.starts_with("refuse (invalid repository")
+                        && d.source == "crafted: name over 255")))
+                || (d.new.starts_with("accept") && d.detail.ends_with(": [1:2]/repo"))
+        }
         "rfc3339 (bundle)" => [
             "2024-01-01T00:00:00+99:99",
             "2024-01-01T00:00:00+24:00",
