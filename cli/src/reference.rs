@@ -659,10 +659,8 @@ mod tests {
         let sha512 = format!("sha512:{F64}{F64}");
         let long_ok = format!("{}a:tag-puts-this-over-max", "a/".repeat(127));
         let long_repo = format!("{}a", "a/".repeat(127));
-        let cases: Vec<(
-            String,
-            Option<(Option<&str>, &str, Option<&str>, Option<String>)>,
-        )> = vec![
+        type Expected<'a> = Option<(Option<&'a str>, &'a str, Option<&'a str>, Option<String>)>;
+        let cases: Vec<(String, Expected<'_>)> = vec![
             ("test_com".into(), Some((None, "test_com", None, None))),
             (
                 "test.com:tag".into(),
