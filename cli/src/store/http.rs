@@ -2,6 +2,8 @@
 //! retries with backoff on 429/5xx/resets (honouring `Retry-After`), redirects followed by
 //! hand so credentials never cross to another host, and the Basic/Bearer auth dance.
 //! Nothing here logs a header, a token or a password.
+//! vouch's own on top of reqwest: no client crate bounds sizes, honours `Retry-After` and keeps
+//! credentials on their host the way a verifier must.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
