@@ -10,8 +10,6 @@ pub mod build;
 mod checkpoint;
 pub mod command;
 mod crypto;
-#[cfg(test)]
-mod differential;
 mod dsse;
 mod fulcio;
 mod merkle;

@@ -90,12 +90,6 @@ impl UnixTime {
         Self::parse_rfc3339(&rfc3339)
     }
 
-    /// From its parts (the differential tests convert the old reader's instants).
-    #[cfg(test)]
-    pub(crate) fn from_parts(secs: i64, nanos: u32) -> Self {
-        UnixTime { secs, nanos }
-    }
-
     /// From a duration since the epoch (x509-cert's decoded validity times).
     pub(crate) fn from_unix_duration(d: std::time::Duration) -> Option<UnixTime> {
         Some(UnixTime {

@@ -393,7 +393,7 @@ pub(crate) fn pem_certificates(text: &str) -> Result<Vec<Vec<u8>>, String> {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
 
     fn pem(name: &str) -> Certificate {
@@ -417,7 +417,7 @@ pub(crate) mod tests {
 
     /// `der` with the TBSCertificate's version field removed: a v1 certificate that still
     /// carries the extensions (its signature no longer matches; parsing must refuse it first).
-    pub(crate) fn as_v1(der: &[u8]) -> Vec<u8> {
+    fn as_v1(der: &[u8]) -> Vec<u8> {
         let outer = AnyRef::from_der(der).expect("certificate");
         let mut reader = der::SliceReader::new(outer.value()).expect("reader");
         let tbs = AnyRef::decode(&mut reader).expect("tbs");
