@@ -288,9 +288,6 @@ fn parse_registry(input: &str) -> Result<RegistryRef, ReferenceError> {
         }
         _ => (rest, None),
     };
-    if name.len() > grammar::NAME_TOTAL_LENGTH_MAX {
-        return Err(ReferenceError::Repository(name.to_string()));
-    }
     let (registry, repository) = match name.split_once('/') {
         Some((first, remainder))
             if first.contains('.') || first.contains(':') || first == "localhost" =>
@@ -310,6 +307,11 @@ fn parse_registry(input: &str) -> Result<RegistryRef, ReferenceError> {
         repository
     };
     validate_repository(&repository)?;
+    // The grammar's limit, on the normalized name (as distribution's normalized parse does), so
+    // the name vouch prints parses again.
+    if registry.len() + 1 + repository.len() > grammar::NAME_TOTAL_LENGTH_MAX {
+        return Err(ReferenceError::Repository(repository));
+    }
     Ok(RegistryRef {
         registry,
         repository,
@@ -617,6 +619,18 @@ mod tests {
         let plain = parse("oci:/tmp/img:v1").expect("parses");
         let digest: Digest = D.parse().expect("digest");
         assert_eq!(plain.pinned_display(&digest), format!("oci:/tmp/img@{D}"));
+    }
+
+    #[test]
+    fn fuzz_reference_normalized_name_over_255() {
+        // Found by fuzz/fuzz_targets/reference.rs: a 240-character Docker Hub name parsed, but
+        // its display `docker.io/library/…` was over the grammar's 255 and did not.
+        let short = "a".repeat(255 - "docker.io/library/".len());
+        let image = parse(&short).expect("fits");
+        assert_eq!(parse(&image.to_string()).expect("display parses"), image);
+        let long = format!("{short}b");
+        assert!(parse(&long).is_err(), "normalized name over 255");
+        assert!(parse(&format!("docker.io/library/{long}")).is_err());
     }
 
     #[test]
