@@ -8,7 +8,7 @@
 //! trimmed (oldest first) when it grows past its bound.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -148,14 +148,8 @@ impl Cache {
         if bytes.len() as u64 > MAX_ENTRY_BYTES {
             return;
         }
-        let mut nonce = [0u8; 8];
-        let _ = getrandom::fill(&mut nonce);
-        let tmp = dir.join(format!(".{}.tmp", hex::encode(nonce)));
-        let written = std::fs::File::create(&tmp)
-            .and_then(|mut f| f.write_all(&bytes))
-            .and_then(|()| std::fs::rename(&tmp, &path));
-        if written.is_err() {
-            let _ = std::fs::remove_file(&tmp);
+        // A cache entry may be lost in a crash (it is read again), so no flush to disk.
+        if crate::atomic_file::replace(&path, &bytes, 0o666, false).is_err() {
             return;
         }
         *self.wrote.lock().unwrap_or_else(|p| p.into_inner()) = true;

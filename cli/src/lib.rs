@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod args;
+mod atomic_file;
 pub mod batch;
 pub mod bundle;
 pub mod cache;

@@ -1,4 +1,9 @@
-//! OCI and Docker manifest formats: parsing with bounds, and cosign's signature manifest.
+//! OCI and Docker manifest formats: parsing with bounds, cosign's signature manifest, and the
+//! referrers index and artifact manifests of OCI 1.1.
+//!
+//! vouch's own rather than a crate's (oci-spec): every path that reads a manifest, index or
+//! referrers list refuses duplicate annotation keys (two readers could see two signatures), and
+//! merging keeps unknown fields byte for byte; the types are the few fields vouch reads.
 
 use std::collections::BTreeMap;
 
@@ -160,7 +165,7 @@ impl std::fmt::Display for Platform {
     }
 }
 
-/// An image manifest (OCI or Docker schema 2).
+/// An image manifest (OCI or Docker schema 2), or an OCI 1.1 artifact manifest.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ImageManifest {
@@ -169,11 +174,50 @@ pub struct ImageManifest {
     /// Optional in OCI manifests.
     #[serde(default)]
     pub media_type: Option<String>,
+    /// The artifact type, for artifacts (OCI 1.1).
+    #[serde(default)]
+    pub artifact_type: Option<String>,
     /// The config blob.
     pub config: Descriptor,
     /// The layers.
     #[serde(default)]
     pub layers: Vec<Descriptor>,
+    /// The manifest this one refers to, for referrers (OCI 1.1).
+    #[serde(default)]
+    pub subject: Option<Box<Descriptor>>,
+}
+
+/// A descriptor in a referrers index (the Referrers API's answer or the referrers tag).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ReferrerDescriptor {
+    /// The referrer manifest's media type.
+    pub media_type: String,
+    /// Its digest.
+    pub digest: String,
+    /// Its size.
+    pub size: u64,
+    /// Its artifact type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact_type: Option<String>,
+    /// Its annotations (duplicate keys refused).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "unique_annotations"
+    )]
+    pub annotations: Option<BTreeMap<String, String>>,
+}
+
+/// A referrers index: an OCI image index whose entries are [`ReferrerDescriptor`]s.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ReferrersIndex {
+    pub(crate) schema_version: u32,
+    #[serde(default)]
+    pub(crate) media_type: Option<String>,
+    #[serde(default)]
+    pub(crate) manifests: Vec<ReferrerDescriptor>,
 }
 
 /// An image index or Docker manifest list.
@@ -481,6 +525,25 @@ mod tests {
         let err = parse_manifest(manifest(r#"{"a":"1","a":"2"}"#).as_bytes(), None, &limits)
             .expect_err("duplicate annotation");
         assert!(err.to_string().contains("duplicate annotation"), "{err}");
+    }
+
+    #[test]
+    fn referrers_paths_refuse_duplicate_annotation_keys() {
+        let index = |annotations: &str| {
+            format!(
+                r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"m","digest":"sha256:aa","size":3,"annotations":{annotations}}}]}}"#
+            )
+        };
+        assert!(serde_json::from_str::<ReferrersIndex>(&index(r#"{"a":"1"}"#)).is_ok());
+        let err = serde_json::from_str::<ReferrersIndex>(&index(r#"{"a":"1","a":"2"}"#))
+            .expect_err("duplicate annotation");
+        assert!(err.to_string().contains("duplicate annotation"), "{err}");
+        let artifact = r#"{"schemaVersion":2,"artifactType":"t","config":{"mediaType":"x","digest":"sha256:00","size":1},"layers":[{"mediaType":"m","digest":"sha256:aa","size":3,"annotations":{"k":"1","k":"2"}}],"subject":{"mediaType":"x","digest":"sha256:bb","size":2}}"#;
+        assert!(serde_json::from_str::<ImageManifest>(artifact).is_err());
+        let ok = artifact.replace(r#","k":"2""#, "");
+        let m: ImageManifest = serde_json::from_str(&ok).expect("artifact manifest");
+        assert_eq!(m.artifact_type.as_deref(), Some("t"));
+        assert_eq!(m.subject.map(|s| s.digest).as_deref(), Some("sha256:bb"));
     }
 
     #[test]

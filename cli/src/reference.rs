@@ -1,5 +1,11 @@
 //! Image references: `host[:port]/repo[:tag][@sha256:…]` with Docker's normalization, and
 //! `oci:PATH[:TAG|@DIGEST]` for an OCI image layout on disk.
+//!
+//! The registry form follows the distribution reference grammar exactly ([`grammar`], tested
+//! with the grammar's own table); no maintained Rust crate implements it without pulling in a
+//! large dependency tree. vouch's own rules on top: `oci:` layouts; Docker Hub normalization
+//! (a first component without `.` or `:`, other than `localhost`, is a Docker Hub path);
+//! sha256 digests only, in lowercase hex; ports that fit 16 bits.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -11,7 +17,6 @@ pub const DOCKER_HUB: &str = "docker.io";
 const DOCKER_HUB_API_HOST: &str = "registry-1.docker.io";
 const MAX_REFERENCE_LEN: usize = 4096;
 const MAX_REPOSITORY_LEN: usize = 255;
-const MAX_TAG_LEN: usize = 128;
 
 /// Why a reference could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -302,6 +307,11 @@ fn parse_registry(input: &str) -> Result<RegistryRef, ReferenceError> {
         repository
     };
     validate_repository(&repository)?;
+    // The grammar's limit, on the normalized name (as distribution's normalized parse does), so
+    // the name vouch prints parses again.
+    if registry.len() + 1 + repository.len() > grammar::NAME_TOTAL_LENGTH_MAX {
+        return Err(ReferenceError::Repository(repository));
+    }
     Ok(RegistryRef {
         registry,
         repository,
@@ -318,13 +328,7 @@ fn split_digest(s: &str) -> Result<(&str, Option<Digest>), ReferenceError> {
 }
 
 fn validate_tag(tag: &str) -> Result<(), ReferenceError> {
-    let ok = !tag.is_empty()
-        && tag.len() <= MAX_TAG_LEN
-        && tag
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
-        && !tag.starts_with(['.', '-']);
-    if ok {
+    if grammar::is_tag(tag) {
         Ok(())
     } else {
         Err(ReferenceError::Tag(tag.to_string()))
@@ -332,16 +336,12 @@ fn validate_tag(tag: &str) -> Result<(), ReferenceError> {
 }
 
 fn validate_host(host: &str) -> Result<(), ReferenceError> {
-    let (name, port) = match host.rsplit_once(':') {
-        Some((name, port)) if !name.ends_with(']') || name.starts_with('[') => (name, Some(port)),
-        _ => (host, None),
+    // vouch: a port is a TCP port (the grammar takes any run of digits).
+    let port_fits = match grammar::split_port(host) {
+        Some((_, port)) => port.len() <= 5 && port.parse::<u16>().is_ok(),
+        None => true,
     };
-    let name_ok = !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'[' | b']' | b':'));
-    let port_ok = port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.parse::<u16>().is_ok());
-    if name_ok && port_ok {
+    if grammar::is_domain(host) && port_fits {
         Ok(())
     } else {
         Err(ReferenceError::Host(host.to_string()))
@@ -349,42 +349,157 @@ fn validate_host(host: &str) -> Result<(), ReferenceError> {
 }
 
 fn validate_repository(repo: &str) -> Result<(), ReferenceError> {
-    let bad = || ReferenceError::Repository(repo.to_string());
-    if repo.is_empty() || repo.len() > MAX_REPOSITORY_LEN {
-        return Err(bad());
+    if repo.len() <= MAX_REPOSITORY_LEN && grammar::is_path(repo) {
+        Ok(())
+    } else {
+        Err(ReferenceError::Repository(repo.to_string()))
     }
-    for component in repo.split('/') {
-        if !valid_path_component(component) {
-            return Err(bad());
-        }
-    }
-    Ok(())
 }
 
-/// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`, the distribution reference grammar.
-fn valid_path_component(c: &str) -> bool {
-    let bytes = c.as_bytes();
-    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
-    if bytes.is_empty() || !alnum(bytes[0]) || !alnum(bytes[bytes.len() - 1]) {
-        return false;
+/// The distribution reference grammar (github.com/distribution/reference, `regexp.go`):
+///
+/// ```text
+/// name             := [domain '/'] path
+/// domain           := host [':' port-number]
+/// host             := domain-name | '[' IPv6address ']'        ; IPv6: hex digits and ':'
+/// domain-name      := domain-component ['.' domain-component]*
+/// domain-component := /([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])/
+/// port-number      := /[0-9]+/
+/// path             := path-component ['/' path-component]*
+/// path-component   := alpha-numeric [separator alpha-numeric]*
+/// alpha-numeric    := /[a-z0-9]+/
+/// separator        := /[_.]|__|[-]+/
+/// tag              := /[\w][\w.-]{0,127}/
+/// digest           := algorithm ':' /[0-9a-fA-F]{32,}/
+/// algorithm        := component [ /[+._-]/ component ]*   ; component := /[A-Za-z][A-Za-z0-9]*/
+/// ```
+///
+/// A name is at most 255 characters.
+pub(crate) mod grammar {
+    /// Longest name (domain and path) the grammar allows.
+    pub(crate) const NAME_TOTAL_LENGTH_MAX: usize = 255;
+
+    pub(crate) fn is_domain_component(c: &str) -> bool {
+        let b = c.as_bytes();
+        let inner = |x: &u8| x.is_ascii_alphanumeric() || *x == b'-';
+        match b {
+            [] => false,
+            [only] => only.is_ascii_alphanumeric(),
+            [first, middle @ .., last] => {
+                first.is_ascii_alphanumeric()
+                    && last.is_ascii_alphanumeric()
+                    && middle.iter().all(inner)
+            }
+        }
     }
-    let mut i = 0;
-    while i < bytes.len() {
-        if alnum(bytes[i]) {
-            i += 1;
-            continue;
+
+    /// `host [':' port]` split at the port, if there is one.
+    pub(crate) fn split_port(domain: &str) -> Option<(&str, &str)> {
+        let (host, port) = domain.rsplit_once(':')?;
+        // A colon inside IPv6 brackets is not a port separator.
+        if host.starts_with('[') && !host.ends_with(']') {
+            return None;
         }
-        let start = i;
-        while i < bytes.len() && !alnum(bytes[i]) {
-            i += 1;
-        }
-        let sep = &c[start..i];
-        let ok = sep == "." || sep == "_" || sep == "__" || sep.bytes().all(|b| b == b'-');
-        if !ok {
+        Some((host, port))
+    }
+
+    pub(crate) fn is_domain(domain: &str) -> bool {
+        let (host, port) = match split_port(domain) {
+            Some((h, p)) => (h, Some(p)),
+            None => (domain, None),
+        };
+        if port.is_some_and(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
             return false;
         }
+        match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+            Some(ipv6) => {
+                !ipv6.is_empty() && ipv6.bytes().all(|b| b.is_ascii_hexdigit() || b == b':')
+            }
+            None => host.split('.').all(is_domain_component),
+        }
     }
-    true
+
+    pub(crate) fn is_path_component(c: &str) -> bool {
+        let b = c.as_bytes();
+        let alnum = |x: u8| x.is_ascii_lowercase() || x.is_ascii_digit();
+        if b.is_empty() || !alnum(b[0]) || !alnum(b[b.len() - 1]) {
+            return false;
+        }
+        let mut i = 0;
+        while i < b.len() {
+            if alnum(b[i]) {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < b.len() && !alnum(b[i]) {
+                i += 1;
+            }
+            let sep = &c[start..i];
+            if !(sep == "." || sep == "_" || sep == "__" || sep.bytes().all(|x| x == b'-')) {
+                return false;
+            }
+        }
+        true
+    }
+
+    pub(crate) fn is_path(path: &str) -> bool {
+        path.split('/').all(is_path_component)
+    }
+
+    pub(crate) fn is_tag(tag: &str) -> bool {
+        let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+        let b = tag.as_bytes();
+        !b.is_empty()
+            && b.len() <= 128
+            && word(b[0])
+            && b[1..].iter().all(|&x| word(x) || x == b'.' || x == b'-')
+    }
+
+    // The whole-reference reading below is what the grammar's table tests; vouch's own parser
+    // reads digests with `Digest` (sha256 only).
+    #[cfg(test)]
+    pub(crate) fn is_digest(digest: &str) -> bool {
+        let Some((algorithm, hex)) = digest.split_once(':') else {
+            return false;
+        };
+        let component = |c: &str| {
+            let b = c.as_bytes();
+            !b.is_empty() && b[0].is_ascii_alphabetic() && b.iter().all(u8::is_ascii_alphanumeric)
+        };
+        hex.len() >= 32
+            && hex.bytes().all(|b| b.is_ascii_hexdigit())
+            && algorithm.split(['+', '.', '_', '-']).all(component)
+    }
+
+    /// A reference split as the grammar reads it: (domain, path, tag, digest).
+    #[cfg(test)]
+    pub(crate) type Parts<'a> = (Option<&'a str>, &'a str, Option<&'a str>, Option<&'a str>);
+
+    /// Parses `name [':' tag] ['@' digest]` as the grammar does (no normalization): a first
+    /// path component followed by '/' is the domain whenever it can be one.
+    #[cfg(test)]
+    pub(crate) fn parse(reference: &str) -> Option<Parts<'_>> {
+        let (rest, digest) = match reference.split_once('@') {
+            Some((r, d)) => (r, Some(d).filter(|d| is_digest(d))?.into()),
+            None => (reference, None),
+        };
+        let (name, tag) = match rest.rfind(':') {
+            Some(i) if !rest[i..].contains('/') => (&rest[..i], Some(&rest[i + 1..])),
+            _ => (rest, None),
+        };
+        if tag.is_some_and(|t| !is_tag(t)) || name.is_empty() || name.len() > NAME_TOTAL_LENGTH_MAX
+        {
+            return None;
+        }
+        if let Some((domain, path)) = name.split_once('/')
+            && is_domain(domain)
+            && is_path(path)
+        {
+            return Some((Some(domain), path, tag, digest));
+        }
+        is_path(name).then_some((None, name, tag, digest))
+    }
 }
 
 #[cfg(test)]
@@ -507,9 +622,252 @@ mod tests {
     }
 
     #[test]
+    fn fuzz_reference_normalized_name_over_255() {
+        // Found by fuzz/fuzz_targets/reference.rs: a 240-character Docker Hub name parsed, but
+        // its display `docker.io/library/…` was over the grammar's 255 and did not.
+        let short = "a".repeat(255 - "docker.io/library/".len());
+        let image = parse(&short).expect("fits");
+        assert_eq!(parse(&image.to_string()).expect("display parses"), image);
+        let long = format!("{short}b");
+        assert!(parse(&long).is_err(), "normalized name over 255");
+        assert!(parse(&format!("docker.io/library/{long}")).is_err());
+    }
+
+    #[test]
     fn accepts_valid_separators() {
         for good in ["a.b/c__d/e---f", "my_repo", "x-y.z/a1"] {
             assert!(parse(good).is_ok(), "{good:?} must parse");
+        }
+    }
+
+    #[test]
+    fn host_grammar_no_longer_drifts() {
+        // The old host check took any run of letters, digits, '.', '-', brackets and colons.
+        for bad in [
+            "a..b/repo",
+            "-x.io/repo",
+            "x-.io/repo",
+            "a.b[c]/repo",
+            "[1:2/repo",
+            "[]:5000/repo",
+            "[fe80::1%eth0]:5000/repo",
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} must be rejected");
+        }
+        for good in [
+            "[::1]:5000/repo",
+            "xn--n3h.com/myimage",
+            "sub-dom1.foo.com/bar/baz",
+        ] {
+            assert!(parse(good).is_ok(), "{good:?} must parse");
+        }
+    }
+
+    /// The distribution grammar's own table (distribution/reference `TestReferenceParse`):
+    /// input, then `Some((domain, path, tag, digest))` or `None` for an error. Where vouch
+    /// differs on top of the grammar, the second column says what vouch gives.
+    #[test]
+    fn distribution_reference_table() {
+        const F64: &str = "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff";
+        let sha256 = format!("sha256:{F64}");
+        let sha512 = format!("sha512:{F64}{F64}");
+        let long_ok = format!("{}a:tag-puts-this-over-max", "a/".repeat(127));
+        let long_repo = format!("{}a", "a/".repeat(127));
+        type Expected<'a> = Option<(Option<&'a str>, &'a str, Option<&'a str>, Option<String>)>;
+        let cases: Vec<(String, Expected<'_>)> = vec![
+            ("test_com".into(), Some((None, "test_com", None, None))),
+            (
+                "test.com:tag".into(),
+                Some((None, "test.com", Some("tag"), None)),
+            ),
+            (
+                "test.com:5000".into(),
+                Some((None, "test.com", Some("5000"), None)),
+            ),
+            (
+                "test.com/repo:tag".into(),
+                Some((Some("test.com"), "repo", Some("tag"), None)),
+            ),
+            (
+                "test:5000/repo".into(),
+                Some((Some("test:5000"), "repo", None, None)),
+            ),
+            (
+                "test:5000/repo:tag".into(),
+                Some((Some("test:5000"), "repo", Some("tag"), None)),
+            ),
+            (
+                format!("test:5000/repo@{sha256}"),
+                Some((Some("test:5000"), "repo", None, Some(sha256.clone()))),
+            ),
+            (
+                format!("test:5000/repo:tag@{sha256}"),
+                Some((Some("test:5000"), "repo", Some("tag"), Some(sha256.clone()))),
+            ),
+            ("".into(), None),
+            (":justtag".into(), None),
+            (format!("@{sha256}"), None),
+            (
+                "repo@sha256:ffffffffffffffffffffffffffffffffff".into(),
+                None,
+            ),
+            (format!("validname@invaliddigest:{F64}"), None),
+            ("Uppercase:tag".into(), None),
+            ("test:5000/Uppercase/lowercase:tag".into(), None),
+            (
+                "lowercase:Uppercase".into(),
+                Some((None, "lowercase", Some("Uppercase"), None)),
+            ),
+            (format!("{}a:tag", "a/".repeat(128)), None),
+            (
+                long_ok.clone(),
+                Some((
+                    Some("a"),
+                    &long_repo[2..],
+                    Some("tag-puts-this-over-max"),
+                    None,
+                )),
+            ),
+            ("aa/asdf$$^/aa".into(), None),
+            (
+                "sub-dom1.foo.com/bar/baz/quux".into(),
+                Some((Some("sub-dom1.foo.com"), "bar/baz/quux", None, None)),
+            ),
+            (
+                "sub-dom1.foo.com/bar/baz/quux:some-long-tag".into(),
+                Some((
+                    Some("sub-dom1.foo.com"),
+                    "bar/baz/quux",
+                    Some("some-long-tag"),
+                    None,
+                )),
+            ),
+            (
+                "b.gcr.io/test.example.com/my-app:test.example.com".into(),
+                Some((
+                    Some("b.gcr.io"),
+                    "test.example.com/my-app",
+                    Some("test.example.com"),
+                    None,
+                )),
+            ),
+            (
+                "xn--n3h.com/myimage:xn--n3h.com".into(),
+                Some((Some("xn--n3h.com"), "myimage", Some("xn--n3h.com"), None)),
+            ),
+            (
+                format!("xn--7o8h.com/myimage:xn--7o8h.com@{sha512}"),
+                Some((
+                    Some("xn--7o8h.com"),
+                    "myimage",
+                    Some("xn--7o8h.com"),
+                    Some(sha512.clone()),
+                )),
+            ),
+            (
+                "foo_bar.com:8080".into(),
+                Some((None, "foo_bar.com", Some("8080"), None)),
+            ),
+            (
+                "foo/foo_bar.com:8080".into(),
+                Some((Some("foo"), "foo_bar.com", Some("8080"), None)),
+            ),
+            (
+                "192.168.1.1".into(),
+                Some((None, "192.168.1.1", None, None)),
+            ),
+            (
+                "192.168.1.1:tag".into(),
+                Some((None, "192.168.1.1", Some("tag"), None)),
+            ),
+            (
+                "192.168.1.1:5000".into(),
+                Some((None, "192.168.1.1", Some("5000"), None)),
+            ),
+            (
+                "192.168.1.1/repo".into(),
+                Some((Some("192.168.1.1"), "repo", None, None)),
+            ),
+            (
+                "192.168.1.1:5000/repo".into(),
+                Some((Some("192.168.1.1:5000"), "repo", None, None)),
+            ),
+            (
+                "192.168.1.1:5000/repo:5050".into(),
+                Some((Some("192.168.1.1:5000"), "repo", Some("5050"), None)),
+            ),
+            ("[2001:db8::1]".into(), None),
+            ("[2001:db8::1]:5000".into(), None),
+            ("[2001:db8::1]:tag".into(), None),
+            (
+                "[2001:db8::1]/repo".into(),
+                Some((Some("[2001:db8::1]"), "repo", None, None)),
+            ),
+            (
+                "[2001:db8:1:2:3:4:5:6]/repo:tag".into(),
+                Some((Some("[2001:db8:1:2:3:4:5:6]"), "repo", Some("tag"), None)),
+            ),
+            (
+                "[2001:db8::1]:5000/repo".into(),
+                Some((Some("[2001:db8::1]:5000"), "repo", None, None)),
+            ),
+            (
+                "[2001:db8::1]:5000/repo:tag".into(),
+                Some((Some("[2001:db8::1]:5000"), "repo", Some("tag"), None)),
+            ),
+            (
+                format!("[2001:db8::1]:5000/repo@{sha256}"),
+                Some((
+                    Some("[2001:db8::1]:5000"),
+                    "repo",
+                    None,
+                    Some(sha256.clone()),
+                )),
+            ),
+            (
+                format!("[2001:db8::1]:5000/repo:tag@{sha256}"),
+                Some((
+                    Some("[2001:db8::1]:5000"),
+                    "repo",
+                    Some("tag"),
+                    Some(sha256.clone()),
+                )),
+            ),
+            (
+                "[2001:db8::]:5000/repo".into(),
+                Some((Some("[2001:db8::]:5000"), "repo", None, None)),
+            ),
+            (
+                "[::1]:5000/repo".into(),
+                Some((Some("[::1]:5000"), "repo", None, None)),
+            ),
+            ("[fe80::1%eth0]:5000/repo".into(), None),
+            ("[fe80::1%@invalidzone]:5000/repo".into(), None),
+        ];
+        for (input, want) in &cases {
+            let got = grammar::parse(input).map(|(d, p, t, g)| (d, p, t, g.map(str::to_string)));
+            // The grammar has no digest lengths or algorithm list: the table's Go side checks
+            // them with go-digest (sha256, sha384, sha512 in lowercase hex of their length).
+            let registered = |g: &str| {
+                let (algorithm, hex) = g.split_once(':').unwrap_or_default();
+                let len = match algorithm {
+                    "sha256" => 64,
+                    "sha384" => 96,
+                    "sha512" => 128,
+                    _ => return false,
+                };
+                hex.len() == len && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+            };
+            let got = got.filter(|(_, _, _, g)| g.as_deref().is_none_or(registered));
+            assert_eq!(&got, want, "{input:?}");
+            // vouch on top: sha256 only, and the digest's validity comes from Digest.
+            let vouch = parse(input);
+            let sha256_or_none = want
+                .as_ref()
+                .is_some_and(|w| w.3.as_deref().is_none_or(|d| d.starts_with("sha256:")));
+            if !sha256_or_none {
+                assert!(vouch.is_err(), "{input:?}: vouch takes sha256 digests only");
+            }
         }
     }
 

@@ -6,10 +6,9 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
-
 use crate::bundle::build::{BUNDLE_V03_MEDIA_TYPE, SIGN_PREDICATE_TYPE};
-use crate::oci::{self, Limits, ManifestError};
+pub use crate::oci::ReferrerDescriptor;
+use crate::oci::{self, ImageManifest, Limits, ManifestError, ReferrersIndex};
 use crate::reference::Digest;
 use crate::store::{Fetched, Lookup, Repo, StoreError};
 
@@ -33,49 +32,6 @@ const TITLE_ANNOTATION: &str = "org.opencontainers.image.title";
 /// The referrers tag schema's tag for `digest`: `sha256-<hex>`.
 pub fn referrers_tag(digest: &Digest) -> String {
     format!("sha256-{}", digest.hex())
-}
-
-/// A descriptor in a referrers index.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct ReferrerDescriptor {
-    /// The referrer manifest's media type.
-    pub media_type: String,
-    /// Its digest.
-    pub digest: String,
-    /// Its size.
-    pub size: u64,
-    /// Its artifact type.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub artifact_type: Option<String>,
-    /// Its annotations.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub annotations: Option<BTreeMap<String, String>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ReferrersIndex {
-    schema_version: u32,
-    #[serde(default)]
-    media_type: Option<String>,
-    #[serde(default)]
-    manifests: Vec<ReferrerDescriptor>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ArtifactManifest {
-    schema_version: u32,
-    #[serde(default)]
-    media_type: Option<String>,
-    #[serde(default)]
-    artifact_type: Option<String>,
-    config: oci::Descriptor,
-    #[serde(default)]
-    layers: Vec<oci::Descriptor>,
-    #[serde(default)]
-    subject: Option<oci::Descriptor>,
 }
 
 /// One bundle referrer, fetched as far as it could be.
@@ -231,7 +187,7 @@ async fn fetch_one(
         Err(e) if e.is_unreachable() => return Err(e),
         Err(e) => return reject(e.to_string()),
     };
-    let manifest: ArtifactManifest = match serde_json::from_slice(&fetched.bytes) {
+    let manifest: ImageManifest = match serde_json::from_slice(&fetched.bytes) {
         Ok(m) => m,
         Err(e) if claimed_bundle => return reject(format!("malformed referrer manifest: {e}")),
         Err(_) => return Ok(None),

@@ -6,6 +6,7 @@
 //!
 //! Each pattern compiles to a small NFA over bytes. The same automaton serves matching and the
 //! overlap analysis in [`crate::analysis`], so both always agree on what a pattern means.
+//! vouch's own: glob crates match paths, but none answers whether two patterns overlap.
 
 use serde::Serialize;
 use std::cmp::{Ordering, Reverse};

@@ -1,6 +1,7 @@
 //! A strict, spanned YAML tree built from saphyr's event parser. JSON is read as YAML flow
 //! style. Anchors, aliases, tags and several documents are refused so that the file means
 //! what it shows; size and depth are bounded so garbage cannot hang or exhaust the checker.
+//! vouch's own on saphyr's parser: serde-based YAML crates drop the spans diagnostics need.
 
 use crate::diag::{Diagnostic, SourceMap, Span};
 use saphyr_parser::{Event, Parser, ScalarStyle};

@@ -1,5 +1,6 @@
 //! Signed-note checkpoints (C2SP tlog-checkpoint / signed-note): origin, tree size and root
 //! hash, followed by signature lines `— <name> <base64(key hint || signature)>`.
+//! vouch's own: no maintained Rust crate reads Rekor's signed notes without a full client.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;

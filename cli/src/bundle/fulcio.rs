@@ -1,9 +1,13 @@
-//! Fulcio certificate identities: the SAN (URI, email or otherName) and the OIDC issuer.
+//! Fulcio certificate identities: the SAN (URI, email or otherName) and the OIDC issuer,
+//! decoded by `x509-cert` and `der`.
 
+use der::Decode as _;
+use der::asn1::Utf8StringRef;
 use spki::ObjectIdentifier;
+use x509_cert::ext::pkix::SubjectAltName;
+use x509_cert::ext::pkix::name::GeneralName;
 
-use super::asn1::{self, ctx, ctx_prim};
-use super::x509::{Certificate, EXT_SUBJECT_ALT_NAME};
+use super::x509::Certificate;
 
 /// OIDC issuer, v1: the extension value is the raw string.
 const ISSUER_V1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.57264.1.1");
@@ -15,34 +19,24 @@ const OTHER_NAME_USERNAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.
 /// The subject alternative names a signer identity can be: email, URI and Fulcio's
 /// username otherName. DNS names and IPs are not signer identities here.
 pub(crate) fn san_identities(cert: &Certificate) -> Result<Vec<String>, String> {
-    let Some(ext) = cert.extension(&EXT_SUBJECT_ALT_NAME) else {
+    let Some((_, SubjectAltName(names))) = cert
+        .extension::<SubjectAltName>()
+        .map_err(|e| format!("malformed subjectAltName: {e}"))?
+    else {
         return Ok(Vec::new());
     };
-    let bad = |e: asn1::DerError| format!("malformed subjectAltName: {e}");
-    let seq = asn1::single(&ext.value, asn1::SEQUENCE).map_err(bad)?;
-    let mut r = seq.reader();
     let mut out = Vec::new();
-    while !r.is_empty() {
-        let name = r.any().map_err(bad)?;
-        match name.tag {
-            t if t == ctx_prim(1) || t == ctx_prim(6) => {
-                out.push(
-                    String::from_utf8(name.value.to_vec())
-                        .map_err(|_| "subjectAltName is not text".to_string())?,
-                );
+    for name in names {
+        match name {
+            GeneralName::Rfc822Name(s) | GeneralName::UniformResourceIdentifier(s) => {
+                out.push(s.to_string());
             }
-            t if t == ctx(0) => {
-                let mut o = name.reader();
-                let oid = o.expect(asn1::OID).map_err(bad)?;
-                let value = o.expect(ctx(0)).map_err(bad)?;
-                o.finish().map_err(bad)?;
-                if oid.is_oid(&OTHER_NAME_USERNAME) {
-                    let s = asn1::single(value.value, asn1::UTF8_STRING).map_err(bad)?;
-                    out.push(
-                        String::from_utf8(s.value.to_vec())
-                            .map_err(|_| "otherName is not UTF-8".to_string())?,
-                    );
-                }
+            GeneralName::OtherName(other) if other.type_id == OTHER_NAME_USERNAME => {
+                let s = other
+                    .value
+                    .decode_as::<Utf8StringRef<'_>>()
+                    .map_err(|e| format!("malformed subjectAltName: {e}"))?;
+                out.push(s.to_string());
             }
             _ => {}
         }
@@ -52,15 +46,14 @@ pub(crate) fn san_identities(cert: &Certificate) -> Result<Vec<String>, String> 
 
 /// The OIDC issuer: the v2 extension if present, else v1.
 pub(crate) fn oidc_issuer(cert: &Certificate) -> Result<Option<String>, String> {
-    if let Some(ext) = cert.extension(&ISSUER_V2) {
-        let s = asn1::single(&ext.value, asn1::UTF8_STRING)
+    if let Some(value) = cert.extension_value(&ISSUER_V2) {
+        let s = Utf8StringRef::from_der(value)
             .map_err(|e| format!("malformed OIDC issuer extension: {e}"))?;
-        return String::from_utf8(s.value.to_vec())
-            .map(Some)
-            .map_err(|_| "OIDC issuer is not UTF-8".into());
+        return Ok(Some(s.to_string()));
     }
-    if let Some(ext) = cert.extension(&ISSUER_V1) {
-        return String::from_utf8(ext.value.clone())
+    if let Some(value) = cert.extension_value(&ISSUER_V1) {
+        // vouch: Fulcio's first issuer extension holds the bare string, not a DER value.
+        return String::from_utf8(value.to_vec())
             .map(Some)
             .map_err(|_| "OIDC issuer is not UTF-8".into());
     }

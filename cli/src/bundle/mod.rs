@@ -5,7 +5,6 @@
 //! and no clock: the only times used are those the bundle proves (a Rekor v1 signed entry
 //! timestamp, or an RFC 3161 timestamp), and certificates are checked at those times.
 
-mod asn1;
 mod b64;
 pub mod build;
 mod checkpoint;
@@ -36,6 +35,59 @@ pub use trust_root::{TimeRange, TrustRootError, TrustedRoot};
 pub use verify::{verify_bundle, verify_bundle_with};
 
 use crate::keys::PublicKey;
+
+/// What the `certificate` fuzz target compares: the SAN identities and OIDC issuer vouch reads,
+/// whether the SCT list parses, and for each CA and TSA chain of the root whether the path
+/// validates at the certificate's notBefore.
+#[doc(hidden)]
+pub type CertificateReading = (
+    Result<Vec<String>, String>,
+    Result<Option<String>, String>,
+    bool,
+    Vec<bool>,
+);
+
+/// Reads `der` as the verifier does (for the `certificate` fuzz target); `None` if it does not
+/// parse.
+#[doc(hidden)]
+pub fn fuzz_certificate(der: &[u8], root: &TrustedRoot) -> Option<CertificateReading> {
+    let cert = x509::Certificate::from_der(der).ok()?;
+    Some(read_certificate(&cert, root))
+}
+
+/// The same, with the certificate given as PEM text (every CERTIFICATE block must parse).
+#[doc(hidden)]
+pub fn fuzz_certificate_pem(text: &str, root: &TrustedRoot) -> Option<Vec<CertificateReading>> {
+    let ders = x509::pem_certificates(text).ok()?;
+    ders.iter()
+        .map(|d| {
+            x509::Certificate::from_der(d)
+                .ok()
+                .map(|c| read_certificate(&c, root))
+        })
+        .collect()
+}
+
+fn read_certificate(cert: &x509::Certificate, root: &TrustedRoot) -> CertificateReading {
+    let scts = cert
+        .extension::<x509_cert::ext::pkix::SignedCertificateTimestampList>()
+        .ok()
+        .flatten()
+        .is_some_and(|(_, list)| list.parse_timestamps().is_ok());
+    let chains = root
+        .cas
+        .iter()
+        .map(|a| (a, &x509::EKU_CODE_SIGNING))
+        .chain(root.tsas.iter().map(|a| (a, &x509::EKU_TIME_STAMPING)))
+        .map(|(a, eku)| x509::verify_path(cert, &a.chain, cert.not_before, eku).is_ok())
+        .collect();
+    (
+        fulcio::san_identities(cert),
+        fulcio::oidc_issuer(cert),
+        scts,
+        chains,
+    )
+}
 
 /// At most this many RFC 3161 timestamps per bundle (as sigstore-python).
 pub const MAX_TIMESTAMPS: usize = 32;

@@ -2,47 +2,145 @@
 //! carries a TSTInfo. Verified: the message imprint over the bundle's signature bytes, the
 //! signed attributes (content type, message digest), the signer's signature and its chain
 //! to a trusted timestamp authority at the time stamped, and that authority's validity.
+//!
+//! The `cms` crate decodes the SignedData; TSTInfo and the response around the token are small
+//! typed structures on `der` (no maintained crate reads them with `der` 0.8), and must be
+//! consumed whole. vouch's own: the exact bytes of the signed attributes and of the embedded
+//! certificates are read beside the typed decode, so signatures are checked over what was
+//! received (`der` re-sorts a SET OF); genTime may carry a fraction of a second, which `der`'s
+//! GeneralizedTime does not read; the signer's extended key usage is RFC 3161 §2.3's.
 
-use spki::ObjectIdentifier;
+use cms::content_info::ContentInfo;
+use cms::signed_data::{SignedData, SignerIdentifier, SignerInfo};
+use der::asn1::{AnyRef, IntRef, ObjectIdentifier, OctetStringRef};
+use der::{Decode, Encode as _, Reader as _, Sequence, Tag, TagNumber, Tagged as _};
+use x509_cert::ext::Extensions;
+use x509_cert::ext::pkix::name::GeneralName;
+use x509_cert::spki::AlgorithmIdentifierOwned;
 
-use super::asn1::{self, Tlv, ctx, ctx_prim};
 use super::crypto::{HashAlgorithm, Scheme};
 use super::time::UnixTime;
 use super::trust_root::Authority;
-use super::x509::{self, Certificate, EKU_TIME_STAMPING};
+use super::x509::{self, Certificate, EKU_TIME_STAMPING, EXT_EXTENDED_KEY_USAGE};
 
 const SIGNED_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.2");
 const TST_INFO: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.1.4");
 const ATTR_CONTENT_TYPE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.3");
 const ATTR_MESSAGE_DIGEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.4");
 
-fn bad(e: asn1::DerError) -> String {
+/// `[0]` constructed: SignedData's certificates, SignerInfo's signed attributes.
+const CONTEXT_0: Tag = Tag::ContextSpecific {
+    constructed: true,
+    number: TagNumber(0),
+};
+
+/// `TimeStampResp` (RFC 3161 §2.4.2).
+#[derive(Sequence)]
+struct TimeStampResp<'a> {
+    status: PkiStatusInfo<'a>,
+    #[asn1(optional = "true")]
+    time_stamp_token: Option<ContentInfo>,
+}
+
+/// `PKIStatusInfo` (RFC 4210 §5.2.3).
+#[derive(Sequence)]
+struct PkiStatusInfo<'a> {
+    status: u32,
+    #[asn1(optional = "true")]
+    status_string: Option<Vec<der::asn1::Utf8StringRef<'a>>>,
+    #[asn1(optional = "true")]
+    fail_info: Option<der::asn1::BitStringRef<'a>>,
+}
+
+/// `TSTInfo` (RFC 3161 §2.4.2).
+#[derive(Sequence)]
+struct TstInfo<'a> {
+    version: u8,
+    policy: ObjectIdentifier,
+    message_imprint: MessageImprint<'a>,
+    serial_number: IntRef<'a>,
+    /// A GeneralizedTime, read by vouch (it may have a fraction).
+    gen_time: AnyRef<'a>,
+    #[asn1(optional = "true")]
+    accuracy: Option<Accuracy>,
+    #[asn1(default = "Default::default")]
+    ordering: bool,
+    #[asn1(optional = "true")]
+    nonce: Option<IntRef<'a>>,
+    #[asn1(context_specific = "0", tag_mode = "EXPLICIT", optional = "true")]
+    tsa: Option<GeneralName>,
+    #[asn1(context_specific = "1", tag_mode = "IMPLICIT", optional = "true")]
+    extensions: Option<Extensions>,
+}
+
+#[derive(Sequence)]
+struct MessageImprint<'a> {
+    hash_algorithm: AlgorithmIdentifierOwned,
+    hashed_message: &'a OctetStringRef,
+}
+
+#[derive(Sequence)]
+struct Accuracy {
+    #[asn1(optional = "true")]
+    seconds: Option<u64>,
+    #[asn1(context_specific = "0", tag_mode = "IMPLICIT", optional = "true")]
+    millis: Option<u16>,
+    #[asn1(context_specific = "1", tag_mode = "IMPLICIT", optional = "true")]
+    micros: Option<u16>,
+}
+
+fn bad(e: impl std::fmt::Display) -> String {
     format!("malformed timestamp: {e}")
 }
 
-fn digest_algorithm(alg: &Tlv<'_>) -> Result<HashAlgorithm, String> {
-    let oid = alg.reader().expect(asn1::OID).map_err(bad)?;
-    HashAlgorithm::from_oid(&oid).ok_or_else(|| "unsupported timestamp digest algorithm".into())
+fn digest_algorithm(alg: &AlgorithmIdentifierOwned) -> Result<HashAlgorithm, String> {
+    HashAlgorithm::from_oid(&alg.oid).ok_or_else(|| "unsupported timestamp digest algorithm".into())
 }
 
-struct Signer<'a> {
-    /// IssuerAndSerialNumber (issuer Name DER, serial contents) or a subject key id.
-    issuer_serial: Option<(&'a [u8], &'a [u8])>,
-    key_id: Option<&'a [u8]>,
-    digest: HashAlgorithm,
-    signed_attrs: Option<Tlv<'a>>,
-    signature_algorithm: Tlv<'a>,
-    signature: &'a [u8],
+/// The elements of a constructed value, each as received.
+fn elements(value: &[u8]) -> der::Result<Vec<AnyRef<'_>>> {
+    let mut reader = der::SliceReader::new(value)?;
+    let mut out = Vec::new();
+    while !reader.is_finished() {
+        out.push(AnyRef::decode(&mut reader)?);
+    }
+    Ok(out)
 }
 
-impl Signer<'_> {
-    fn matches(&self, cert: &Certificate) -> bool {
-        match (self.issuer_serial, self.key_id) {
-            (Some((issuer, serial)), _) => cert.issuer == issuer && cert.serial == serial,
-            (None, Some(kid)) => x509::subject_key_id(cert).is_some_and(|k| k == kid),
-            _ => false,
+/// The exact encodings, from a SignedData: each embedded certificate, and the signed attributes
+/// of its (only) signer re-tagged as the SET the signature covers (RFC 5652 §5.4).
+struct Received {
+    certificates: Vec<Vec<u8>>,
+    signed_attributes: Option<Vec<u8>>,
+}
+
+fn received(signed_data: &[u8]) -> der::Result<Received> {
+    let top = AnyRef::from_der(signed_data)?;
+    let parts = elements(top.value())?;
+    let mut certificates = Vec::new();
+    if let Some(set) = parts.iter().find(|p| p.tag() == CONTEXT_0) {
+        for c in elements(set.value())? {
+            if c.tag() == Tag::Sequence {
+                certificates.push(c.to_der()?);
+            }
         }
     }
+    let mut signed_attributes = None;
+    let signer_infos = match parts.last() {
+        Some(set) => elements(set.value())?,
+        None => Vec::new(),
+    };
+    if let Some(info) = signer_infos.first()
+        && let Some(attrs) = elements(info.value())?
+            .iter()
+            .find(|p| p.tag() == CONTEXT_0)
+    {
+        signed_attributes = Some(AnyRef::new(Tag::Set, attrs.value())?.to_der()?);
+    }
+    Ok(Received {
+        certificates,
+        signed_attributes,
+    })
 }
 
 /// What a verified timestamp says.
@@ -58,120 +156,92 @@ pub(crate) fn verify(
     signature: &[u8],
     tsas: &[Authority],
 ) -> Result<Verified, String> {
-    let outer = asn1::single(token, asn1::SEQUENCE).map_err(bad)?;
-    let content_info = if outer.reader().peek_tag() == Some(asn1::OID) {
-        outer
-    } else {
-        // TimeStampResp: status, then the token.
-        let mut r = outer.reader();
-        let status = r.expect(asn1::SEQUENCE).map_err(bad)?;
-        let code = status
-            .reader()
-            .expect(asn1::INTEGER)
-            .and_then(|i| i.small_uint())
-            .map_err(bad)?;
-        if code > 1 {
-            return Err(format!("timestamp response status {code} (not granted)"));
+    let content_info = match ContentInfo::from_der(token) {
+        Ok(ci) => ci,
+        Err(_) => {
+            let response = TimeStampResp::from_der(token).map_err(bad)?;
+            if response.status.status > 1 {
+                return Err(format!(
+                    "timestamp response status {} (not granted)",
+                    response.status.status
+                ));
+            }
+            response
+                .time_stamp_token
+                .ok_or_else(|| bad("the response carries no token"))?
         }
-        let ci = r.expect(asn1::SEQUENCE).map_err(bad)?;
-        r.finish().map_err(bad)?;
-        ci
     };
-    let mut r = content_info.reader();
-    if !r.expect(asn1::OID).map_err(bad)?.is_oid(&SIGNED_DATA) {
+    if content_info.content_type != SIGNED_DATA {
         return Err("timestamp token is not CMS SignedData".into());
     }
-    let explicit = r.expect(ctx(0)).map_err(bad)?;
-    r.finish().map_err(bad)?;
-    let signed_data = asn1::single(explicit.value, asn1::SEQUENCE).map_err(bad)?;
+    let signed_data_der = content_info.content.to_der().map_err(bad)?;
+    let signed_data = SignedData::from_der(&signed_data_der).map_err(bad)?;
+    let raw = received(&signed_data_der).map_err(bad)?;
+    let embedded = raw
+        .certificates
+        .iter()
+        .map(|c| Certificate::from_der(c))
+        .collect::<Result<Vec<_>, _>>()?;
 
-    let mut sd = signed_data.reader();
-    sd.expect(asn1::INTEGER).map_err(bad)?;
-    sd.expect(asn1::SET).map_err(bad)?;
-    let encap = sd.expect(asn1::SEQUENCE).map_err(bad)?;
-    let embedded = match sd.optional(ctx(0)).map_err(bad)? {
-        Some(set) => {
-            let mut cr = set.reader();
-            let mut out = Vec::new();
-            while !cr.is_empty() {
-                let c = cr.any().map_err(bad)?;
-                if c.tag == asn1::SEQUENCE {
-                    out.push(Certificate::from_der(c.raw)?);
-                }
-            }
-            out
-        }
-        None => Vec::new(),
-    };
-    sd.optional(ctx(1)).map_err(bad)?;
-    let signer_infos = sd.expect(asn1::SET).map_err(bad)?;
-    sd.finish().map_err(bad)?;
-
-    let mut er = encap.reader();
-    if !er.expect(asn1::OID).map_err(bad)?.is_oid(&TST_INFO) {
+    let encap = &signed_data.encap_content_info;
+    if encap.econtent_type != TST_INFO {
         return Err("timestamp token does not carry a TSTInfo".into());
     }
-    let econtent = er.expect(ctx(0)).map_err(bad)?;
-    er.finish().map_err(bad)?;
-    let tst_der = asn1::single(econtent.value, asn1::OCTET_STRING)
+    let econtent = encap
+        .econtent
+        .as_ref()
+        .ok_or_else(|| bad("the token has no content"))?;
+    let tst_der = econtent
+        .decode_as::<&OctetStringRef>()
         .map_err(bad)?
-        .value;
+        .as_bytes();
 
-    // TSTInfo: the time and what was stamped.
-    let tst = asn1::single(tst_der, asn1::SEQUENCE).map_err(bad)?;
-    let mut t = tst.reader();
-    if t.expect(asn1::INTEGER)
-        .and_then(|i| i.small_uint())
-        .map_err(bad)?
-        != 1
-    {
+    // TSTInfo, consumed whole: the time and what was stamped.
+    let tst = TstInfo::from_der(tst_der).map_err(bad)?;
+    if tst.version != 1 {
         return Err("unsupported TSTInfo version".into());
     }
-    t.expect(asn1::OID).map_err(bad)?;
-    let imprint = t.expect(asn1::SEQUENCE).map_err(bad)?;
-    t.expect(asn1::INTEGER).map_err(bad)?;
-    let gen_time = t.expect(asn1::GENERALIZED_TIME).map_err(bad)?;
-    let time = UnixTime::from_generalized_time(gen_time.value)
+    if tst.gen_time.tag() != Tag::GeneralizedTime {
+        return Err(bad("genTime is not a GeneralizedTime"));
+    }
+    let time = UnixTime::from_generalized_time(tst.gen_time.value())
         .ok_or_else(|| "malformed timestamp genTime".to_string())?;
-
-    let mut ir = imprint.reader();
-    let imprint_alg = digest_algorithm(&ir.expect(asn1::SEQUENCE).map_err(bad)?)?;
-    let hashed = ir.expect(asn1::OCTET_STRING).map_err(bad)?.value;
-    ir.finish().map_err(bad)?;
-    if imprint_alg.digest(signature) != hashed {
+    let imprint_alg = digest_algorithm(&tst.message_imprint.hash_algorithm)?;
+    if imprint_alg.digest(signature) != tst.message_imprint.hashed_message.as_bytes() {
         return Err("timestamp is not over this bundle's signature (message imprint)".into());
     }
 
-    let mut sr = signer_infos.reader();
-    let info = sr.expect(asn1::SEQUENCE).map_err(bad)?;
-    if !sr.is_empty() {
-        return Err("timestamp has more than one signer".into());
-    }
-    let signer = parse_signer(&info)?;
-
-    // The bytes signed: the signed attributes re-tagged as a SET, or the TSTInfo itself.
-    let signed_bytes = match &signer.signed_attrs {
-        Some(attrs) => {
-            check_attributes(attrs, signer.digest, tst_der)?;
-            let mut b = attrs.raw.to_vec();
-            b[0] = asn1::SET;
-            b
-        }
-        None => tst_der.to_vec(),
+    let [signer] = signed_data.signer_infos.0.as_slice() else {
+        return Err(if signed_data.signer_infos.0.is_empty() {
+            bad("no signer")
+        } else {
+            "timestamp has more than one signer".into()
+        });
     };
-    let scheme =
-        Scheme::from_algorithm_identifier(&signer.signature_algorithm, Some(signer.digest))?;
+    let digest = digest_algorithm(&signer.digest_alg)?;
+
+    // The bytes signed: the signed attributes as a SET, or the TSTInfo itself.
+    let signed_bytes = match (&signer.signed_attrs, raw.signed_attributes) {
+        (Some(_), Some(bytes)) => {
+            check_attributes(signer, digest, tst_der)?;
+            bytes
+        }
+        (None, None) => tst_der.to_vec(),
+        _ => return Err(bad("signed attributes")),
+    };
+    let scheme = Scheme::from_algorithm(&signer.signature_algorithm.oid, Some(digest))?;
 
     let mut errors = Vec::new();
     for tsa in tsas {
         let candidates = embedded
             .iter()
             .chain(tsa.chain.iter())
-            .filter(|c| signer.matches(c));
+            .filter(|c| signer_matches(&signer.sid, c));
         for cert in candidates {
-            let result = x509::verify_path(cert, &tsa.chain, time, &EKU_TIME_STAMPING)
+            let result = check_signer_eku(cert)
+                .and_then(|()| x509::verify_path(cert, &tsa.chain, time, &EKU_TIME_STAMPING))
                 .and_then(|_| cert.key())
-                .and_then(|k| k.verify(scheme, &signed_bytes, signer.signature));
+                .and_then(|k| k.verify(scheme, &signed_bytes, signer.signature.as_bytes()));
             match result {
                 Ok(()) if tsa.valid_for.contains(time) => {
                     return Ok(Verified {
@@ -195,48 +265,42 @@ pub(crate) fn verify(
     Err(errors.join("; "))
 }
 
-fn parse_signer<'a>(info: &Tlv<'a>) -> Result<Signer<'a>, String> {
-    let mut r = info.reader();
-    r.expect(asn1::INTEGER).map_err(bad)?;
-    let sid = r.any().map_err(bad)?;
-    let (issuer_serial, key_id) = if sid.tag == asn1::SEQUENCE {
-        let mut s = sid.reader();
-        let issuer = s.expect(asn1::SEQUENCE).map_err(bad)?;
-        let serial = s.expect(asn1::INTEGER).map_err(bad)?;
-        s.finish().map_err(bad)?;
-        (Some((issuer.raw, serial.value)), None)
-    } else if sid.tag == ctx_prim(0) {
-        (None, Some(sid.value))
-    } else {
-        return Err("malformed timestamp signer identifier".into());
-    };
-    let digest = digest_algorithm(&r.expect(asn1::SEQUENCE).map_err(bad)?)?;
-    let signed_attrs = r.optional(ctx(0)).map_err(bad)?;
-    let signature_algorithm = r.expect(asn1::SEQUENCE).map_err(bad)?;
-    let signature = r.expect(asn1::OCTET_STRING).map_err(bad)?.value;
-    r.optional(ctx(1)).map_err(bad)?;
-    r.finish().map_err(bad)?;
-    Ok(Signer {
-        issuer_serial,
-        key_id,
-        digest,
-        signed_attrs,
-        signature_algorithm,
-        signature,
-    })
+fn signer_matches(sid: &SignerIdentifier, cert: &Certificate) -> bool {
+    match sid {
+        SignerIdentifier::IssuerAndSerialNumber(isn) => {
+            isn.issuer
+                .to_der()
+                .is_ok_and(|issuer| issuer == cert.issuer)
+                && isn.serial_number.as_bytes() == cert.serial()
+        }
+        SignerIdentifier::SubjectKeyIdentifier(kid) => {
+            x509::subject_key_id(cert).is_some_and(|k| k == kid.0.as_bytes())
+        }
+    }
 }
 
-fn check_attributes(attrs: &Tlv<'_>, digest: HashAlgorithm, tst: &[u8]) -> Result<(), String> {
+/// RFC 3161 §2.3: the TSA's certificate has exactly one extended key usage, id-kp-timeStamping,
+/// in a critical extension.
+fn check_signer_eku(cert: &Certificate) -> Result<(), String> {
+    match cert.extended_key_usage()? {
+        Some(list) if list == [EKU_TIME_STAMPING] && cert.is_critical(&EXT_EXTENDED_KEY_USAGE) => {
+            Ok(())
+        }
+        Some(list) if list == [EKU_TIME_STAMPING] => {
+            Err("the timestamp authority's extended key usage is not critical".into())
+        }
+        _ => Err(format!(
+            "the timestamp authority's certificate must have the one extended key usage {EKU_TIME_STAMPING}"
+        )),
+    }
+}
+
+fn check_attributes(signer: &SignerInfo, digest: HashAlgorithm, tst: &[u8]) -> Result<(), String> {
     let (mut content_type, mut message_digest) = (None, None);
-    let mut r = attrs.reader();
-    while !r.is_empty() {
-        let attr = r.expect(asn1::SEQUENCE).map_err(bad)?;
-        let mut a = attr.reader();
-        let oid = a.expect(asn1::OID).map_err(bad)?;
-        let values = a.expect(asn1::SET).map_err(bad)?;
-        let slot = if oid.is_oid(&ATTR_CONTENT_TYPE) {
+    for attr in signer.signed_attrs.iter().flat_map(|a| a.iter()) {
+        let slot = if attr.oid == ATTR_CONTENT_TYPE {
             &mut content_type
-        } else if oid.is_oid(&ATTR_MESSAGE_DIGEST) {
+        } else if attr.oid == ATTR_MESSAGE_DIGEST {
             &mut message_digest
         } else {
             continue;
@@ -244,17 +308,17 @@ fn check_attributes(attrs: &Tlv<'_>, digest: HashAlgorithm, tst: &[u8]) -> Resul
         if slot.is_some() {
             return Err("timestamp repeats a signed attribute".into());
         }
-        let mut vr = values.reader();
-        let v = vr.any().map_err(bad)?;
-        vr.finish().map_err(bad)?;
-        *slot = Some(v);
+        let [value] = attr.values.as_slice() else {
+            return Err(bad("a signed attribute must have one value"));
+        };
+        *slot = Some(value);
     }
-    match content_type {
-        Some(ct) if ct.is_oid(&TST_INFO) => {}
+    match content_type.map(|v| v.decode_as::<ObjectIdentifier>()) {
+        Some(Ok(oid)) if oid == TST_INFO => {}
         _ => return Err("timestamp signed attributes do not name TSTInfo".into()),
     }
-    match message_digest {
-        Some(md) if md.tag == asn1::OCTET_STRING && md.value == digest.digest(tst) => Ok(()),
+    match message_digest.map(|v| v.decode_as::<&OctetStringRef>()) {
+        Some(Ok(md)) if md.as_bytes() == digest.digest(tst) => Ok(()),
         _ => Err("timestamp message-digest attribute does not match the TSTInfo".into()),
     }
 }

@@ -1,10 +1,18 @@
 //! Embedded signed certificate timestamps (RFC 6962 §3.2): the log's signature over the
 //! precertificate, rebuilt from the final certificate by removing the SCT-list extension.
+//!
+//! The list and each SCT are read by `x509-cert` (its `sct` feature, on `tls_codec`). vouch's
+//! own: rebuilding the precertificate's TBS and checking the log's signature over it, which no
+//! maintained crate does; the TBS is rebuilt from the certificate's bytes as received.
 
+use der::asn1::AnyRef;
+use der::{Decode as _, Encode as _, Tag, TagNumber, Tagged as _};
 use sha2::{Digest as _, Sha256};
 use spki::ObjectIdentifier;
+use tls_codec::SerializeBytes as _;
+use x509_cert::ext::pkix::sct::{HashAlgorithm as SctHash, SignatureAlgorithm};
+use x509_cert::ext::pkix::{SignedCertificateTimestampList, sct};
 
-use super::asn1::{self, ctx};
 use super::crypto::{HashAlgorithm, Scheme};
 use super::time::UnixTime;
 use super::trust_root::LogInstance;
@@ -12,103 +20,73 @@ use super::x509::Certificate;
 
 const EXT_SCT_LIST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.11129.2.4.2");
 
-struct Sct<'a> {
-    log_id: &'a [u8],
-    timestamp: u64,
-    extensions: &'a [u8],
-    hash: u8,
-    sig_alg: u8,
-    signature: &'a [u8],
-}
-
-/// A cursor over TLS-encoded data (big-endian, length-prefixed vectors).
-struct Tls<'a>(&'a [u8]);
-
-impl<'a> Tls<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
-        if self.0.len() < n {
-            return Err("truncated SCT".into());
-        }
-        let (head, rest) = self.0.split_at(n);
-        self.0 = rest;
-        Ok(head)
-    }
-    fn uint(&mut self, n: usize) -> Result<u64, String> {
-        Ok(self
-            .take(n)?
-            .iter()
-            .fold(0u64, |acc, &b| (acc << 8) | u64::from(b)))
-    }
-    fn vec16(&mut self) -> Result<&'a [u8], String> {
-        let n = self.uint(2)? as usize;
-        self.take(n)
-    }
-}
-
-fn parse_list(ext_value: &[u8]) -> Result<Vec<Sct<'_>>, String> {
-    let inner = asn1::single(ext_value, asn1::OCTET_STRING)
-        .map_err(|e| format!("malformed SCT list extension: {e}"))?;
-    let mut list = Tls(inner.value);
-    let mut body = Tls(list.vec16()?);
-    if !list.0.is_empty() {
-        return Err("trailing data after SCT list".into());
-    }
+/// The version-1 SCTs of the leaf's list. SCTs of other versions cannot be checked and are
+/// skipped, as CT clients do; a malformed version-1 SCT fails the whole list.
+fn parse_list(leaf: &Certificate) -> Result<Vec<sct::SignedCertificateTimestamp>, String> {
+    let (_, list) = leaf
+        .extension::<SignedCertificateTimestampList>()?
+        .ok_or_else(|| "certificate has no embedded SCT".to_string())?;
+    let serialized = list
+        .parse_timestamps()
+        .map_err(|e| format!("malformed SCT list: {e:?}"))?;
     let mut out = Vec::new();
-    while !body.0.is_empty() {
-        let mut s = Tls(body.vec16()?);
-        let version = s.uint(1)?;
-        if version != 0 {
-            // Unknown SCT versions cannot be checked; skip them like CT clients do.
+    for s in serialized {
+        // The serialized form is the u16 length, then the SCT: its first byte is the version.
+        let bytes = s
+            .tls_serialize()
+            .map_err(|e| format!("malformed SCT: {e:?}"))?;
+        if bytes.get(2) != Some(&0) {
             continue;
         }
-        let log_id = s.take(32)?;
-        let timestamp = s.uint(8)?;
-        let extensions = s.vec16()?;
-        let hash = s.uint(1)? as u8;
-        let sig_alg = s.uint(1)? as u8;
-        let signature = s.vec16()?;
-        if !s.0.is_empty() {
-            return Err("trailing data in SCT".into());
-        }
-        out.push(Sct {
-            log_id,
-            timestamp,
-            extensions,
-            hash,
-            sig_alg,
-            signature,
-        });
+        out.push(
+            s.parse_timestamp()
+                .map_err(|e| format!("malformed SCT: {e:?}"))?,
+        );
     }
     Ok(out)
 }
 
-/// The leaf's TBSCertificate without the SCT-list extension (the precertificate's TBS).
+/// The leaf's TBSCertificate without the SCT-list extension (the precertificate's TBS),
+/// re-assembled from the elements as received.
 fn precert_tbs(leaf: &Certificate) -> Result<Vec<u8>, String> {
-    let bad = |e: asn1::DerError| format!("malformed certificate: {e}");
-    let tbs = asn1::single(&leaf.tbs, asn1::SEQUENCE).map_err(bad)?;
-    let mut r = tbs.reader();
+    let bad = |e: der::Error| format!("malformed certificate: {e}");
+    let extensions_tag = Tag::ContextSpecific {
+        constructed: true,
+        number: TagNumber(3),
+    };
+    let elements = Vec::<AnyRef<'_>>::from_der(&leaf.tbs).map_err(bad)?;
     let mut content = Vec::new();
-    while !r.is_empty() {
-        let el = r.any().map_err(bad)?;
-        if el.tag != ctx(3) {
-            content.extend_from_slice(el.raw);
+    for element in elements {
+        if element.tag() != extensions_tag {
+            content.push(element.to_der().map_err(bad)?);
             continue;
         }
-        let list = asn1::single(el.value, asn1::SEQUENCE).map_err(bad)?;
-        let mut er = list.reader();
+        let list = Vec::<AnyRef<'_>>::from_der(element.value()).map_err(bad)?;
         let mut kept = Vec::new();
-        while !er.is_empty() {
-            let ext = er.expect(asn1::SEQUENCE).map_err(bad)?;
-            let oid = ext.reader().expect(asn1::OID).map_err(bad)?;
-            if !oid.is_oid(&EXT_SCT_LIST) {
-                kept.extend_from_slice(ext.raw);
+        for ext in list {
+            let raw = ext.to_der().map_err(bad)?;
+            let decoded = x509_cert::ext::Extension::from_der(&raw).map_err(bad)?;
+            if decoded.extn_id != EXT_SCT_LIST {
+                kept.extend_from_slice(&raw);
             }
         }
         if !kept.is_empty() {
-            content.extend(asn1::encode(ctx(3), &asn1::encode(asn1::SEQUENCE, &kept)));
+            let sequence = AnyRef::new(Tag::Sequence, &kept)
+                .map_err(bad)?
+                .to_der()
+                .map_err(bad)?;
+            content.push(
+                AnyRef::new(extensions_tag, &sequence)
+                    .map_err(bad)?
+                    .to_der()
+                    .map_err(bad)?,
+            );
         }
     }
-    Ok(asn1::encode(asn1::SEQUENCE, &content))
+    AnyRef::new(Tag::Sequence, &content.concat())
+        .map_err(bad)?
+        .to_der()
+        .map_err(bad)
 }
 
 /// Verify the leaf's embedded SCTs; at least one must be by a trusted CT log valid at the
@@ -118,10 +96,7 @@ pub(crate) fn verify_embedded_scts(
     issuer: &Certificate,
     ctlogs: &[LogInstance],
 ) -> Result<(), String> {
-    let ext = leaf
-        .extension(&EXT_SCT_LIST)
-        .ok_or_else(|| "certificate has no embedded SCT".to_string())?;
-    let scts = parse_list(&ext.value)?;
+    let scts = parse_list(leaf)?;
     let tbs = precert_tbs(leaf)?;
     if tbs.len() >= 1 << 24 {
         return Err("certificate too large for an SCT".into());
@@ -130,8 +105,9 @@ pub(crate) fn verify_embedded_scts(
     let mut failures = Vec::new();
     for sct in &scts {
         let time = UnixTime::from_millis(sct.timestamp);
-        let Some(log) = ctlogs.iter().find(|l| l.key_id == sct.log_id) else {
-            failures.push(format!("SCT from unknown log {}", hex::encode(sct.log_id)));
+        let log_id = &sct.log_id.key_id;
+        let Some(log) = ctlogs.iter().find(|l| l.key_id == log_id) else {
+            failures.push(format!("SCT from unknown log {}", hex::encode(log_id)));
             continue;
         };
         if !log.valid_for.contains(time) {
@@ -145,33 +121,35 @@ pub(crate) fn verify_embedded_scts(
                 continue;
             }
         };
-        let hash = match sct.hash {
-            4 => HashAlgorithm::Sha256,
-            5 => HashAlgorithm::Sha384,
-            6 => HashAlgorithm::Sha512,
-            other => {
-                failures.push(format!("SCT hash algorithm {other} unsupported"));
+        let algorithm = &sct.signature.algorithm;
+        let hash = match algorithm.hash {
+            SctHash::Sha256 => HashAlgorithm::Sha256,
+            SctHash::Sha384 => HashAlgorithm::Sha384,
+            SctHash::Sha512 => HashAlgorithm::Sha512,
+            ref other => {
+                failures.push(format!("SCT hash algorithm {other:?} unsupported"));
                 continue;
             }
         };
-        let scheme = match sct.sig_alg {
-            1 => Scheme::RsaPkcs1(hash),
-            3 => Scheme::Ecdsa(hash),
-            7 => Scheme::Ed25519,
-            other => {
-                failures.push(format!("SCT signature algorithm {other} unsupported"));
+        let scheme = match algorithm.signature {
+            SignatureAlgorithm::Rsa => Scheme::RsaPkcs1(hash),
+            SignatureAlgorithm::Ecdsa => Scheme::Ecdsa(hash),
+            SignatureAlgorithm::Ed25519 => Scheme::Ed25519,
+            ref other => {
+                failures.push(format!("SCT signature algorithm {other:?} unsupported"));
                 continue;
             }
         };
+        let extensions = sct.extensions.as_slice();
         let mut signed = vec![0u8, 0u8]; // v1, certificate_timestamp
         signed.extend_from_slice(&sct.timestamp.to_be_bytes());
         signed.extend_from_slice(&[0, 1]); // precert_entry
         signed.extend_from_slice(&issuer_key_hash);
         signed.extend_from_slice(&(tbs.len() as u32).to_be_bytes()[1..]);
         signed.extend_from_slice(&tbs);
-        signed.extend_from_slice(&(sct.extensions.len() as u16).to_be_bytes());
-        signed.extend_from_slice(sct.extensions);
-        match key.verify(scheme, &signed, sct.signature) {
+        signed.extend_from_slice(&(extensions.len() as u16).to_be_bytes());
+        signed.extend_from_slice(extensions);
+        match key.verify(scheme, &signed, sct.signature.signature.as_slice()) {
             Ok(()) => return Ok(()),
             Err(e) => failures.push(format!("SCT signature: {e}")),
         }

@@ -1,5 +1,6 @@
 //! Signed entry timestamps: Rekor v1's signature over the canonical JSON of
 //! `{body, integratedTime, logID, logIndex}` (keys sorted, no whitespace).
+//! vouch's own: the canonical form is Rekor's, and only these four fields are ever signed.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;

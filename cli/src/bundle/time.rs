@@ -1,10 +1,13 @@
 //! Instants as seconds + nanoseconds since the Unix epoch (UTC), and the text forms we read.
 //!
+//! RFC 3339 goes through vouch's one reader (`vouch_policy::parse_rfc3339`, on jiff); X.509
+//! validity times come decoded from `x509-cert`. What is vouch's own here is RFC 3161's
+//! GeneralizedTime with a fraction of a second, which `der` does not read (DER certificates
+//! forbid fractions; timestamp tokens allow them).
+//!
 //! No clock: every time the verifier uses comes from the bundle or the trusted root.
 
 use std::fmt;
-
-use vouch_policy::calendar::{civil_from_days, days_from_civil, days_in_month};
 
 /// A UTC instant with nanosecond precision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -37,142 +40,74 @@ impl UnixTime {
         self.nanos
     }
 
-    fn from_parts(
-        y: i64,
-        mo: u32,
-        d: u32,
-        h: u32,
-        mi: u32,
-        s: u32,
-        nanos: u32,
-    ) -> Option<UnixTime> {
-        if !(1..=12).contains(&mo) || d == 0 || d > days_in_month(y, mo) || h > 23 || mi > 59 {
-            return None;
+    fn from_span(t: jiff::SignedDuration) -> Self {
+        // jiff gives the fraction the sign of the seconds; ours is never negative, so an
+        // instant before 1970 borrows a second.
+        let (secs, nanos) = match t.subsec_nanos() {
+            n if n < 0 => (t.as_secs() - 1, n + 1_000_000_000),
+            n => (t.as_secs(), n),
+        };
+        UnixTime {
+            secs,
+            nanos: nanos.unsigned_abs(),
         }
-        // A leap second is not representable here; refuse it rather than guess.
-        if s > 59 {
-            return None;
-        }
-        let days = days_from_civil(y, mo, d);
-        Some(UnixTime {
-            secs: days * 86_400 + i64::from(h * 3600 + mi * 60 + s),
-            nanos,
-        })
     }
 
     /// RFC 3339 with `Z` or a numeric offset, as protobuf JSON writes `Timestamp`.
     pub fn parse_rfc3339(s: &str) -> Option<UnixTime> {
-        let b = s.as_bytes();
-        if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't') {
-            return None;
-        }
-        if b[13] != b':' || b[16] != b':' {
-            return None;
-        }
-        let y = digits(&b[0..4])?;
-        let mo = digits(&b[5..7])?;
-        let d = digits(&b[8..10])?;
-        let h = digits(&b[11..13])?;
-        let mi = digits(&b[14..16])?;
-        let sec = digits(&b[17..19])?;
-        let (nanos, rest) = fraction(&b[19..])?;
-        let offset: i64 = match rest {
-            [b'Z' | b'z'] => 0,
-            [sign @ (b'+' | b'-'), oh1, oh2, b':', om1, om2] => {
-                let oh = digits(&[*oh1, *oh2])?;
-                let om = digits(&[*om1, *om2])?;
-                let v = i64::from(oh * 3600 + om * 60);
-                if *sign == b'+' { v } else { -v }
-            }
-            _ => return None,
-        };
-        let t = Self::from_parts(i64::from(y), mo, d, h, mi, sec, nanos)?;
-        Some(UnixTime {
-            secs: t.secs - offset,
-            nanos: t.nanos,
-        })
+        vouch_policy::parse_rfc3339(s).ok().map(Self::from_span)
     }
 
-    /// ASN.1 UTCTime `YYMMDDHHMMSSZ` (RFC 5280: years 50-99 are 19xx).
-    pub(crate) fn from_utc_time(b: &[u8]) -> Option<UnixTime> {
-        if b.len() != 13 || b[12] != b'Z' {
-            return None;
-        }
-        let yy = digits(&b[0..2])?;
-        let y = if yy >= 50 { 1900 + yy } else { 2000 + yy };
-        Self::from_parts(
-            i64::from(y),
-            digits(&b[2..4])?,
-            digits(&b[4..6])?,
-            digits(&b[6..8])?,
-            digits(&b[8..10])?,
-            digits(&b[10..12])?,
-            0,
-        )
-    }
-
-    /// ASN.1 GeneralizedTime `YYYYMMDDHHMMSS[.f+]Z` (RFC 3161 allows fractions).
+    /// ASN.1 GeneralizedTime `YYYYMMDDHHMMSS[.f+]Z` (RFC 3161 allows fractions; at most nine
+    /// digits, and no leap second, as for RFC 3339).
     pub(crate) fn from_generalized_time(b: &[u8]) -> Option<UnixTime> {
-        if b.len() < 15 {
+        let text = std::str::from_utf8(b).ok()?;
+        if text.len() < 15 || !text.is_ascii() || !text[..14].bytes().all(|c| c.is_ascii_digit()) {
             return None;
         }
-        let (nanos, rest) = fraction(&b[14..])?;
-        if rest != b"Z" {
-            return None;
-        }
-        Self::from_parts(
-            i64::from(digits(&b[0..4])?),
-            digits(&b[4..6])?,
-            digits(&b[6..8])?,
-            digits(&b[8..10])?,
-            digits(&b[10..12])?,
-            digits(&b[12..14])?,
-            nanos,
-        )
+        let fraction = match &text[14..] {
+            "Z" => "",
+            rest => {
+                let digits = rest.strip_prefix('.')?.strip_suffix('Z')?;
+                if digits.is_empty()
+                    || digits.len() > 9
+                    || !digits.bytes().all(|c| c.is_ascii_digit())
+                {
+                    return None;
+                }
+                rest.strip_suffix('Z')?
+            }
+        };
+        let rfc3339 = format!(
+            "{}-{}-{}T{}:{}:{}{fraction}Z",
+            &text[0..4],
+            &text[4..6],
+            &text[6..8],
+            &text[8..10],
+            &text[10..12],
+            &text[12..14],
+        );
+        Self::parse_rfc3339(&rfc3339)
+    }
+
+    /// From a duration since the epoch (x509-cert's decoded validity times).
+    pub(crate) fn from_unix_duration(d: std::time::Duration) -> Option<UnixTime> {
+        Some(UnixTime {
+            secs: i64::try_from(d.as_secs()).ok()?,
+            nanos: d.subsec_nanos(),
+        })
     }
 }
 
 impl fmt::Display for UnixTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let days = self.secs.div_euclid(86_400);
-        let rem = self.secs.rem_euclid(86_400);
-        let (y, m, d) = civil_from_days(days);
-        write!(
-            f,
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
-            rem / 3600,
-            rem / 60 % 60,
-            rem % 60
-        )?;
-        if self.nanos != 0 {
-            let frac = format!("{:09}", self.nanos);
-            write!(f, ".{}", frac.trim_end_matches('0'))?;
+        let span = jiff::SignedDuration::new(self.secs, i32::try_from(self.nanos).unwrap_or(0));
+        match vouch_policy::format_rfc3339(span) {
+            Some(t) => f.write_str(&t),
+            // Outside the years 0000 to 9999: no certificate or log writes such a time.
+            None => write!(f, "@{}.{:09}", self.secs, self.nanos),
         }
-        f.write_str("Z")
     }
-}
-
-fn digits(b: &[u8]) -> Option<u32> {
-    if b.is_empty() || !b.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    Some(b.iter().fold(0, |n, &c| n * 10 + u32::from(c - b'0')))
-}
-
-/// An optional `.digits` fraction (at most 9 digits), and what follows it.
-fn fraction(b: &[u8]) -> Option<(u32, &[u8])> {
-    let Some(rest) = b.strip_prefix(b".") else {
-        return Some((0, b));
-    };
-    let n = rest.iter().take_while(|c| c.is_ascii_digit()).count();
-    if n == 0 || n > 9 {
-        return None;
-    }
-    let mut nanos = digits(&rest[..n])?;
-    for _ in n..9 {
-        nanos *= 10;
-    }
-    Some((nanos, &rest[n..]))
 }
 
 #[cfg(test)]
@@ -195,10 +130,6 @@ mod tests {
         );
         assert_eq!(UnixTime::from_secs(0).to_string(), "1970-01-01T00:00:00Z");
         assert_eq!(
-            UnixTime::from_utc_time(b"240319172626Z").map(|t| t.to_string()),
-            Some("2024-03-19T17:26:26Z".into())
-        );
-        assert_eq!(
             UnixTime::from_generalized_time(b"20250612120220.5Z").map(|t| t.to_string()),
             Some("2025-06-12T12:02:20.5Z".into())
         );
@@ -210,5 +141,18 @@ mod tests {
             assert_eq!(UnixTime::parse_rfc3339(bad), None, "{bad}");
         }
         assert_eq!(UnixTime::from_generalized_time(b"20250612120220"), None);
+    }
+
+    #[test]
+    fn offsets_rfc3339_cannot_write_are_refused() {
+        // The reader used to take any two digits as an offset.
+        assert_eq!(UnixTime::parse_rfc3339("2024-01-01T00:00:00+99:99"), None);
+        assert_eq!(UnixTime::from_generalized_time(b"20161231235960Z"), None);
+        let before_epoch = UnixTime::parse_rfc3339("1969-12-31T23:59:59.5Z").expect("1969");
+        assert_eq!(
+            (before_epoch.secs(), before_epoch.subsec_nanos()),
+            (-1, 500_000_000)
+        );
+        assert_eq!(before_epoch.to_string(), "1969-12-31T23:59:59.5Z");
     }
 }

@@ -1,18 +1,27 @@
-//! X.509 certificates: parsing (keeping the signed bytes) and path validation at a given time.
+//! X.509 certificates: parsed by `x509-cert` (strict DER), paths built and checked by
+//! `rustls-webpki` at a given time (signatures, validity, basicConstraints and path length,
+//! extended key usage along the chain, unknown critical extensions, name constraints).
+//!
+//! vouch's own rules on top, each where webpki does not go (see the comments): the version
+//! must admit the fields present; extensions are not repeated; the trusted chain is in issuing
+//! order; the anchor itself is checked (webpki trusts an anchor's name and key as given); keyUsage
+//! (webpki ignores it); validity to the nanosecond (webpki reads whole seconds); the leaf carries
+//! the extended key usage asked for (webpki accepts a leaf without the extension).
 
+use der::asn1::AnyRef;
+use der::{Decode as _, Encode as _};
+use rustls_pki_types::CertificateDer;
 use spki::ObjectIdentifier;
+use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectKeyIdentifier};
 
-use super::asn1::{self, Tlv, ctx};
 use super::crypto::{Scheme, VerifyKey};
 use super::time::UnixTime;
 
-pub(crate) const EXT_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.15");
 pub(crate) const EXT_BASIC_CONSTRAINTS: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("2.5.29.19");
 pub(crate) const EXT_EXTENDED_KEY_USAGE: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("2.5.29.37");
 pub(crate) const EXT_SUBJECT_ALT_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.17");
-pub(crate) const EXT_SUBJECT_KEY_ID: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.14");
 /// id-kp-codeSigning.
 pub(crate) const EKU_CODE_SIGNING: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.3");
@@ -20,129 +29,121 @@ pub(crate) const EKU_CODE_SIGNING: ObjectIdentifier =
 pub(crate) const EKU_TIME_STAMPING: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.8");
 
-/// Critical extensions we understand; any other critical extension makes a certificate unusable.
-const UNDERSTOOD_CRITICAL: [ObjectIdentifier; 4] = [
-    EXT_KEY_USAGE,
-    EXT_BASIC_CONSTRAINTS,
-    EXT_EXTENDED_KEY_USAGE,
-    EXT_SUBJECT_ALT_NAME,
+/// The signature algorithms webpki may use for certificate signatures (its ring set).
+static SIGNATURE_ALGORITHMS: &[&dyn rustls_pki_types::SignatureVerificationAlgorithm] = &[
+    webpki::ring::ECDSA_P256_SHA256,
+    webpki::ring::ECDSA_P256_SHA384,
+    webpki::ring::ECDSA_P384_SHA256,
+    webpki::ring::ECDSA_P384_SHA384,
+    webpki::ring::ED25519,
+    webpki::ring::RSA_PKCS1_2048_8192_SHA256,
+    webpki::ring::RSA_PKCS1_2048_8192_SHA384,
+    webpki::ring::RSA_PKCS1_2048_8192_SHA512,
+    webpki::ring::RSA_PKCS1_3072_8192_SHA384,
 ];
-
-/// One extension.
-#[derive(Debug, Clone)]
-pub(crate) struct Extension {
-    pub(crate) oid: Vec<u8>,
-    pub(crate) critical: bool,
-    /// The OCTET STRING's contents.
-    pub(crate) value: Vec<u8>,
-}
 
 /// A parsed certificate that remembers its exact encoding.
 #[derive(Debug, Clone)]
 pub(crate) struct Certificate {
     pub(crate) der: Vec<u8>,
+    pub(crate) parsed: x509_cert::Certificate,
+    /// The TBSCertificate exactly as received: what the issuer signed.
     pub(crate) tbs: Vec<u8>,
-    signature_algorithm: Vec<u8>,
-    signature: Vec<u8>,
-    pub(crate) serial: Vec<u8>,
     pub(crate) issuer: Vec<u8>,
     pub(crate) subject: Vec<u8>,
     pub(crate) not_before: UnixTime,
     pub(crate) not_after: UnixTime,
     pub(crate) spki: Vec<u8>,
-    pub(crate) extensions: Vec<Extension>,
 }
 
-fn derr(e: asn1::DerError) -> String {
+fn malformed(e: impl std::fmt::Display) -> String {
     format!("malformed certificate: {e}")
-}
-
-fn parse_time(t: &Tlv<'_>) -> Result<UnixTime, String> {
-    let parsed = match t.tag {
-        asn1::UTC_TIME => UnixTime::from_utc_time(t.value),
-        asn1::GENERALIZED_TIME => UnixTime::from_generalized_time(t.value),
-        _ => None,
-    };
-    parsed.ok_or_else(|| "malformed certificate validity time".to_string())
 }
 
 impl Certificate {
     pub(crate) fn from_der(der: &[u8]) -> Result<Self, String> {
-        let cert = asn1::single(der, asn1::SEQUENCE).map_err(derr)?;
-        let mut r = cert.reader();
-        let tbs = r.expect(asn1::SEQUENCE).map_err(derr)?;
-        let sig_alg = r.expect(asn1::SEQUENCE).map_err(derr)?;
-        let sig = r.expect(asn1::BIT_STRING).map_err(derr)?;
-        r.finish().map_err(derr)?;
-
-        let mut t = tbs.reader();
-        if let Some(v) = t.optional(ctx(0)).map_err(derr)? {
-            let version = asn1::single(v.value, asn1::INTEGER)
-                .and_then(|i| i.small_uint())
-                .map_err(derr)?;
-            if version != 2 {
-                return Err(format!("unsupported certificate version {}", version + 1));
-            }
+        let parsed = x509_cert::Certificate::from_der(der).map_err(malformed)?;
+        // The signed bytes are taken from the input, never from a re-encoding.
+        let outer = AnyRef::from_der(der).map_err(malformed)?;
+        let tbs = AnyRef::decode(&mut der::SliceReader::new(outer.value()).map_err(malformed)?)
+            .map_err(malformed)?;
+        let tbs_cert = parsed.tbs_certificate();
+        // vouch: RFC 5280 §4.1.2.1 ties fields to versions; x509-cert reads them in any version
+        // (a v1 certificate with extensions used to be taken as it came).
+        use x509_cert::certificate::Version;
+        if tbs_cert.extensions().is_some() && tbs_cert.version() != Version::V3 {
+            return Err("certificate has extensions but is not version 3".into());
         }
-        let serial = t.expect(asn1::INTEGER).map_err(derr)?;
-        let inner_alg = t.expect(asn1::SEQUENCE).map_err(derr)?;
-        if inner_alg.raw != sig_alg.raw {
+        if (tbs_cert.issuer_unique_id().is_some() || tbs_cert.subject_unique_id().is_some())
+            && tbs_cert.version() == Version::V1
+        {
+            return Err("version 1 certificate has unique identifiers".into());
+        }
+        if parsed.signature().as_bytes().is_none() {
+            return Err(malformed("the signature has unused bits"));
+        }
+        if tbs_cert.signature() != parsed.signature_algorithm() {
             return Err("certificate signature algorithms disagree".into());
         }
-        let issuer = t.expect(asn1::SEQUENCE).map_err(derr)?;
-        let validity = t.expect(asn1::SEQUENCE).map_err(derr)?;
-        let subject = t.expect(asn1::SEQUENCE).map_err(derr)?;
-        let spki = t.expect(asn1::SEQUENCE).map_err(derr)?;
-        t.optional(asn1::ctx_prim(1)).map_err(derr)?;
-        t.optional(asn1::ctx_prim(2)).map_err(derr)?;
-        let mut extensions = Vec::new();
-        if let Some(exts) = t.optional(ctx(3)).map_err(derr)? {
-            let list = asn1::single(exts.value, asn1::SEQUENCE).map_err(derr)?;
-            let mut er = list.reader();
-            while !er.is_empty() {
-                let ext = er.expect(asn1::SEQUENCE).map_err(derr)?;
-                let mut x = ext.reader();
-                let oid = x.expect(asn1::OID).map_err(derr)?;
-                let critical = match x.optional(asn1::BOOLEAN).map_err(derr)? {
-                    Some(b) => b.boolean().map_err(derr)?,
-                    None => false,
-                };
-                let value = x.expect(asn1::OCTET_STRING).map_err(derr)?;
-                x.finish().map_err(derr)?;
-                if extensions.iter().any(|e: &Extension| e.oid == oid.value) {
-                    return Err("certificate repeats an extension".into());
-                }
-                extensions.push(Extension {
-                    oid: oid.value.to_vec(),
-                    critical,
-                    value: value.value.to_vec(),
-                });
+        // vouch: RFC 5280 §4.2 allows one instance of an extension; readers disagree on which
+        // of two counts, so a repeat is refused.
+        let extensions = tbs_cert.extensions().map(Vec::as_slice).unwrap_or_default();
+        for (i, e) in extensions.iter().enumerate() {
+            if extensions[..i].iter().any(|o| o.extn_id == e.extn_id) {
+                return Err("certificate repeats an extension".into());
             }
         }
-        t.finish().map_err(derr)?;
-
-        let mut v = validity.reader();
-        let not_before = parse_time(&v.any().map_err(derr)?)?;
-        let not_after = parse_time(&v.any().map_err(derr)?)?;
-        v.finish().map_err(derr)?;
-
+        let time = |t: x509_cert::time::Time| {
+            UnixTime::from_unix_duration(t.to_unix_duration())
+                .ok_or_else(|| "malformed certificate validity time".to_string())
+        };
+        let validity = tbs_cert.validity();
         Ok(Certificate {
             der: der.to_vec(),
-            tbs: tbs.raw.to_vec(),
-            signature_algorithm: sig_alg.raw.to_vec(),
-            signature: sig.bit_string_bytes().map_err(derr)?.to_vec(),
-            serial: serial.value.to_vec(),
-            issuer: issuer.raw.to_vec(),
-            subject: subject.raw.to_vec(),
-            not_before,
-            not_after,
-            spki: spki.raw.to_vec(),
-            extensions,
+            tbs: tbs.to_der().map_err(malformed)?,
+            issuer: tbs_cert.issuer().to_der().map_err(malformed)?,
+            subject: tbs_cert.subject().to_der().map_err(malformed)?,
+            not_before: time(validity.not_before)?,
+            not_after: time(validity.not_after)?,
+            spki: tbs_cert
+                .subject_public_key_info()
+                .to_der()
+                .map_err(malformed)?,
+            parsed,
         })
     }
 
-    pub(crate) fn extension(&self, oid: &ObjectIdentifier) -> Option<&Extension> {
-        self.extensions.iter().find(|e| e.oid == oid.as_bytes())
+    /// An extension's criticality and decoded value, if present.
+    pub(crate) fn extension<'a, T>(&'a self) -> Result<Option<(bool, T)>, String>
+    where
+        T: der::Decode<'a, Error = der::Error> + const_oid::AssociatedOid,
+    {
+        self.parsed
+            .tbs_certificate()
+            .get_extension::<T>()
+            .map_err(|e| format!("malformed certificate extension {}: {e}", T::OID))
+    }
+
+    /// The raw value of the extension `oid` (its OCTET STRING's contents), if present.
+    pub(crate) fn extension_value(&self, oid: &ObjectIdentifier) -> Option<&[u8]> {
+        self.parsed
+            .tbs_certificate()
+            .extensions()?
+            .iter()
+            .find(|e| e.extn_id == *oid)
+            .map(|e| e.extn_value.as_bytes())
+    }
+
+    /// Whether the extension `oid` is present and marked critical.
+    pub(crate) fn is_critical(&self, oid: &ObjectIdentifier) -> bool {
+        self.parsed
+            .tbs_certificate()
+            .extensions()
+            .is_some_and(|l| l.iter().any(|e| e.extn_id == *oid && e.critical))
+    }
+
+    pub(crate) fn serial(&self) -> &[u8] {
+        self.parsed.tbs_certificate().serial_number().as_bytes()
     }
 
     pub(crate) fn key(&self) -> Result<VerifyKey, String> {
@@ -159,71 +160,30 @@ impl Certificate {
 
     /// Check this certificate's signature with `issuer`'s key.
     pub(crate) fn verify_signed_by(&self, issuer: &Certificate) -> Result<(), String> {
-        let alg = asn1::single(&self.signature_algorithm, asn1::SEQUENCE).map_err(derr)?;
-        let scheme = Scheme::from_algorithm_identifier(&alg, None)?;
-        issuer.key()?.verify(scheme, &self.tbs, &self.signature)
+        let scheme = Scheme::from_algorithm(&self.parsed.signature_algorithm().oid, None)?;
+        let signature = self
+            .parsed
+            .signature()
+            .as_bytes()
+            .ok_or_else(|| malformed("signature has unused bits"))?;
+        issuer.key()?.verify(scheme, &self.tbs, signature)
     }
 
     /// (cA, pathLenConstraint) if the extension is present.
-    pub(crate) fn basic_constraints(&self) -> Result<Option<(bool, Option<u64>)>, String> {
-        let Some(ext) = self.extension(&EXT_BASIC_CONSTRAINTS) else {
-            return Ok(None);
-        };
-        let seq = asn1::single(&ext.value, asn1::SEQUENCE).map_err(derr)?;
-        let mut r = seq.reader();
-        let ca = match r.optional(asn1::BOOLEAN).map_err(derr)? {
-            Some(b) => b.boolean().map_err(derr)?,
-            None => false,
-        };
-        let path_len = match r.optional(asn1::INTEGER).map_err(derr)? {
-            Some(i) => Some(i.small_uint().map_err(derr)?),
-            None => None,
-        };
-        r.finish().map_err(derr)?;
-        Ok(Some((ca, path_len)))
+    pub(crate) fn basic_constraints(&self) -> Result<Option<(bool, Option<u8>)>, String> {
+        Ok(self
+            .extension::<BasicConstraints>()?
+            .map(|(_, bc)| (bc.ca, bc.path_len_constraint)))
     }
 
-    /// KeyUsage bit `n` (0 = digitalSignature, 5 = keyCertSign), if the extension is present.
-    pub(crate) fn key_usage(&self, bit: usize) -> Result<Option<bool>, String> {
-        let Some(ext) = self.extension(&EXT_KEY_USAGE) else {
-            return Ok(None);
-        };
-        let bs = asn1::single(&ext.value, asn1::BIT_STRING).map_err(derr)?;
-        let bytes = bs
-            .value
-            .split_first()
-            .map(|(_, rest)| rest)
-            .ok_or_else(|| "empty KeyUsage".to_string())?;
-        Ok(Some(
-            bytes
-                .get(bit / 8)
-                .is_some_and(|b| b & (0x80 >> (bit % 8)) != 0),
-        ))
+    /// The keyUsage extension, if present.
+    pub(crate) fn key_usage(&self) -> Result<Option<KeyUsage>, String> {
+        Ok(self.extension::<KeyUsage>()?.map(|(_, ku)| ku))
     }
 
-    /// The ExtendedKeyUsage OIDs (DER contents), if the extension is present.
-    pub(crate) fn extended_key_usage(&self) -> Result<Option<Vec<Vec<u8>>>, String> {
-        let Some(ext) = self.extension(&EXT_EXTENDED_KEY_USAGE) else {
-            return Ok(None);
-        };
-        let seq = asn1::single(&ext.value, asn1::SEQUENCE).map_err(derr)?;
-        let mut r = seq.reader();
-        let mut out = Vec::new();
-        while !r.is_empty() {
-            out.push(r.expect(asn1::OID).map_err(derr)?.value.to_vec());
-        }
-        Ok(Some(out))
-    }
-
-    fn unknown_critical(&self) -> Option<String> {
-        self.extensions
-            .iter()
-            .find(|e| e.critical && !UNDERSTOOD_CRITICAL.iter().any(|o| o.as_bytes() == e.oid))
-            .map(|e| {
-                ObjectIdentifier::from_bytes(&e.oid)
-                    .map(|o| o.to_string())
-                    .unwrap_or_else(|_| hex::encode(&e.oid))
-            })
+    /// The ExtendedKeyUsage OIDs, if the extension is present.
+    pub(crate) fn extended_key_usage(&self) -> Result<Option<Vec<ObjectIdentifier>>, String> {
+        Ok(self.extension::<ExtendedKeyUsage>()?.map(|(_, eku)| eku.0))
     }
 }
 
@@ -244,13 +204,55 @@ pub(crate) fn verify_path<'c>(
     required_eku: &ObjectIdentifier,
 ) -> Result<&'c Certificate, String> {
     let cas: Vec<&Certificate> = cas.iter().filter(|c| c.der != leaf.der).collect();
-    let start = cas
-        .iter()
-        .position(|c| c.subject == leaf.issuer && leaf.verify_signed_by(c).is_ok())
+    let (anchor, intermediates) = cas
+        .split_last()
         .ok_or_else(|| "certificate is not issued by a trusted CA".to_string())?;
     check_leaf(leaf, at, required_eku)?;
+
+    // webpki: the path from the leaf through the trusted intermediates to the anchor.
+    let anchor_der = CertificateDer::from(anchor.der.as_slice());
+    let trust_anchor =
+        webpki::anchor_from_trusted_cert(&anchor_der).map_err(|e| format!("trust anchor: {e}"))?;
+    let leaf_der = CertificateDer::from(leaf.der.as_slice());
+    let end_entity =
+        webpki::EndEntityCert::try_from(&leaf_der).map_err(|e| format!("certificate: {e}"))?;
+    let intermediate_ders: Vec<CertificateDer<'_>> = intermediates
+        .iter()
+        .map(|c| CertificateDer::from(c.der.as_slice()))
+        .collect();
+    let whole_seconds = u64::try_from(at.secs())
+        .map_err(|_| format!("cannot validate a certificate at {at}, before 1970"))?;
+    let time =
+        rustls_pki_types::UnixTime::since_unix_epoch(std::time::Duration::from_secs(whole_seconds));
+    let path = end_entity
+        .verify_for_usage(
+            SIGNATURE_ALGORITHMS,
+            std::slice::from_ref(&trust_anchor),
+            &intermediate_ders,
+            time,
+            key_usage(required_eku)?,
+            None,
+            None,
+        )
+        .map_err(|e| path_error(&e, required_eku))?;
+    let first_intermediate = path
+        .intermediate_certificates()
+        .next()
+        .map(|c| c.der().to_vec());
+    let start = match first_intermediate {
+        Some(der) => intermediates
+            .iter()
+            .position(|c| c.der == der)
+            .ok_or_else(|| "certificate path leaves the trusted chain".to_string())?,
+        None => intermediates.len(),
+    };
+
+    // vouch: the trusted root lists each chain in issuing order; a chain out of order is a
+    // broken trusted root, whatever path webpki could still find through it.
     let path = &cas[start..];
     for (i, ca) in path.iter().enumerate() {
+        // vouch: validity at the exact instant, the anchor's included (webpki reads whole
+        // seconds and never looks at the anchor's own validity).
         if !ca.valid_at(at) {
             return Err(format!(
                 "CA certificate is not valid at {at} (valid {} to {})",
@@ -267,7 +269,7 @@ pub(crate) fn verify_path<'c>(
                     .map_err(|e| format!("trusted chain signature: {e}"))?;
             }
             None => {
-                // The anchor is trusted as given; a self-signed one must still be intact.
+                // vouch: the anchor is trusted as given, but a self-signed one must be intact.
                 if ca.is_self_issued() {
                     ca.verify_signed_by(ca)
                         .map_err(|e| format!("trust anchor self-signature: {e}"))?;
@@ -278,35 +280,68 @@ pub(crate) fn verify_path<'c>(
     Ok(path[0])
 }
 
-/// CA requirements (RFC 5280 §4.2.1.3, §4.2.1.9): a critical basicConstraints with cA set,
-/// a keyUsage allowing certificate signing, and a path length that admits the
-/// `below` CA certificates between it and the leaf.
+/// webpki's extended-key-usage rule, for every certificate on the path: one that lists key
+/// purposes must list this one. (That the leaf lists it at all is checked in `check_leaf`.)
+fn key_usage(eku: &ObjectIdentifier) -> Result<webpki::KeyUsage, String> {
+    const CODE_SIGNING: &[u8] = EKU_CODE_SIGNING.as_bytes();
+    const TIME_STAMPING: &[u8] = EKU_TIME_STAMPING.as_bytes();
+    match *eku {
+        EKU_CODE_SIGNING => Ok(webpki::KeyUsage::required_if_present(CODE_SIGNING)),
+        EKU_TIME_STAMPING => Ok(webpki::KeyUsage::required_if_present(TIME_STAMPING)),
+        _ => Err(format!(
+            "no certificate path rule for extended key usage {eku}"
+        )),
+    }
+}
+
+fn path_error(e: &webpki::Error, eku: &ObjectIdentifier) -> String {
+    use webpki::Error as E;
+    match e {
+        E::UnknownIssuer => "certificate is not issued by a trusted CA".into(),
+        E::RequiredEkuNotFoundContext(_) => {
+            format!("a certificate on the path lacks extended key usage {eku}")
+        }
+        E::CaUsedAsEndEntity => "signing certificate is a CA".into(),
+        E::EndEntityUsedAsCa => "issuing certificate is not a CA (basicConstraints)".into(),
+        E::PathLenConstraintViolated => "CA path length constraint exceeded".into(),
+        E::CertExpired { .. } | E::CertNotValidYet { .. } => {
+            "a CA certificate is not valid at the verified time".into()
+        }
+        E::UnsupportedCriticalExtension => "certificate has an unknown critical extension".into(),
+        other => format!("certificate path: {other}"),
+    }
+}
+
+/// CA requirements webpki leaves to the caller (RFC 5280 §4.2.1.3, §4.2.1.9), for every CA on
+/// the path, the anchor included: a critical basicConstraints with cA set, a keyUsage allowing
+/// certificate signing, a path length that admits the `below` CA certificates between it and
+/// the leaf, and no critical extension vouch does not know (webpki does not parse the anchor's).
 fn check_ca(ca: &Certificate, below: usize) -> Result<(), String> {
-    if let Some(oid) = ca.unknown_critical() {
+    if let Some(oid) = unknown_critical(ca) {
         return Err(format!(
             "CA certificate has unknown critical extension {oid}"
         ));
     }
     match ca.basic_constraints()? {
         Some((true, path_len)) => {
-            if path_len.is_some_and(|n| (below as u64) > n) {
+            if path_len.is_some_and(|n| below > usize::from(n)) {
                 return Err("CA path length constraint exceeded".into());
             }
         }
         _ => return Err("issuing certificate is not a CA (basicConstraints)".into()),
     }
-    if ca
-        .extension(&EXT_BASIC_CONSTRAINTS)
-        .is_some_and(|e| !e.critical)
-    {
+    if !ca.is_critical(&EXT_BASIC_CONSTRAINTS) {
         return Err("CA certificate's basicConstraints is not critical".into());
     }
-    if ca.key_usage(5)? != Some(true) {
+    if !ca.key_usage()?.is_some_and(|ku| ku.key_cert_sign()) {
         return Err("CA certificate may not sign certificates (keyUsage)".into());
     }
     Ok(())
 }
 
+/// Leaf requirements webpki leaves to the caller: validity at the exact instant, a keyUsage
+/// (if any) that allows signatures, and the extended key usage listed (webpki's rule accepts a
+/// leaf without the extension).
 fn check_leaf(leaf: &Certificate, at: UnixTime, eku: &ObjectIdentifier) -> Result<(), String> {
     if !leaf.valid_at(at) {
         return Err(format!(
@@ -314,46 +349,45 @@ fn check_leaf(leaf: &Certificate, at: UnixTime, eku: &ObjectIdentifier) -> Resul
             leaf.not_before, leaf.not_after
         ));
     }
-    if let Some(oid) = leaf.unknown_critical() {
-        return Err(format!("certificate has unknown critical extension {oid}"));
-    }
-    if let Some((true, _)) = leaf.basic_constraints()? {
-        return Err("signing certificate is a CA".into());
-    }
-    if leaf.key_usage(0)? == Some(false) {
+    if leaf.key_usage()?.is_some_and(|ku| !ku.digital_signature()) {
         return Err("certificate may not make digital signatures (keyUsage)".into());
     }
     match leaf.extended_key_usage()? {
-        Some(list) if list.iter().any(|o| o == eku.as_bytes()) => Ok(()),
+        Some(list) if list.contains(eku) => Ok(()),
         _ => Err(format!("certificate lacks extended key usage {eku}")),
     }
 }
 
-/// Read a SubjectKeyIdentifier, if present.
-pub(crate) fn subject_key_id(cert: &Certificate) -> Option<Vec<u8>> {
-    let ext = cert.extension(&EXT_SUBJECT_KEY_ID)?;
-    asn1::single(&ext.value, asn1::OCTET_STRING)
-        .ok()
-        .map(|t| t.value.to_vec())
+/// Critical extensions vouch understands on a CA; webpki checks the others' on the leaf and
+/// intermediates, not on the anchor.
+fn unknown_critical(cert: &Certificate) -> Option<ObjectIdentifier> {
+    const UNDERSTOOD: [ObjectIdentifier; 4] = [
+        ObjectIdentifier::new_unwrap("2.5.29.15"),
+        EXT_BASIC_CONSTRAINTS,
+        EXT_EXTENDED_KEY_USAGE,
+        EXT_SUBJECT_ALT_NAME,
+    ];
+    cert.parsed
+        .tbs_certificate()
+        .extensions()?
+        .iter()
+        .find(|e| e.critical && !UNDERSTOOD.contains(&e.extn_id))
+        .map(|e| e.extn_id)
 }
 
-/// Split a PEM text into the DER of each CERTIFICATE block.
+/// Read a SubjectKeyIdentifier, if present.
+pub(crate) fn subject_key_id(cert: &Certificate) -> Option<Vec<u8>> {
+    cert.extension::<SubjectKeyIdentifier>()
+        .ok()
+        .flatten()
+        .map(|(_, k)| k.0.as_bytes().to_vec())
+}
+
+/// Split a PEM text into the DER of each CERTIFICATE block (other blocks are skipped).
 pub(crate) fn pem_certificates(text: &str) -> Result<Vec<Vec<u8>>, String> {
-    use base64::Engine as _;
     let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("-----BEGIN CERTIFICATE-----") {
-        let body = &rest[start + 27..];
-        let end = body
-            .find("-----END CERTIFICATE-----")
-            .ok_or_else(|| "unterminated PEM certificate".to_string())?;
-        let b64: String = body[..end].chars().filter(|c| !c.is_whitespace()).collect();
-        out.push(
-            base64::engine::general_purpose::STANDARD
-                .decode(b64)
-                .map_err(|e| format!("bad PEM base64: {e}"))?,
-        );
-        rest = &body[end + 25..];
+    for block in crate::keys::pem::blocks_labelled(text, "CERTIFICATE") {
+        out.push(block.map_err(|e| e.to_string())?.der.to_vec());
     }
     Ok(out)
 }
@@ -371,10 +405,48 @@ mod tests {
         Certificate::from_der(&ders[0]).expect("parses")
     }
 
+    /// The leaf checks: vouch's own, then webpki's path to the bogus root.
+    fn check_leaf_path(
+        leaf: &Certificate,
+        at: UnixTime,
+        eku: &ObjectIdentifier,
+    ) -> Result<(), String> {
+        check_leaf(leaf, at, eku)?;
+        verify_path(leaf, &[pem("bogus-root.pem")], at, eku).map(|_| ())
+    }
+
+    /// `der` with the TBSCertificate's version field removed: a v1 certificate that still
+    /// carries the extensions (its signature no longer matches; parsing must refuse it first).
+    fn as_v1(der: &[u8]) -> Vec<u8> {
+        let outer = AnyRef::from_der(der).expect("certificate");
+        let mut reader = der::SliceReader::new(outer.value()).expect("reader");
+        let tbs = AnyRef::decode(&mut reader).expect("tbs");
+        let rest = &outer.value()[tbs.to_der().expect("tbs").len()..];
+        let mut fields = der::SliceReader::new(tbs.value()).expect("fields");
+        let version = AnyRef::decode(&mut fields).expect("version");
+        let without_version = &tbs.value()[version.to_der().expect("version").len()..];
+        let tbs_v1 = AnyRef::new(der::Tag::Sequence, without_version)
+            .expect("tbs")
+            .to_der()
+            .expect("tbs");
+        AnyRef::new(der::Tag::Sequence, &[tbs_v1.as_slice(), rest].concat())
+            .expect("certificate")
+            .to_der()
+            .expect("certificate")
+    }
+
+    #[test]
+    fn v1_certificate_with_extensions_is_refused() {
+        let leaf = pem("bogus-leaf.pem");
+        let v1 = as_v1(&leaf.der);
+        let err = Certificate::from_der(&v1).expect_err("v1 with extensions");
+        assert!(err.contains("not version 3"), "{err}");
+    }
+
     #[test]
     fn sigstore_python_bogus_certificates() {
         let at = UnixTime::parse_rfc3339("2024-01-01T00:00:00Z").expect("time");
-        check_leaf(&pem("bogus-leaf.pem"), at, &EKU_CODE_SIGNING).expect("good leaf");
+        check_leaf_path(&pem("bogus-leaf.pem"), at, &EKU_CODE_SIGNING).expect("good leaf");
         for bad in [
             "bogus-leaf-invalid-eku.pem",
             "bogus-leaf-invalid-ku.pem",
@@ -382,12 +454,12 @@ mod tests {
             "bogus-root.pem",
         ] {
             assert!(
-                check_leaf(&pem(bad), at, &EKU_CODE_SIGNING).is_err(),
+                check_leaf_path(&pem(bad), at, &EKU_CODE_SIGNING).is_err(),
                 "{bad}"
             );
         }
         let early = UnixTime::parse_rfc3339("2022-12-31T23:59:59Z").expect("time");
-        assert!(check_leaf(&pem("bogus-leaf.pem"), early, &EKU_CODE_SIGNING).is_err());
+        assert!(check_leaf_path(&pem("bogus-leaf.pem"), early, &EKU_CODE_SIGNING).is_err());
 
         check_ca(&pem("bogus-root.pem"), 0).expect("good root");
         check_ca(&pem("bogus-intermediate.pem"), 1).expect("pathlen 1");

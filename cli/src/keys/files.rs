@@ -165,14 +165,7 @@ fn write_file(path: &Path, contents: &[u8], mode: u32, force: bool) -> Result<()
             }
         });
     }
-    let mut suffix = [0u8; 8];
-    getrandom::fill(&mut suffix).map_err(|e| write_err(io::Error::other(e.to_string())))?;
-    let tmp = with_suffix(path, &format!(".tmp-{}", hex::encode(suffix)));
-    let result = create_and_write(&tmp, contents, mode).and_then(|()| std::fs::rename(&tmp, path));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(write_err)
+    crate::atomic_file::replace(path, contents, mode, true).map_err(write_err)
 }
 
 fn create_and_write(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {

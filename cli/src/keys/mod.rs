@@ -7,11 +7,12 @@ mod encrypted;
 mod files;
 mod oids;
 mod password;
-mod pem;
+pub(crate) mod pem;
 mod private;
 mod public;
 #[cfg(test)]
 mod test_vectors;
+mod verify_key;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -21,6 +22,8 @@ pub use files::{load_private_key, load_public_key, write_key_pair};
 pub use password::{obtain_password, password_from_env_or_file};
 pub use private::PrivateKey;
 pub use public::PublicKey;
+pub use verify_key::HashAlgorithm;
+pub(crate) use verify_key::{Scheme, VerifyKey};
 
 /// Key algorithms `vouch keygen` can generate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]

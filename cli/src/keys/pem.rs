@@ -1,8 +1,8 @@
-//! Minimal PEM framing. Hand-rolled rather than pem-rfc7468 because, like Go's `pem.Decode`
-//! (which cosign uses), we must tolerate text before the block and cosign's non-standard labels.
+//! PEM: `pem-rfc7468` decodes each block (label grammar, constant-time base64, line
+//! structure) and encodes ours. vouch's own framing around it: like Go's `pem.Decode`, which
+//! cosign uses, text may come before and after a block and a file may hold several blocks
+//! (pem-rfc7468 reads one document that ends at its END line).
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use zeroize::Zeroizing;
 
 use super::KeyError;
@@ -30,11 +30,56 @@ pub(crate) fn looks_like_pem(data: &[u8]) -> bool {
 
 /// Decode the first PEM block in `text`.
 pub(crate) fn decode_first(text: &str) -> Result<Block, KeyError> {
+    blocks(text)
+        .next()
+        .unwrap_or_else(|| Err(KeyError::Pem("no PEM block found".into())))
+}
+
+/// Every PEM block in `text`, in order; one that cannot be decoded ends the list with its error.
+pub(crate) fn blocks(text: &str) -> impl Iterator<Item = Result<Block, KeyError>> + '_ {
     const BEGIN: &str = "-----BEGIN ";
-    let start = text
-        .find(BEGIN)
-        .ok_or_else(|| KeyError::Pem("no PEM block found".into()))?;
-    let after_begin = &text[start + BEGIN.len()..];
+    let mut rest = text;
+    let mut failed = false;
+    std::iter::from_fn(move || {
+        if failed {
+            return None;
+        }
+        let start = rest.find(BEGIN)?;
+        let result = one_block(&rest[start..]);
+        match &result {
+            Ok((_, used)) => rest = &rest[start + used..],
+            Err(_) => failed = true,
+        }
+        Some(result.map(|(block, _)| block))
+    })
+}
+
+/// Every block labelled `label` in `text` (blocks with other labels are not looked at).
+pub(crate) fn blocks_labelled<'t>(
+    text: &'t str,
+    label: &str,
+) -> impl Iterator<Item = Result<Block, KeyError>> + 't {
+    let begin = format!("-----BEGIN {label}-----");
+    let mut rest = text;
+    let mut failed = false;
+    std::iter::from_fn(move || {
+        if failed {
+            return None;
+        }
+        let start = rest.find(&begin)?;
+        let result = one_block(&rest[start..]);
+        match &result {
+            Ok((_, used)) => rest = &rest[start + used..],
+            Err(_) => failed = true,
+        }
+        Some(result.map(|(block, _)| block))
+    })
+}
+
+/// The block at the start of `text`, and how many bytes of `text` it spans.
+fn one_block(text: &str) -> Result<(Block, usize), KeyError> {
+    const BEGIN: &str = "-----BEGIN ";
+    let after_begin = &text[BEGIN.len()..];
     let label_end = after_begin
         .find("-----")
         .ok_or_else(|| KeyError::Pem("unterminated BEGIN line".into()))?;
@@ -42,45 +87,47 @@ pub(crate) fn decode_first(text: &str) -> Result<Block, KeyError> {
     if label.contains(['\n', '\r']) {
         return Err(KeyError::Pem("unterminated BEGIN line".into()));
     }
-    let body_and_rest = &after_begin[label_end + 5..];
     let end_marker = format!("-----END {label}-----");
-    let body_end = body_and_rest
+    let end = text
         .find(&end_marker)
-        .ok_or_else(|| KeyError::Pem(format!("no \"{end_marker}\" line")))?;
-    let body = &body_and_rest[..body_end];
+        .ok_or_else(|| KeyError::Pem(format!("no \"{end_marker}\" line")))?
+        + end_marker.len();
+    let body = &after_begin[label_end + 5..end - end_marker.len()];
     // RFC 1421 headers mean legacy OpenSSL encryption, which we cannot decrypt.
     if body.lines().any(|line| line.contains(':')) {
         return Err(KeyError::Pem(format!(
             "PEM block \"{label}\" has headers (legacy OpenSSL encryption is not supported)"
         )));
     }
-    let compact: Zeroizing<String> =
-        Zeroizing::new(body.chars().filter(|c| !c.is_ascii_whitespace()).collect());
-    let der = STANDARD
-        .decode(compact.as_bytes())
-        .map_err(|e| KeyError::Pem(format!("invalid base64 in PEM block \"{label}\": {e}")))?;
-    Ok(Block {
-        label: label.to_string(),
-        der: Zeroizing::new(der),
-    })
+    let document = &text.as_bytes()[..end];
+    let invalid =
+        |e: pem_rfc7468::Error| KeyError::Pem(format!("invalid PEM block \"{label}\": {e}"));
+    // 64-column lines decode in constant time; other widths (some tools write 76) are
+    // detected first.
+    let mut decoder = pem_rfc7468::Decoder::new(document)
+        .or_else(|_| pem_rfc7468::Decoder::new_detect_wrap(document))
+        .map_err(invalid)?;
+    let mut der = Zeroizing::new(vec![0u8; decoder.remaining_len()]);
+    let len = decoder.decode(&mut der).map_err(invalid)?.len();
+    if !decoder.is_finished() {
+        return Err(KeyError::Pem(format!(
+            "invalid PEM block \"{label}\": trailing data"
+        )));
+    }
+    der.truncate(len);
+    Ok((
+        Block {
+            label: label.to_string(),
+            der,
+        },
+        end,
+    ))
 }
 
 /// Encode `der` as PEM with 64-column lines and a trailing newline.
 pub(crate) fn encode(label: &str, der: &[u8]) -> String {
-    let b64 = STANDARD.encode(der);
-    let mut out = String::with_capacity(b64.len() + b64.len() / 64 + 2 * label.len() + 40);
-    out.push_str("-----BEGIN ");
-    out.push_str(label);
-    out.push_str("-----\n");
-    // base64 output is ASCII, so splitting on byte boundaries is safe.
-    for line in b64.as_bytes().chunks(64) {
-        out.push_str(std::str::from_utf8(line).unwrap_or_default());
-        out.push('\n');
-    }
-    out.push_str("-----END ");
-    out.push_str(label);
-    out.push_str("-----\n");
-    out
+    // Labels are vouch's constants and the length is bounded by memory: encoding cannot fail.
+    pem_rfc7468::encode_string(label, pem_rfc7468::LineEnding::LF, der).unwrap_or_default()
 }
 
 #[cfg(test)]

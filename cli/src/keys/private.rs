@@ -12,7 +12,8 @@ use rsa::traits::PublicKeyParts;
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
-use super::public::{KeyMaterial, PublicKey};
+use super::public::PublicKey;
+use super::verify_key::VerifyKey;
 use super::{Algorithm, KeyError, encrypted, oids, pem};
 
 /// A private signing key: ECDSA P-256/P-384, Ed25519 or RSA 2048–4096.
@@ -200,12 +201,12 @@ impl PrivateKey {
     /// The matching public key.
     pub fn public_key(&self) -> PublicKey {
         PublicKey::from_material(match &self.0 {
-            Inner::P256(k) => KeyMaterial::P256(*k.verifying_key()),
-            Inner::P384(k) => KeyMaterial::P384(*k.verifying_key()),
-            Inner::Ed25519(k) => KeyMaterial::Ed25519(k.verifying_key()),
+            Inner::P256(k) => VerifyKey::P256(*k.verifying_key()),
+            Inner::P384(k) => VerifyKey::P384(*k.verifying_key()),
+            Inner::Ed25519(k) => VerifyKey::Ed25519(k.verifying_key()),
             Inner::Rsa(k) => {
                 let key: &rsa::PrivateKey = k.as_ref().as_ref();
-                KeyMaterial::Rsa(key.to_public_key())
+                VerifyKey::Rsa(key.to_public_key())
             }
         })
     }

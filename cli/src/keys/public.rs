@@ -2,32 +2,23 @@
 
 use std::fmt;
 
-use ed25519_dalek::{Digest as _, Sha512};
-use p256::ecdsa::signature::Verifier;
 use pkcs8::der::Decode;
 use pkcs8::{DecodePublicKey, EncodePublicKey, PrivateKeyInfoRef, SubjectPublicKeyInfoRef};
 use rsa::pkcs1::DecodeRsaPublicKey;
 use rsa::traits::PublicKeyParts;
-use sha2::Sha256;
+use sha2::{Digest as _, Sha256};
 
 use super::private::check_rsa_bits;
+use super::verify_key::{Failure, VerifyKey};
 use super::{KeyError, SignatureError, oids, pem};
 
 /// A public verification key; equality compares the canonical SPKI encoding.
 #[derive(Clone)]
 pub struct PublicKey {
-    material: KeyMaterial,
+    /// The parsed key (shared with `private.rs`, which builds a key's public half).
+    material: VerifyKey,
     /// Canonical re-encoding, so the key id does not depend on how the input was encoded.
     spki_der: Vec<u8>,
-}
-
-/// The parsed key, shared with `private.rs` to build a key's public half.
-#[derive(Clone)]
-pub(crate) enum KeyMaterial {
-    P256(p256::ecdsa::VerifyingKey),
-    P384(p384::ecdsa::VerifyingKey),
-    Ed25519(ed25519_dalek::VerifyingKey),
-    Rsa(rsa::PublicKey),
 }
 
 fn malformed(what: &'static str, reason: impl fmt::Display) -> KeyError {
@@ -38,12 +29,12 @@ fn malformed(what: &'static str, reason: impl fmt::Display) -> KeyError {
 }
 
 impl PublicKey {
-    pub(crate) fn from_material(material: KeyMaterial) -> Self {
+    pub(crate) fn from_material(material: VerifyKey) -> Self {
         let doc = match &material {
-            KeyMaterial::P256(k) => k.to_public_key_der(),
-            KeyMaterial::P384(k) => k.to_public_key_der(),
-            KeyMaterial::Ed25519(k) => k.to_public_key_der(),
-            KeyMaterial::Rsa(k) => k.to_public_key_der(),
+            VerifyKey::P256(k) => k.to_public_key_der(),
+            VerifyKey::P384(k) => k.to_public_key_der(),
+            VerifyKey::Ed25519(k) => k.to_public_key_der(),
+            VerifyKey::Rsa(k) => k.to_public_key_der(),
         };
         let spki_der = doc
             .expect("encoding a valid in-memory public key cannot fail")
@@ -102,18 +93,18 @@ impl PublicKey {
                     .parameters_oid()
                     .map_err(|_| malformed(WHAT, "EC key without a named curve"))?;
                 match curve {
-                    oids::P256 => KeyMaterial::P256(
+                    oids::P256 => VerifyKey::P256(
                         p256::ecdsa::VerifyingKey::from_public_key_der(der)
                             .map_err(|e| malformed(WHAT, e))?,
                     ),
-                    oids::P384 => KeyMaterial::P384(
+                    oids::P384 => VerifyKey::P384(
                         p384::ecdsa::VerifyingKey::from_public_key_der(der)
                             .map_err(|e| malformed(WHAT, e))?,
                     ),
                     other => return Err(KeyError::UnsupportedKeyType(oids::curve_name(&other))),
                 }
             }
-            oids::ED25519 => KeyMaterial::Ed25519(
+            oids::ED25519 => VerifyKey::Ed25519(
                 ed25519_dalek::VerifyingKey::from_public_key_der(der)
                     .map_err(|e| malformed(WHAT, e))?,
             ),
@@ -134,7 +125,7 @@ impl PublicKey {
         let parsed = rsa::pkcs1::RsaPublicKeyRef::from_der(der).map_err(|e| malformed(WHAT, e))?;
         check_rsa_bits(oids::bit_length(parsed.modulus.as_bytes()))?;
         let key = rsa::PublicKey::from_pkcs1_der(der).map_err(|e| malformed(WHAT, e))?;
-        Ok(Self::from_material(KeyMaterial::Rsa(key)))
+        Ok(Self::from_material(VerifyKey::Rsa(key)))
     }
 
     /// SPKI PEM (label `PUBLIC KEY`).
@@ -155,75 +146,29 @@ impl PublicKey {
     /// Algorithm name, e.g. `ecdsa-p256`, `ed25519`, `rsa-3072`.
     pub fn algorithm_name(&self) -> String {
         match &self.material {
-            KeyMaterial::P256(_) => "ecdsa-p256".into(),
-            KeyMaterial::P384(_) => "ecdsa-p384".into(),
-            KeyMaterial::Ed25519(_) => "ed25519".into(),
-            KeyMaterial::Rsa(k) => format!("rsa-{}", oids::bit_length(&k.n_bytes())),
+            VerifyKey::P256(_) => "ecdsa-p256".into(),
+            VerifyKey::P384(_) => "ecdsa-p384".into(),
+            VerifyKey::Ed25519(_) => "ed25519".into(),
+            VerifyKey::Rsa(k) => format!("rsa-{}", oids::bit_length(&k.n_bytes())),
         }
     }
 
     /// Verify `sig` over `msg`: ECDSA (DER, or fixed r||s of the exact size) with SHA-256/384,
     /// Ed25519 (pure, then Ed25519ph), or RSA PKCS#1 v1.5 with SHA-256.
     pub fn verify(&self, msg: &[u8], sig: &[u8]) -> Result<(), SignatureError> {
-        let malformed = |reason: &str| SignatureError::Malformed {
-            algorithm: self.algorithm_name(),
-            reason: reason.to_string(),
-        };
-        let mismatch = || SignatureError::Mismatch {
-            algorithm: self.algorithm_name(),
-            key_id: self.key_id(),
-        };
-        // Same logic for both curves; only the types and fixed size differ.
-        macro_rules! ecdsa_verify {
-            ($curve:ident, $key:expr, $fixed_len:expr, $ring_alg:expr) => {{
-                let parsed = $curve::ecdsa::Signature::from_der(sig).or_else(|_| {
-                    if sig.len() == $fixed_len {
-                        $curve::ecdsa::Signature::from_slice(sig)
-                            .map_err(|_| malformed("r or s out of range"))
-                    } else {
-                        Err(malformed("not an ASN.1 DER ECDSA signature"))
-                    }
-                })?;
-                // ring's assembly does the arithmetic ~4x faster than the portable crates
-                // (ECDSA is most of a batch's CPU); the RustCrypto types above parse strictly.
-                let point = $key.to_sec1_point(false);
-                ring::signature::UnparsedPublicKey::new($ring_alg, point.as_bytes())
-                    .verify(msg, &parsed.to_bytes())
-                    .map_err(|_| mismatch())
-            }};
-        }
-        match &self.material {
-            KeyMaterial::P256(k) => {
-                ecdsa_verify!(p256, k, 64, &ring::signature::ECDSA_P256_SHA256_FIXED)
-            }
-            KeyMaterial::P384(k) => {
-                ecdsa_verify!(p384, k, 96, &ring::signature::ECDSA_P384_SHA384_FIXED)
-            }
-            KeyMaterial::Ed25519(k) => {
-                let parsed = ed25519_dalek::Signature::from_slice(sig)
-                    .map_err(|_| malformed("Ed25519 signatures are 64 bytes"))?;
-                if k.verify(msg, &parsed).is_ok() {
-                    return Ok(());
-                }
-                // Some signers (e.g. KMS-backed) produce Ed25519ph: SHA-512 prehash, empty context.
-                k.verify_prehashed(Sha512::new_with_prefix(msg), None, &parsed)
-                    .map_err(|_| mismatch())
-            }
-            KeyMaterial::Rsa(k) => {
-                if sig.len() != k.size() {
-                    return Err(malformed(&format!(
-                        "{} bytes long; this key's signatures are {} bytes",
-                        sig.len(),
-                        k.size()
-                    )));
-                }
-                let parsed = rsa::pkcs1v15::Signature::try_from(sig)
-                    .map_err(|_| malformed("not an RSA signature"))?;
-                rsa::pkcs1v15::VerifyingKey::<Sha256>::new(k.clone())
-                    .verify(msg, &parsed)
-                    .map_err(|_| mismatch())
-            }
-        }
+        let scheme = self.material.default_scheme();
+        self.material
+            .check(scheme, msg, sig, true)
+            .map_err(|failure| match failure {
+                Failure::Malformed(reason) => SignatureError::Malformed {
+                    algorithm: self.algorithm_name(),
+                    reason,
+                },
+                Failure::Mismatch => SignatureError::Mismatch {
+                    algorithm: self.algorithm_name(),
+                    key_id: self.key_id(),
+                },
+            })
     }
 }
 
@@ -254,6 +199,8 @@ impl fmt::Debug for PublicKey {
 
 #[cfg(test)]
 mod tests {
+    use ed25519_dalek::{Digest as _, Sha512};
+
     use super::super::test_vectors;
     use super::*;
     use base64::Engine as _;

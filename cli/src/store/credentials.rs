@@ -355,20 +355,11 @@ pub fn remove_login(config_path: &Path, registry: &str) -> Result<bool, Credenti
 }
 
 fn write_private(path: &Path, value: &serde_json::Value) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
     let bytes = Zeroizing::new(serde_json::to_vec_pretty(value).unwrap_or_default());
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    file.write_all(&bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)
+    crate::atomic_file::replace(path, &bytes, 0o600, true)
 }
 
 #[cfg(test)]

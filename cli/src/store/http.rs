@@ -2,6 +2,8 @@
 //! retries with backoff on 429/5xx/resets (honouring `Retry-After`), redirects followed by
 //! hand so credentials never cross to another host, and the Basic/Bearer auth dance.
 //! Nothing here logs a header, a token or a password.
+//! vouch's own on top of reqwest: no client crate bounds sizes, honours `Retry-After` and keeps
+//! credentials on their host the way a verifier must.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -381,14 +383,16 @@ impl Transport {
         response: &reqwest::Response,
         request: &str,
     ) -> Result<(), StoreError> {
-        let header = response
-            .headers()
-            .get(WWW_AUTHENTICATE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string();
+        // Every WWW-Authenticate value and every challenge in each (RFC 7235 §4.1).
+        let challenge = choose_challenge(
+            response
+                .headers()
+                .get_all(WWW_AUTHENTICATE)
+                .iter()
+                .filter_map(|v| v.to_str().ok()),
+        );
         let creds = self.credentials_for(req.registry)?;
-        match parse_challenge(&header) {
+        match challenge {
             Some(Challenge::Bearer { realm, service }) => {
                 // Concurrent requests that met the same challenge wait for one token fetch.
                 let key = (req.registry.to_string(), req.scope.to_string());
@@ -701,6 +705,7 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(cap / 2 + jitter)
 }
 
+#[derive(Debug, PartialEq, Eq)]
 enum Challenge {
     Bearer {
         realm: String,
@@ -709,66 +714,133 @@ enum Challenge {
     Basic,
 }
 
-/// Parses `Bearer realm="…",service="…",scope="…"` or `Basic realm="…"`.
-fn parse_challenge(header: &str) -> Option<Challenge> {
-    let header = header.trim();
-    let (scheme, params) = header.split_once(' ').unwrap_or((header, ""));
-    if scheme.eq_ignore_ascii_case("basic") {
-        return Some(Challenge::Basic);
-    }
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return None;
-    }
-    let mut realm = None;
-    let mut service = None;
-    for (key, value) in parse_auth_params(params) {
-        match key.to_ascii_lowercase().as_str() {
-            "realm" => realm = Some(value),
-            "service" => service = Some(value),
-            _ => {}
+/// One challenge as written: its scheme and parameters (a token68 is kept as one nameless
+/// parameter).
+#[derive(Debug, PartialEq, Eq)]
+struct RawChallenge {
+    scheme: String,
+    params: Vec<(String, String)>,
+}
+
+/// The challenge to answer among every one offered: Bearer with a realm (the token flow, which
+/// also works without credentials), else Basic. Schemes vouch does not speak are skipped.
+fn choose_challenge<'a>(headers: impl Iterator<Item = &'a str>) -> Option<Challenge> {
+    let all: Vec<RawChallenge> = headers.flat_map(parse_challenges).collect();
+    let bearer = all.iter().find_map(|c| {
+        if !c.scheme.eq_ignore_ascii_case("bearer") {
+            return None;
         }
-    }
-    Some(Challenge::Bearer {
-        realm: realm?,
-        service,
+        let param = |name: &str| {
+            c.params
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.clone())
+        };
+        Some(Challenge::Bearer {
+            realm: param("realm")?,
+            service: param("service"),
+        })
+    });
+    bearer.or_else(|| {
+        all.iter()
+            .any(|c| c.scheme.eq_ignore_ascii_case("basic"))
+            .then_some(Challenge::Basic)
     })
 }
 
-fn parse_auth_params(s: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut chars = s.chars().peekable();
-    loop {
-        while chars.peek().is_some_and(|c| *c == ',' || c.is_whitespace()) {
-            chars.next();
+/// The challenge to answer in one `WWW-Authenticate` value.
+#[cfg(test)]
+fn parse_challenge(header: &str) -> Option<Challenge> {
+    choose_challenge(std::iter::once(header))
+}
+
+/// Every challenge in one `WWW-Authenticate` value (RFC 7235 §2.1, §4.1):
+/// `1#( auth-scheme [ 1*SP ( token68 / #auth-param ) ] )`. Commas separate both challenges and
+/// parameters; a token not followed by `=` starts the next challenge. Malformed input ends the
+/// list where it stops making sense.
+fn parse_challenges(header: &str) -> Vec<RawChallenge> {
+    let is_tchar = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    let is_token68 = |c: char| c.is_ascii_alphanumeric() || "-._~+/".contains(c);
+    let b: Vec<char> = header.chars().collect();
+    let mut i = 0;
+    let skip = |i: &mut usize, set: &dyn Fn(char) -> bool| {
+        while *i < b.len() && set(b[*i]) {
+            *i += 1;
         }
-        let key: String = chars.by_ref().take_while(|c| *c != '=').collect();
-        if key.is_empty() {
+    };
+    let mut out: Vec<RawChallenge> = Vec::new();
+    loop {
+        skip(&mut i, &|c| c == ',' || c == ' ' || c == '\t');
+        let start = i;
+        skip(&mut i, &is_tchar);
+        if i == start {
             break;
         }
-        let mut value = String::new();
-        if chars.peek() == Some(&'"') {
-            chars.next();
-            while let Some(c) = chars.next() {
-                match c {
-                    '\\' => {
-                        if let Some(n) = chars.next() {
-                            value.push(n);
+        let token: String = b[start..i].iter().collect();
+        let after_token = i;
+        skip(&mut i, &|c| c == ' ' || c == '\t');
+        if i < b.len() && b[i] == '=' && !out.is_empty() {
+            // auth-param = token BWS "=" BWS ( token / quoted-string )
+            i += 1;
+            skip(&mut i, &|c| c == ' ' || c == '\t');
+            let mut value = String::new();
+            if i < b.len() && b[i] == '"' {
+                i += 1;
+                let mut closed = false;
+                while i < b.len() {
+                    match b[i] {
+                        '\\' if i + 1 < b.len() => {
+                            value.push(b[i + 1]);
+                            i += 2;
+                        }
+                        '"' => {
+                            i += 1;
+                            closed = true;
+                            break;
+                        }
+                        c => {
+                            value.push(c);
+                            i += 1;
                         }
                     }
-                    '"' => break,
-                    _ => value.push(c),
                 }
-            }
-        } else {
-            while let Some(c) = chars.peek() {
-                if *c == ',' {
+                if !closed {
                     break;
                 }
-                value.push(*c);
-                chars.next();
+            } else {
+                let v = i;
+                skip(&mut i, &is_tchar);
+                value = b[v..i].iter().collect();
+            }
+            if let Some(current) = out.last_mut() {
+                current.params.push((token, value));
+            }
+            continue;
+        }
+        // A new challenge; a token68 may follow its scheme.
+        i = after_token;
+        let mut challenge = RawChallenge {
+            scheme: token,
+            params: Vec::new(),
+        };
+        let mut j = i;
+        skip(&mut j, &|c| c == ' ');
+        if j > i {
+            let t = j;
+            skip(&mut j, &is_token68);
+            skip(&mut j, &|c| c == '=');
+            let mut end = j;
+            skip(&mut end, &|c| c == ' ' || c == '\t');
+            let ends_here = end == b.len() || b[end] == ',';
+            // A token68 runs to the end of the challenge: `realm="x"` is a parameter instead.
+            if j > t && ends_here && !b[t..j].iter().all(|c| *c == '=') {
+                challenge
+                    .params
+                    .push((String::new(), b[t..j].iter().collect()));
+                i = end;
             }
         }
-        out.push((key.trim().to_string(), value.trim().to_string()));
+        out.push(challenge);
     }
     out
 }
@@ -869,6 +941,61 @@ mod tests {
         ));
         assert!(parse_challenge("Bearer service=\"x\"").is_none());
         assert!(parse_challenge("Negotiate").is_none());
+    }
+
+    #[test]
+    fn reads_every_challenge_and_every_header_value() {
+        // Two challenges in one value (RFC 7235 §4.1): Bearer is chosen over Basic either way.
+        let both = r#"Basic realm="registry", Bearer realm="https://auth.example/token",service="reg",scope="repository:a:pull""#;
+        assert_eq!(
+            parse_challenge(both),
+            Some(Challenge::Bearer {
+                realm: "https://auth.example/token".into(),
+                service: Some("reg".into()),
+            })
+        );
+        let raw = parse_challenges(both);
+        assert_eq!(raw.len(), 2);
+        assert_eq!(raw[0].scheme, "Basic");
+        assert_eq!(raw[1].params.len(), 3);
+        // An unknown scheme first, with a token68, then Basic.
+        let negotiate = parse_challenges("Negotiate abc123==, Basic realm=\"x\"");
+        assert_eq!(negotiate.len(), 2);
+        assert_eq!(
+            negotiate[0].params,
+            vec![(String::new(), "abc123==".to_string())]
+        );
+        assert_eq!(
+            parse_challenge("Negotiate abc123==, Basic realm=\"x\""),
+            Some(Challenge::Basic)
+        );
+        // Values of several headers: a Bearer without a realm is unusable, Basic is next.
+        assert_eq!(
+            choose_challenge(["Bearer service=\"x\"", "Basic realm=\"y\""].into_iter()),
+            Some(Challenge::Basic)
+        );
+        assert_eq!(
+            choose_challenge(["Basic", "bearer Realm=\"https://t/x\""].into_iter()),
+            Some(Challenge::Bearer {
+                realm: "https://t/x".into(),
+                service: None
+            })
+        );
+        // Quoted strings keep commas and escaped quotes; spaces around '=' are allowed.
+        assert_eq!(
+            parse_challenges(r#"Bearer realm = "a,b\"c", service=s"#)[0].params,
+            vec![
+                ("realm".to_string(), "a,b\"c".to_string()),
+                ("service".to_string(), "s".to_string())
+            ]
+        );
+        for nothing in ["", ",", "  ,, ", "\"unterminated"] {
+            assert_eq!(
+                choose_challenge(std::iter::once(nothing)),
+                None,
+                "{nothing:?}"
+            );
+        }
     }
 
     #[test]

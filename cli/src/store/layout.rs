@@ -3,7 +3,7 @@
 //! live in the same layout under cosign's `sha256-<hex>.sig` tag.
 
 use std::fs::{self, File};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::{Fetched, Lookup, StoreError, check_digest};
@@ -258,16 +258,7 @@ fn read_bounded(path: &Path, max: usize) -> Result<Vec<u8>, ReadError> {
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let mut file = File::create(&tmp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    fs::rename(&tmp, path)
+    crate::atomic_file::replace(path, bytes, 0o666, true)
 }
 
 #[cfg(test)]
