@@ -294,55 +294,89 @@ impl Span {
 }
 
 /// A YAML or JSON stream: Kubernetes objects or one Compose file.
+///
+/// The stream is cut into documents at `---` lines (a document marker at the start of a line
+/// ends any scalar, so the cut is exact), documents that cannot hold an image or a Compose
+/// service are not parsed, and the rest are parsed on up to four threads.
 fn yaml_formats(text: &str, options: &Options) -> Result<Extraction, ExtractError> {
+    let chunks = split_documents(text);
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(4)
+        .min(chunks.len().div_ceil(64))
+        .max(1);
+    let results: Vec<ChunkResult> = if threads == 1 {
+        chunks
+            .iter()
+            .map(|c| read_chunk(text, c, options))
+            .collect()
+    } else {
+        let per = chunks.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = chunks
+                .chunks(per)
+                .map(|group| {
+                    scope.spawn(move || {
+                        let mut out = Vec::with_capacity(group.len());
+                        for c in group {
+                            let r = read_chunk(text, c, options);
+                            let failed = r.is_err();
+                            out.push(r);
+                            if failed {
+                                break;
+                            }
+                        }
+                        out
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_default())
+                .collect()
+        })
+    };
     let mut findings = Vec::new();
     let mut notes = Vec::new();
     let mut format: Option<Format> = None;
-    let mut doc_index = 0usize;
-    yaml::for_each_document(text, &options.limits, |doc| {
-        doc_index += 1;
-        let Some(root) = doc.root() else {
-            return Ok(());
-        };
-        let tree = yaml::YamlTree::new(doc, &options.limits);
-        if kubernetes::is_object(&tree, root) {
-            if format == Some(Format::Compose) {
-                return Err(doc.error_at(
-                    root,
-                    "a Kubernetes object in the same stream as a Compose file",
-                ));
-            }
-            format = Some(Format::Kubernetes);
-            kubernetes::extract_yaml(&tree, root, &mut findings)?;
-            tree.check_budget()?;
-        } else if compose::is_compose(doc, root) {
-            if format.is_some() {
+    for (index, result) in results.into_iter().enumerate() {
+        let chunk = match result {
+            Ok(c) => c,
+            Err(yaml::StreamError::Syntax {
+                line,
+                column,
+                message,
+            }) => {
                 return Err(
-                    doc.error_at(root, "a Compose file must be the only document in its file")
+                    if format.is_none() && index == 0 && !mentions_known_keys(text) {
+                        ExtractError::NotRecognized(format!(
+                            "not valid YAML or JSON: {message} at line {line} column {column}"
+                        ))
+                    } else {
+                        ExtractError::at(line, column, format!("invalid YAML: {message}"))
+                    },
                 );
             }
-            format = Some(Format::Compose);
-            compose::extract(doc, root, options, &mut findings, &mut notes)?;
+            Err(yaml::StreamError::Extract(e)) => return Err(e),
+        };
+        let Some(chunk_format) = chunk.format else {
+            continue;
+        };
+        match (format, chunk_format) {
+            (None, f) => format = Some(f),
+            (Some(Format::Kubernetes), Format::Kubernetes) => {}
+            _ => {
+                return Err(ExtractError::at(
+                    chunk.first_line,
+                    1,
+                    "a Compose file must be the only document in its file",
+                ));
+            }
         }
-        Ok(())
-    })
-    .map_err(|e| match e {
-        yaml::StreamError::Syntax {
-            line,
-            column,
-            message,
-        } if format.is_none() && doc_index <= 1 && !mentions_known_keys(text) => {
-            ExtractError::NotRecognized(format!(
-                "not valid YAML or JSON: {message} at line {line} column {column}"
-            ))
-        }
-        yaml::StreamError::Syntax {
-            line,
-            column,
-            message,
-        } => ExtractError::at(line, column, format!("invalid YAML: {message}")),
-        yaml::StreamError::Extract(e) => e,
-    })?;
+        findings.extend(chunk.findings);
+        notes.extend(chunk.notes);
+    }
     match format {
         Some(format) => Ok(Extraction {
             format,
@@ -353,6 +387,119 @@ fn yaml_formats(text: &str, options: &Options) -> Result<Extraction, ExtractErro
             "no document has apiVersion and kind, or Compose services".into(),
         )),
     }
+}
+
+/// One `---`-delimited piece of a stream.
+struct Chunk {
+    origin: yaml::Origin,
+    end: usize,
+}
+
+struct ChunkFindings {
+    format: Option<Format>,
+    first_line: usize,
+    findings: Vec<Finding>,
+    notes: Vec<Note>,
+}
+
+type ChunkResult = Result<ChunkFindings, yaml::StreamError>;
+
+/// Cuts a stream before every line that starts with `---` and a blank or the line's end.
+/// A stream with directives (`%YAML`) is kept whole: they belong to the document after them.
+fn split_documents(text: &str) -> Vec<Chunk> {
+    let whole = || {
+        vec![Chunk {
+            origin: yaml::Origin::default(),
+            end: text.len(),
+        }]
+    };
+    if text.starts_with('%') || text.contains("\n%") {
+        return whole();
+    }
+    let mut chunks = Vec::new();
+    let mut start = 0usize;
+    let mut start_line = 0usize;
+    let mut line = 0usize;
+    let mut last = 0usize;
+    for (i, _) in text.match_indices("\n---") {
+        let after = text.as_bytes().get(i + 4).copied();
+        if !matches!(after, None | Some(b' ' | b'\t' | b'\r' | b'\n')) {
+            continue;
+        }
+        line += text.as_bytes()[last..=i]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        last = i + 1;
+        chunks.push(Chunk {
+            origin: yaml::Origin {
+                byte: start,
+                line: start_line,
+            },
+            end: i + 1,
+        });
+        start = i + 1;
+        start_line = line;
+    }
+    if chunks.is_empty() {
+        return whole();
+    }
+    chunks.push(Chunk {
+        origin: yaml::Origin {
+            byte: start,
+            line: start_line,
+        },
+        end: text.len(),
+    });
+    chunks
+}
+
+/// Whether a document's text may hold an image or a Compose service. Keys written with
+/// escapes (`"\x69mage"`) contain a backslash, so those documents are parsed too.
+fn may_hold_images(chunk: &str) -> bool {
+    chunk.contains("image") || chunk.contains("services") || chunk.contains('\\')
+}
+
+fn read_chunk(text: &str, chunk: &Chunk, options: &Options) -> ChunkResult {
+    let body = &text[chunk.origin.byte..chunk.end];
+    let mut out = ChunkFindings {
+        format: None,
+        first_line: chunk.origin.line + 1,
+        findings: Vec::new(),
+        notes: Vec::new(),
+    };
+    if !may_hold_images(body) {
+        if body.contains("apiVersion") && body.contains("kind") {
+            out.format = Some(Format::Kubernetes);
+        }
+        return Ok(out);
+    }
+    yaml::for_each_document_in(text, chunk.origin, chunk.end, &options.limits, |doc| {
+        let Some(root) = doc.root() else {
+            return Ok(());
+        };
+        let tree = yaml::YamlTree::new(doc, &options.limits);
+        if kubernetes::is_object(&tree, root) {
+            if out.format == Some(Format::Compose) {
+                return Err(doc.error_at(
+                    root,
+                    "a Kubernetes object in the same stream as a Compose file",
+                ));
+            }
+            out.format = Some(Format::Kubernetes);
+            kubernetes::extract_yaml(&tree, root, &mut out.findings)?;
+        } else if compose::is_compose(doc, root) {
+            if out.format.is_some() {
+                return Err(
+                    doc.error_at(root, "a Compose file must be the only document in its file")
+                );
+            }
+            out.format = Some(Format::Compose);
+            compose::extract(doc, root, options, &mut out.findings, &mut out.notes)?;
+        }
+        Ok(())
+    })?;
+    Ok(out)
 }
 
 /// Whether unparsable text still reads like a manifest or Compose file, so that a syntax error

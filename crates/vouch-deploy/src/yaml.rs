@@ -15,15 +15,18 @@ use crate::{ExtractError, Limits, Site, Span};
 
 pub(crate) type NodeId = u32;
 
-pub(crate) struct Node {
-    pub kind: Kind,
+pub(crate) struct Node<'s> {
+    pub kind: Kind<'s>,
     pub span: Span,
     pub line: usize,
     pub column: usize,
 }
 
-pub(crate) enum Kind {
-    Scalar { value: Box<str>, style: ScalarStyle },
+pub(crate) enum Kind<'s> {
+    Scalar {
+        value: std::borrow::Cow<'s, str>,
+        style: ScalarStyle,
+    },
     Seq(Vec<NodeId>),
     Map(Vec<(NodeId, NodeId)>),
 }
@@ -31,7 +34,7 @@ pub(crate) enum Kind {
 /// One parsed document.
 pub(crate) struct Doc<'s> {
     src: &'s str,
-    nodes: Vec<Node>,
+    nodes: Vec<Node<'s>>,
     root: Option<NodeId>,
 }
 
@@ -40,7 +43,7 @@ impl<'s> Doc<'s> {
         self.root
     }
 
-    pub fn node(&self, id: NodeId) -> &Node {
+    pub fn node(&self, id: NodeId) -> &Node<'s> {
         &self.nodes[id as usize]
     }
 
@@ -313,14 +316,35 @@ enum Frame {
     },
 }
 
+/// Where a chunk of a stream starts: its byte offset and the 0-based line there.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Origin {
+    pub byte: usize,
+    pub line: usize,
+}
+
 /// Parses `src` and calls `each` with every document, one at a time.
+#[cfg(test)]
 pub(crate) fn for_each_document<'s>(
     src: &'s str,
     limits: &Limits,
+    each: impl FnMut(&Doc<'s>) -> Result<(), ExtractError>,
+) -> Result<(), StreamError> {
+    for_each_document_in(src, Origin::default(), src.len(), limits, each)
+}
+
+/// Parses `src[origin.byte..end]` (whole documents) and calls `each` with every document;
+/// positions are those in `src`.
+pub(crate) fn for_each_document_in<'s>(
+    src: &'s str,
+    origin: Origin,
+    end: usize,
+    limits: &Limits,
     mut each: impl FnMut(&Doc<'s>) -> Result<(), ExtractError>,
 ) -> Result<(), StreamError> {
-    let bytes = ByteMap::new(src);
-    let mut parser = Parser::new_from_str(src);
+    let chunk = &src[origin.byte..end];
+    let bytes = ByteMap::new(chunk);
+    let mut parser = Parser::new_from_str(chunk);
     let mut doc = Doc {
         src,
         nodes: Vec::new(),
@@ -342,17 +366,17 @@ pub(crate) fn for_each_document<'s>(
                     e.info().to_string()
                 };
                 return Err(StreamError::Syntax {
-                    line: m.line(),
+                    line: m.line() + origin.line,
                     column: m.col() + 1,
                     message,
                 });
             }
         };
-        let start = bytes.byte(span.start.index());
-        let end = bytes.byte(span.end.index()).max(start);
-        let (line, column) = (span.start.line(), span.start.col() + 1);
+        let start = origin.byte + bytes.byte(span.start.index());
+        let end = (origin.byte + bytes.byte(span.end.index())).max(start);
+        let (line, column) = (span.start.line() + origin.line, span.start.col() + 1);
         let here = Span { start, end };
-        let new_node = |doc: &mut Doc<'s>, kind: Kind| -> Result<NodeId, StreamError> {
+        let new_node = |doc: &mut Doc<'s>, kind: Kind<'s>| -> Result<NodeId, StreamError> {
             if doc.nodes.len() >= limits.max_nodes {
                 return Err(ExtractError::at(
                     line,
@@ -410,13 +434,7 @@ pub(crate) fn for_each_document<'s>(
                 target
             }
             Event::Scalar(value, style, anchor, _tag) => {
-                let id = new_node(
-                    &mut doc,
-                    Kind::Scalar {
-                        value: value.into_owned().into_boxed_str(),
-                        style,
-                    },
-                )?;
+                let id = new_node(&mut doc, Kind::Scalar { value, style })?;
                 open.push(false);
                 if anchor != 0 {
                     anchors.insert(anchor, id);
