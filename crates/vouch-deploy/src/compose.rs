@@ -91,7 +91,7 @@ pub(crate) fn extract(
                     written: (raw != value).then_some(raw),
                     image: value,
                     line: node.line,
-                    column: node.column,
+                    column: doc.text_column(image),
                     kind: "compose-service".into(),
                     name: None,
                     namespace: None,

@@ -470,7 +470,16 @@ pub(crate) fn extract_yaml(
     walk.object(root, 0)
         .map_err(|(id, message)| tree.doc.error_at(id, message))?;
     tree.check_budget()?;
-    findings.extend(walk.out.into_iter().map(|r| finding(tree.doc, r)));
+    let first = findings.len();
+    // A node shared through an alias or merge key is one reference in the file: listed once.
+    let mut seen = std::collections::HashSet::new();
+    findings.extend(
+        walk.out
+            .into_iter()
+            .filter(|r| seen.insert(r.at))
+            .map(|r| finding(tree.doc, r)),
+    );
+    findings[first..].sort_by_key(|f| (f.line, f.column));
     Ok(())
 }
 
@@ -479,7 +488,7 @@ fn finding(doc: &Doc<'_>, r: Raw<NodeId>) -> Finding {
     Finding {
         image: r.image,
         line: node.line,
-        column: node.column,
+        column: doc.text_column(r.at),
         kind: r.kind,
         name: r.name,
         namespace: r.namespace,

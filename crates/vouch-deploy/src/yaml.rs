@@ -165,6 +165,15 @@ impl<'s> Doc<'s> {
         }
     }
 
+    /// The 1-based column of a scalar's text (past an opening quote).
+    pub fn text_column(&self, id: NodeId) -> usize {
+        let n = self.node(id);
+        match self.site(id) {
+            Site::Text { span } if span.start > n.span.start => n.column + 1,
+            _ => n.column,
+        }
+    }
+
     pub fn error_at(&self, id: NodeId, message: impl Into<String>) -> ExtractError {
         let n = self.node(id);
         ExtractError::at(n.line, n.column, message)
