@@ -165,53 +165,97 @@ impl<'s> Doc<'s> {
         }
     }
 
-    /// The 1-based column of a scalar's text (past an opening quote).
-    pub fn text_column(&self, id: NodeId) -> usize {
-        let n = self.node(id);
-        match self.site(id) {
-            Site::Text { span } if span.start > n.span.start => n.column + 1,
-            _ => n.column,
-        }
-    }
-
     pub fn error_at(&self, id: NodeId, message: impl Into<String>) -> ExtractError {
         let n = self.node(id);
         ExtractError::at(n.line, n.column, message)
     }
 
-    /// Where a scalar's text can be rewritten.
+    /// Where a scalar's text can be rewritten. A scalar's span may start at its anchor or
+    /// tag (`&app value`, `!!str value`) and run on over a comment after a quoted scalar;
+    /// the text is found inside it.
     pub fn site(&self, id: NodeId) -> Site {
         let n = self.node(id);
         let Kind::Scalar { value, style } = &n.kind else {
-            return Site::Text { span: n.span };
+            return Site::Fixed;
         };
         let raw = &self.src[n.span.start..n.span.end];
+        let off = skip_properties(raw);
+        let rest = &raw[off..];
+        let at = |offset: usize, len: usize| Span {
+            start: n.span.start + offset,
+            end: n.span.start + offset + len,
+        };
         match style {
-            ScalarStyle::Plain if raw == &**value => Site::Text { span: n.span },
+            ScalarStyle::Plain if rest.starts_with(&**value) => Site::Text {
+                span: at(off, value.len()),
+            },
             ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => {
-                let q = if *style == ScalarStyle::SingleQuoted {
-                    '\''
-                } else {
-                    '"'
+                let Some(close) = closing_quote(rest, *style == ScalarStyle::SingleQuoted) else {
+                    return Site::Fixed;
                 };
-                if raw.len() >= 2 && raw.starts_with(q) && raw.ends_with(q) {
-                    let inner = &raw[1..raw.len() - 1];
-                    if inner == &**value {
-                        return Site::Text {
-                            span: Span {
-                                start: n.span.start + 1,
-                                end: n.span.end - 1,
-                            },
-                        };
+                let inner = &rest[1..close];
+                if inner == &**value {
+                    Site::Text {
+                        span: at(off + 1, inner.len()),
                     }
-                    return Site::Quoted { span: n.span };
+                } else {
+                    Site::Quoted {
+                        span: at(off, close + 1),
+                    }
                 }
-                Site::Quoted { span: n.span }
             }
-            // Block scalars and multi-line plain scalars: replaced whole, as a quoted string.
-            _ => Site::Quoted { span: n.span },
+            // Block scalars and multi-line plain scalars cannot be edited in place safely.
+            _ => Site::Fixed,
         }
     }
+
+    /// The 1-based column (in characters) where a scalar's text starts.
+    pub fn text_column(&self, id: NodeId) -> usize {
+        let n = self.node(id);
+        match self.site(id) {
+            Site::Text { span } | Site::Quoted { span } if span.start >= n.span.start => {
+                n.column + self.src[n.span.start..span.start].chars().count()
+            }
+            _ => n.column,
+        }
+    }
+}
+
+/// Past a node's anchor and tag (`&name`, `!tag`), to where its content starts.
+fn skip_properties(raw: &str) -> usize {
+    let mut off = 0;
+    while raw[off..].starts_with(['&', '!']) {
+        let token = raw[off..]
+            .find(char::is_whitespace)
+            .unwrap_or(raw.len() - off);
+        off += token;
+        off += raw[off..].len() - raw[off..].trim_start().len();
+    }
+    off
+}
+
+/// The byte index of the quote closing the quoted scalar `s` starts with.
+fn closing_quote(s: &str, single: bool) -> Option<usize> {
+    let q = if single { b'\'' } else { b'"' };
+    let b = s.as_bytes();
+    if b.first() != Some(&q) {
+        return None;
+    }
+    let mut i = 1;
+    while i < b.len() {
+        match b[i] {
+            b'\\' if !single => i += 2,
+            c if c == q => {
+                if single && b.get(i + 1) == Some(&q) {
+                    i += 2;
+                } else {
+                    return Some(i);
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    None
 }
 
 /// A document with a visit budget, for walks that follow aliases.
@@ -544,7 +588,7 @@ mod tests {
 
     #[test]
     fn spans_cover_the_value_text() {
-        let src = "a: plain:1 # c\nb: 'single'\nc: \"dou\\u0062le\"\nd: \"é:1\"\ne: [x, \"y\"]\n";
+        let src = "a: plain:1 # c\nb: 'single'\nc: \"dou\\u0062le\"\nd: \"é:1\"\ne: [x, \"y\"]\nf: &k !!str anchored\ng: \"q\"   # c\n";
         let got = scalars(src);
         let texts: Vec<_> = got
             .iter()
@@ -564,6 +608,10 @@ mod tests {
                 ("e", "e"),
                 ("x", "x"),
                 ("y", "y"),
+                ("f", "f"),
+                ("anchored", "anchored"),
+                ("g", "g"),
+                ("q", "q"),
             ]
             .map(|(a, b)| (a.to_string(), b.to_string()))
         );
