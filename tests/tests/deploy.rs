@@ -647,3 +647,51 @@ fn pin_leaves_a_file_changed_while_it_worked() {
         "the edit survives"
     );
 }
+
+#[test]
+fn a_walked_directory_skips_binaries_and_survives_symlink_loops() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("repo");
+    std::fs::create_dir_all(root.join("k8s/nested")).expect("mkdir");
+    std::fs::write(
+        root.join("k8s/app.yaml"),
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: a, image: registry.example.com/app:1}]\n",
+    )
+    .expect("write");
+    std::fs::write(root.join("k8s/blob.json"), b"\x00\x01\x02binary\xff").expect("write");
+    std::fs::write(
+        root.join("k8s/package.json"),
+        b"{\"name\": \"not-a-manifest\"}",
+    )
+    .expect("write");
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(&root, root.join("k8s/nested/loop")).expect("symlink");
+    let out = Run::of(vouch().args(["images", "--verbose", "-f"]).arg(&root)).expect_code(0);
+    assert_eq!(out.stdout.lines().count(), 1, "{}", out.stdout);
+    assert!(
+        out.stdout.contains("registry.example.com/app:1"),
+        "{}",
+        out.stdout
+    );
+    for skipped in [
+        "blob.json: a binary file",
+        "package.json: no document has apiVersion and kind",
+        "loop: a directory already searched",
+    ] {
+        assert!(out.stderr.contains(skipped), "{skipped}: {}", out.stderr);
+    }
+    // Named explicitly, the binary file is an error.
+    let out = Run::of(
+        vouch()
+            .args(["images", "-f"])
+            .arg(root.join("k8s/blob.json")),
+    )
+    .expect_code(2);
+    assert!(
+        out.stderr.contains(
+            "blob.json: not a Kubernetes manifest, Compose file or Dockerfile (a binary file)"
+        ),
+        "{}",
+        out.stderr
+    );
+}
