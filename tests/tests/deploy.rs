@@ -250,7 +250,7 @@ fn images_lists_every_reference_and_verify_judges_each_once() {
 
     // Signed now: everything verifies, with a policy too, and mixed with a direct argument.
     let (key, dir) = (&w.key, w.dir.path());
-    sign_all(&[exporter.clone()], key, dir);
+    sign_all(std::slice::from_ref(&exporter), key, dir);
     Run::of(&mut vouch_with(&[
         &"verify", &"--key", &w.public, &"-f", files,
     ]))
@@ -265,10 +265,9 @@ fn images_lists_every_reference_and_verify_judges_each_once() {
         ),
     )
     .expect("policy");
-    let direct = push(&w.reg, "extra/direct:1");
-    let _ = direct;
+    push(&w.reg, "extra/direct:1");
     let direct_ref = format!("{}/extra/direct:1", w.reg.host);
-    sign_all(&[direct_ref.clone()], key, dir);
+    sign_all(std::slice::from_ref(&direct_ref), key, dir);
     let out = Run::of(&mut vouch_with(&[
         &"verify",
         &"--policy",
