@@ -175,6 +175,12 @@ fn parse_annotations(pairs: &[String]) -> Result<BTreeMap<String, String>, Failu
 /// The references from the command line, `--from` and `-f`, parsed, with the files'
 /// places for each image.
 fn collect_verify_images(args: &VerifyArgs) -> Result<(Vec<ImageRef>, Sources), Failure> {
+    let stdin = Path::new("-");
+    if args.from.as_deref() == Some(stdin) && args.deploy.files.iter().any(|f| f == stdin) {
+        return Err(Failure::usage(anyhow!(
+            "--from - and -f - both read standard input; give one of them a file"
+        )));
+    }
     let direct = if args.images.is_empty() && args.from.is_none() {
         Vec::new()
     } else {

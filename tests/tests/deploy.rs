@@ -531,7 +531,6 @@ fn pin_rewrites_only_the_references_and_is_idempotent() {
         "{json}\n{}",
         out.stdout
     );
-    let _ = w.dir.path();
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! Extraction speed on a Helm-sized stream: 5,000 documents (~10 MB) of Deployments,
 //! Services and ConfigMaps. `cargo bench -p vouch-deploy --bench extract` prints the best and
 //! median of 10 runs; `-- --write FILE` writes the stream instead (bench/deploy.sh times
-//! `vouch images` on it for peak RSS).
+//! `vouch images` on it for peak RSS). With `RAW=1` it also times saphyr's bare event parse of
+//! the whole stream, the floor for a parser-based extraction that reads every document.
 
 use std::fmt::Write as _;
 use std::time::Instant;

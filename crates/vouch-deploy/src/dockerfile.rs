@@ -302,6 +302,7 @@ struct Var {
 }
 
 struct Stage {
+    /// The stage's index, then its alias if it has one.
     names: Vec<String>,
     args: BTreeMap<String, Var>,
     env: BTreeMap<String, String>,
@@ -480,9 +481,14 @@ pub(crate) fn extract(text: &str, options: &Options) -> Result<Extraction, Extra
                     interpolate::interpolate(raw, dialect, &lookup, limits.max_interpolated_bytes)
                         .map_err(|f| error(image_word.start, describe(&f, "FROM")))?;
                 let index = stages.len();
-                let known_stage = stages
-                    .iter()
-                    .any(|s| s.names.iter().any(|n| n.eq_ignore_ascii_case(&image)));
+                // FROM names earlier stages by alias only; a number is an image name here
+                // (only `COPY --from` counts stages by index).
+                let known_stage = stages.iter().any(|s| {
+                    s.names
+                        .iter()
+                        .skip(1)
+                        .any(|n| n.eq_ignore_ascii_case(&image))
+                });
                 if !image.eq_ignore_ascii_case("scratch") && !known_stage {
                     let site = single_variable(raw)
                         .and_then(|name| global.get(name))
@@ -797,6 +803,18 @@ mod tests {
         };
         assert_eq!(&src[span.start..span.end], "alpine:3.20");
         assert_eq!(span.start, 10);
+    }
+
+    #[test]
+    fn fuzz_deploy_dockerfile_from_a_stage_index_is_an_image() {
+        // Found by fuzz/fuzz_targets/deploy_dockerfile.rs: `FROM 2` after two stages was taken
+        // for stage 2, so pinning the ARG behind it changed what the file pulls.
+        let src = "ARG BASE=2\nFROM ${BASE} AS a\nFROM ${BASE} AS b\nFROM ${BASE}\nFROM ${BASE}\n";
+        let found = images(src, &[]);
+        assert_eq!(found.len(), 4, "{found:?}");
+        assert!(found.iter().all(|f| f.0 == "2"));
+        let src = "FROM alpine:3 AS a\nFROM a\nFROM A\n";
+        assert_eq!(images(src, &[]).len(), 1, "aliases are stages, case-insensitively");
     }
 
     #[test]
