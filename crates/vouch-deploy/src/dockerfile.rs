@@ -490,14 +490,9 @@ pub(crate) fn extract(text: &str, options: &Options) -> Result<Extraction, Extra
                         .any(|n| n.eq_ignore_ascii_case(&image))
                 });
                 if !image.eq_ignore_ascii_case("scratch") && !known_stage {
-                    let site = single_variable(raw)
-                        .and_then(|name| global.get(name))
-                        .filter(|v| v.value.as_deref() == Some(image.as_str()))
-                        .and_then(|v| v.site.clone())
-                        .or_else(|| {
-                            ins.file_span(image_word.start, image_word.end)
-                                .map(|span| Site::Text { span })
-                        })
+                    let site = ins
+                        .file_span(image_word.start, image_word.end)
+                        .map(|span| Site::Text { span })
                         .unwrap_or(Site::Fixed);
                     findings.push(finding(
                         &scanner,
@@ -592,6 +587,7 @@ pub(crate) fn extract(text: &str, options: &Options) -> Result<Extraction, Extra
             "a Dockerfile without FROM".into(),
         ));
     }
+    pin_at_arg_defaults(&mut findings, &global);
     Ok(Extraction {
         format: Format::Dockerfile,
         findings,
@@ -636,6 +632,50 @@ fn global_value(global: &BTreeMap<String, Var>, options: &Options, name: &str) -
         None if AUTOMATIC_ARGS.contains(&name) => options.build_args.get(name).cloned(),
         None => None,
     }
+}
+
+/// Where a global `ARG` with a literal default names whole images (`ARG BASE=alpine:3.20`,
+/// `FROM $BASE`), those references are pinned at the default, as `--build-arg` overrides
+/// expect; but only when every image that uses the variable is exactly it, with the default's
+/// value (otherwise a digest there would also land inside the other references).
+fn pin_at_arg_defaults(findings: &mut [Finding], global: &BTreeMap<String, Var>) {
+    for (name, var) in global {
+        let (Some(site), Some(value)) = (&var.site, &var.value) else {
+            continue;
+        };
+        let uses: Vec<usize> = findings
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.written.as_deref().is_some_and(|w| mentions(w, name)))
+            .map(|(i, _)| i)
+            .collect();
+        let whole = uses.iter().all(|&i| {
+            let f = &findings[i];
+            f.written.as_deref().and_then(single_variable) == Some(name.as_str())
+                && &f.image == value
+        });
+        if uses.is_empty() || !whole {
+            continue;
+        }
+        for i in uses {
+            findings[i].site = site.clone();
+        }
+    }
+}
+
+/// Whether `text` refers to the variable `name` (`$name`, `${name}`, `${name:-…}`…).
+fn mentions(text: &str, name: &str) -> bool {
+    let mut rest = text;
+    while let Some(i) = rest.find('$') {
+        rest = &rest[i + 1..];
+        let body = rest.strip_prefix('{').unwrap_or(rest);
+        if let Some(after) = body.strip_prefix(name)
+            && !after.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return true;
+        }
+    }
+    false
 }
 
 /// `$NAME` or `${NAME}` alone: the variable's name.
@@ -814,7 +854,27 @@ mod tests {
         assert_eq!(found.len(), 4, "{found:?}");
         assert!(found.iter().all(|f| f.0 == "2"));
         let src = "FROM alpine:3 AS a\nFROM a\nFROM A\n";
-        assert_eq!(images(src, &[]).len(), 1, "aliases are stages, case-insensitively");
+        assert_eq!(
+            images(src, &[]).len(),
+            1,
+            "aliases are stages, case-insensitively"
+        );
+    }
+
+    #[test]
+    fn fuzz_deploy_dockerfile_an_arg_in_a_whole_and_a_partial_reference() {
+        // Found by fuzz/fuzz_targets/deploy_dockerfile.rs: TAG pinned at its default for
+        // `FROM ${TAG}` put a digest inside `app:${TAG}` too.
+        let src = "ARG TAG=2\nFROM ${TAG} AS a\nFROM app:${TAG}\n";
+        let f = extract(src, &Options::default()).expect("ok").findings;
+        let texts: Vec<_> = f
+            .iter()
+            .map(|f| match f.site {
+                Site::Text { span } => &src[span.start..span.end],
+                _ => "",
+            })
+            .collect();
+        assert_eq!(texts, ["${TAG}", "app:${TAG}"]);
     }
 
     #[test]
