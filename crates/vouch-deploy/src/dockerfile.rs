@@ -317,6 +317,9 @@ pub(crate) fn extract(text: &str, options: &Options) -> Result<Extraction, Extra
     let mut arg_count = 0usize;
     let mut stages: Vec<Stage> = Vec::new();
     let mut findings = Vec::new();
+    // What FROM and --from words named stages or scratch, as written: an ARG they mention
+    // must not be pinned at its default.
+    let mut not_images: Vec<String> = Vec::new();
     while let Some((ins, _line)) = scanner.instruction() {
         let ws = words(&ins.text);
         let Some(first) = ws.first() else {
@@ -489,7 +492,9 @@ pub(crate) fn extract(text: &str, options: &Options) -> Result<Extraction, Extra
                         .skip(1)
                         .any(|n| n.eq_ignore_ascii_case(&image))
                 });
-                if !image.eq_ignore_ascii_case("scratch") && !known_stage {
+                if image.eq_ignore_ascii_case("scratch") || known_stage {
+                    not_images.push(raw.to_string());
+                } else {
                     let site = ins
                         .file_span(image_word.start, image_word.end)
                         .map(|span| Site::Text { span })
@@ -559,6 +564,7 @@ pub(crate) fn extract(text: &str, options: &Options) -> Result<Extraction, Extra
                                 .iter()
                                 .any(|s| s.names.iter().any(|n| n.eq_ignore_ascii_case(&value)));
                         if is_stage || value.eq_ignore_ascii_case("scratch") {
+                            not_images.push(raw.to_string());
                             continue;
                         }
                         let site = ins
@@ -587,7 +593,7 @@ pub(crate) fn extract(text: &str, options: &Options) -> Result<Extraction, Extra
             "a Dockerfile without FROM".into(),
         ));
     }
-    pin_at_arg_defaults(&mut findings, &global);
+    pin_at_arg_defaults(&mut findings, &global, &not_images);
     Ok(Extraction {
         format: Format::Dockerfile,
         findings,
@@ -637,12 +643,20 @@ fn global_value(global: &BTreeMap<String, Var>, options: &Options, name: &str) -
 /// Where a global `ARG` with a literal default names whole images (`ARG BASE=alpine:3.20`,
 /// `FROM $BASE`), those references are pinned at the default, as `--build-arg` overrides
 /// expect; but only when every image that uses the variable is exactly it, with the default's
-/// value (otherwise a digest there would also land inside the other references).
-fn pin_at_arg_defaults(findings: &mut [Finding], global: &BTreeMap<String, Var>) {
+/// value, and no stage reference uses it (otherwise a digest there would also land inside the
+/// other references, or turn a stage name into an image).
+fn pin_at_arg_defaults(
+    findings: &mut [Finding],
+    global: &BTreeMap<String, Var>,
+    not_images: &[String],
+) {
     for (name, var) in global {
         let (Some(site), Some(value)) = (&var.site, &var.value) else {
             continue;
         };
+        if not_images.iter().any(|w| mentions(w, name)) {
+            continue;
+        }
         let uses: Vec<usize> = findings
             .iter()
             .enumerate()
@@ -875,6 +889,11 @@ mod tests {
             })
             .collect();
         assert_eq!(texts, ["${TAG}", "app:${TAG}"]);
+        // Nor when the same value names a stage elsewhere.
+        let src = "ARG T=x\nFROM ${T} AS a\nFROM alpine:3 AS x\nFROM ${T}\n";
+        let f = extract(src, &Options::default()).expect("ok").findings;
+        assert_eq!(f.len(), 2, "{f:?}");
+        assert!(matches!(f[0].site, Site::Text { span } if &src[span.start..span.end] == "${T}"));
     }
 
     #[test]
