@@ -166,9 +166,9 @@ pub async fn pin(args: PinArgs, options: StoreOptions) -> Result<Exit, Failure> 
     // Every file is checked before any is written, and each again just before its rename.
     for (file, _) in &changes {
         let path = file.path.as_deref().ok_or_else(|| anyhow!("no path"))?;
-        let now = vouch_deploy::walk::read_bounded(path, file.bytes.len() + 4096)
-            .map_err(|e| anyhow!("{}: {e}", file.display))?;
-        if now != file.bytes {
+        let same =
+            rewrite::unchanged(path, &file.bytes).map_err(|e| anyhow!("{}: {e}", file.display))?;
+        if !same {
             return Err(anyhow!(
                 "{}: changed on disk since vouch read it; nothing was written (run again)",
                 file.display

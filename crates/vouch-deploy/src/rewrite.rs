@@ -147,6 +147,17 @@ pub fn unified_diff(name: &str, old: &[u8], new: &[u8]) -> String {
         .to_string()
 }
 
+/// Whether the file at `path` still holds exactly `expected` (read no further than needed
+/// to tell).
+pub fn unchanged(path: &Path, expected: &[u8]) -> std::io::Result<bool> {
+    use std::io::Read as _;
+    let mut current = Vec::with_capacity(expected.len() + 1);
+    std::fs::File::open(path)?
+        .take(expected.len() as u64 + 1)
+        .read_to_end(&mut current)?;
+    Ok(current == expected)
+}
+
 /// Replaces the file at `path` with `new`, atomically, if it still holds `expected`. A
 /// symbolic link is followed: its target is replaced and the link kept. Permissions are kept.
 pub fn write_if_unchanged(path: &Path, expected: &[u8], new: &[u8]) -> Result<(), RewriteError> {
@@ -165,9 +176,7 @@ pub fn write_if_unchanged(path: &Path, expected: &[u8], new: &[u8]) -> Result<()
     tmp.as_file().sync_all().map_err(io)?;
     std::fs::set_permissions(tmp.path(), permissions).map_err(io)?;
     // As late as possible: whoever wrote the file since it was read keeps their write.
-    let current =
-        crate::walk::read_bounded(&target, expected.len().max(1) * 2 + 4096).map_err(io)?;
-    if current != expected {
+    if !unchanged(&target, expected).map_err(io)? {
         return Err(RewriteError::Changed(path.display().to_string()));
     }
     tmp.persist(&target).map_err(|e| io(e.error))?;
