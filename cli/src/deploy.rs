@@ -126,6 +126,9 @@ pub struct Place {
     /// The Dockerfile stage.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stage: Option<String>,
+    /// Which list of the pod spec (`containers`, `initContainers`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<&'static str>,
 }
 
 impl Place {
@@ -138,6 +141,7 @@ impl Place {
             name: f.name.clone(),
             container: f.container.clone(),
             stage: f.stage.clone(),
+            field: f.field,
         }
     }
 }
@@ -156,7 +160,7 @@ impl Place {
             self.name.as_deref(),
             self.container.as_deref(),
             self.stage.as_deref(),
-            None,
+            self.field,
         )
     }
 }
@@ -401,6 +405,9 @@ pub fn verify_images(
     let located = parse_all(&loaded)?;
     let mut seen: std::collections::HashSet<String> =
         images.iter().map(ToString::to_string).collect();
+    if located.is_empty() {
+        eprintln!("note: the given files use no images");
+    }
     for l in located {
         let key = l.image.to_string();
         sources
@@ -410,9 +417,6 @@ pub fn verify_images(
         if seen.insert(key) {
             images.push(l.image);
         }
-    }
-    if images.is_empty() {
-        eprintln!("note: the given files use no images");
     }
     Ok((images, sources))
 }
@@ -513,9 +517,13 @@ pub fn images(args: ImagesArgs) -> Result<Exit, Failure> {
     }
     match args.output {
         OutputFormat::Text => {
+            use std::io::Write as _;
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             for (_, line, _) in &entries {
-                println!("{line}");
+                writeln!(out, "{line}").map_err(|e| anyhow!("writing the listing: {e}"))?;
             }
+            out.flush()
+                .map_err(|e| anyhow!("writing the listing: {e}"))?;
         }
         OutputFormat::Json => {
             let list: Vec<_> = entries.iter().map(|(_, _, e)| e).collect();
