@@ -97,6 +97,9 @@ pub fn is_candidate(name: &str) -> bool {
 pub fn walk(paths: &[PathBuf], limits: &WalkLimits) -> Result<Walked, WalkError> {
     let mut out = Walked::default();
     let mut stdin = false;
+    // A file named twice, or inside two named directories, is read once (pinning it twice
+    // would make the second write see the first as a concurrent change).
+    let mut files_seen: HashSet<PathBuf> = HashSet::new();
     for path in paths {
         if path == Path::new("-") {
             if stdin {
@@ -111,10 +114,7 @@ pub fn walk(paths: &[PathBuf], limits: &WalkLimits) -> Result<Walked, WalkError>
             source,
         })?;
         if !meta.is_dir() {
-            out.sources.push(Source::File {
-                path: path.clone(),
-                explicit: true,
-            });
+            push_once(&mut out.sources, &mut files_seen, path.clone(), true);
             continue;
         }
         let mut seen = HashSet::new();
@@ -132,13 +132,23 @@ pub fn walk(paths: &[PathBuf], limits: &WalkLimits) -> Result<Walked, WalkError>
             },
         )?;
         files.sort();
-        out.sources
-            .extend(files.into_iter().map(|path| Source::File {
-                path,
-                explicit: false,
-            }));
+        for path in files {
+            push_once(&mut out.sources, &mut files_seen, path, false);
+        }
     }
     Ok(out)
+}
+
+fn push_once(
+    sources: &mut Vec<Source>,
+    seen: &mut HashSet<PathBuf>,
+    path: PathBuf,
+    explicit: bool,
+) {
+    let key = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+    if seen.insert(key) {
+        sources.push(Source::File { path, explicit });
+    }
 }
 
 enum DirError {
@@ -288,6 +298,16 @@ mod tests {
                 .iter()
                 .any(|(p, why)| p.ends_with("loop") && why.contains("loop"))
         );
+        let twice = walk(
+            &[
+                root.join("a/x.yaml"),
+                root.join("a"),
+                root.join("a/./x.yaml"),
+            ],
+            &WalkLimits::default(),
+        )
+        .expect("walks");
+        assert_eq!(twice.sources.len(), 5, "x.yaml once, then the rest of a/");
         let few = WalkLimits {
             max_files: 2,
             max_depth: 64,
