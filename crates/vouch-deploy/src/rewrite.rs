@@ -35,12 +35,12 @@ pub enum RewriteError {
     #[error("{0}: changed on disk since vouch read it; nothing was written to it (run again)")]
     Changed(String),
     /// An I/O error.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: String,
-        /// The error.
-        source: std::io::Error,
+        /// The error (in the message, so not also a source).
+        error: std::io::Error,
     },
 }
 
@@ -161,9 +161,9 @@ pub fn unchanged(path: &Path, expected: &[u8]) -> std::io::Result<bool> {
 /// Replaces the file at `path` with `new`, atomically, if it still holds `expected`. A
 /// symbolic link is followed: its target is replaced and the link kept. Permissions are kept.
 pub fn write_if_unchanged(path: &Path, expected: &[u8], new: &[u8]) -> Result<(), RewriteError> {
-    let io = |source: std::io::Error| RewriteError::Io {
+    let io = |error: std::io::Error| RewriteError::Io {
         path: path.display().to_string(),
-        source,
+        error,
     };
     let target = std::fs::canonicalize(path).map_err(io)?;
     let dir = target.parent().unwrap_or(Path::new("."));

@@ -63,12 +63,12 @@ pub struct Walked {
 #[derive(Debug, thiserror::Error)]
 pub enum WalkError {
     /// A named path is missing or unreadable.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The path.
         path: String,
-        /// The error.
-        source: std::io::Error,
+        /// The error (in the message, so not also a source).
+        error: std::io::Error,
     },
     /// Too many files.
     #[error("{path}: more than {limit} files to read; name fewer or narrower directories")]
@@ -109,9 +109,9 @@ pub fn walk(paths: &[PathBuf], limits: &WalkLimits) -> Result<Walked, WalkError>
             out.sources.push(Source::Stdin);
             continue;
         }
-        let meta = std::fs::metadata(path).map_err(|source| WalkError::Io {
+        let meta = std::fs::metadata(path).map_err(|error| WalkError::Io {
             path: path.display().to_string(),
-            source,
+            error,
         })?;
         if !meta.is_dir() {
             push_once(&mut out.sources, &mut files_seen, path.clone(), true);
@@ -121,9 +121,9 @@ pub fn walk(paths: &[PathBuf], limits: &WalkLimits) -> Result<Walked, WalkError>
         let mut files = Vec::new();
         walk_dir(path, 0, limits, &mut seen, &mut files, &mut out.skipped).map_err(
             |e| match e {
-                DirError::Io(source) => WalkError::Io {
+                DirError::Io(error) => WalkError::Io {
                     path: path.display().to_string(),
-                    source,
+                    error,
                 },
                 DirError::TooMany => WalkError::TooMany {
                     path: path.display().to_string(),
