@@ -99,8 +99,10 @@ pub struct Span {
     pub end: usize,
 }
 
-/// Where the reference's text sits in the file, for rewriting it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where the reference's text sits in the file, for rewriting it (in JSON:
+/// `{"form": "text", "span": {"start": …, "end": …}}`, byte offsets).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "form", rename_all = "lowercase")]
 pub enum Site {
     /// The bytes at `span` are the reference text as written (before interpolation):
     /// an edit may insert or replace a digest inside it.
@@ -156,8 +158,7 @@ pub struct Finding {
     /// The text as written, when interpolation changed it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub written: Option<String>,
-    /// Where to rewrite it.
-    #[serde(skip)]
+    /// Where its text is, in bytes, and how it can be rewritten.
     pub site: Site,
 }
 
