@@ -69,6 +69,8 @@ const TOP_HELP: &str = "Examples:
   vouch keygen --output-key-prefix release
   vouch sign registry.example.com/app:1.4 --key release.key
   vouch verify registry.example.com/app:1.4 --key release.pub
+  vouch verify --policy policy.yaml -f deploy/
+  vouch pin -f deploy/ --check
 
 Exit codes:
   0  success (every image verified)
@@ -137,6 +139,8 @@ where docker, cosign and vouch all find them.")]
   vouch verify --offline registry.example.com/app@sha256:… --key release.pub
   vouch verify --all-signatures registry.example.com/app:1.4 --key release.pub --output json
   vouch verify --bundle app.sigstore.json registry.example.com/app@sha256:… --policy p.yaml
+  helm template my-release ./chart | vouch verify --policy p.yaml -f -
+  vouch verify --key release.pub -f deploy/ -f Dockerfile -f compose.yaml
 
 Exit codes:
   0  every image verified
@@ -172,6 +176,12 @@ Exit codes:
   vouch policy test policy.yaml policy-cases.yaml"
     )]
     Policy(PolicyCommand),
+
+    /// List the images Kubernetes manifests, Compose files and Dockerfiles use.
+    Images(crate::deploy::ImagesArgs),
+
+    /// Pin the images in Kubernetes manifests, Compose files and Dockerfiles to digests.
+    Pin(crate::deploy::PinArgs),
 }
 
 /// `vouch login` flags.
@@ -340,8 +350,11 @@ pub enum SignatureFormat {
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// Images: host[:port]/repo[:tag][@sha256:…] or oci:PATH[:TAG|@sha256:…].
-    #[arg(required_unless_present = "from", value_name = "IMAGE")]
+    #[arg(required_unless_present_any = ["from", "files"], value_name = "IMAGE")]
     pub images: Vec<String>,
+    /// Also verify every image these files use (`-f`, repeatable; see `vouch images --help`).
+    #[command(flatten)]
+    pub deploy: crate::deploy::FileArgs,
     /// Also read image references from FILE, one per line (`-` for stdin; # comments).
     #[arg(long, value_name = "FILE")]
     pub from: Option<PathBuf>,

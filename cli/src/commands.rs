@@ -13,6 +13,7 @@ use crate::args::{
 };
 use crate::bundle::{TrustedRoot, UnixTime};
 use crate::cache::{Cache, CacheMode};
+use crate::deploy::{Sourced, Sources};
 use crate::keys::{self, Algorithm, PrivateKey};
 use crate::policy_verify::{
     LoadedPolicy, PlatformSelector, PolicyImageReport, PolicyLoadError, PolicyRun, judgement_time,
@@ -86,6 +87,12 @@ pub fn run(cli: Cli) -> Result<Exit, Failure> {
             let options = store_options(&globals);
             let runtime = runtime()?;
             runtime.block_on(verify(args, options))
+        }
+        Command::Images(args) => crate::deploy::images(args),
+        Command::Pin(args) => {
+            let options = store_options(&globals);
+            let runtime = runtime()?;
+            runtime.block_on(crate::pin::pin(args, options))
         }
     }
 }
@@ -167,6 +174,23 @@ fn parse_annotations(pairs: &[String]) -> Result<BTreeMap<String, String>, Failu
         }
     }
     Ok(out)
+}
+
+/// The references from the command line, `--from` and `-f`, parsed, with the files'
+/// places for each image.
+fn collect_verify_images(args: &VerifyArgs) -> Result<(Vec<ImageRef>, Sources), Failure> {
+    let stdin = Path::new("-");
+    if args.from.as_deref() == Some(stdin) && args.deploy.files.iter().any(|f| f == stdin) {
+        return Err(Failure::usage(anyhow!(
+            "--from - and -f - both read standard input; give one of them a file"
+        )));
+    }
+    let direct = if args.images.is_empty() && args.from.is_none() {
+        Vec::new()
+    } else {
+        collect_images(&args.images, args.from.as_deref())?
+    };
+    crate::deploy::verify_images(direct, &args.deploy)
 }
 
 /// The references from the command line and `--from`, parsed.
@@ -462,7 +486,7 @@ fn load_bundle_files(
         .collect()
 }
 
-fn load_trusted_keys(paths: &[std::path::PathBuf]) -> Result<Vec<TrustedKey>, Failure> {
+pub(crate) fn load_trusted_keys(paths: &[std::path::PathBuf]) -> Result<Vec<TrustedKey>, Failure> {
     let mut out: Vec<TrustedKey> = Vec::new();
     for path in paths {
         let key = keys::load_public_key(path)?;
@@ -549,7 +573,7 @@ async fn verify_policy(
         .map(str::parse::<PlatformSelector>)
         .transpose()
         .map_err(|e| Failure::usage(anyhow!("--platform {e}")))?;
-    let images = collect_images(&args.images, args.from.as_deref())?;
+    let (images, sources) = collect_verify_images(&args)?;
     let bundle_files = load_bundle_files(&args.bundles, &images)?;
     let stores = stores(&options)?;
     let cache = Cache::open(cache_mode(&args));
@@ -562,7 +586,7 @@ async fn verify_policy(
         cache: cache.as_ref(),
         bundles: BundleSource::for_run(&bundle_files, cache.as_ref(), args.all_signatures),
     };
-    let (reports, tally) = verify_batch(&images, &args, cache.as_ref(), |image| {
+    let (reports, tally) = verify_batch(&images, &args, cache.as_ref(), &sources, |image| {
         let (stores, run) = (&stores, &run);
         async move { verify_with_policy(stores, &image, run).await }
     })
@@ -617,13 +641,15 @@ impl VerifyReport for PolicyImageReport {
 }
 
 /// Verifies `images` with `work`, `--jobs` at a time, printing each report in input order
-/// (text) or collecting them (JSON), with a progress bar on a terminal; trims the cache.
+/// (text) or collecting them (JSON), each with the file places it came from, with a progress
+/// bar on a terminal; trims the cache.
 async fn verify_batch<R, W, Fut>(
     images: &[ImageRef],
     args: &VerifyArgs,
     cache: Option<&Cache>,
+    sources: &Sources,
     work: W,
-) -> (Vec<R>, Tally)
+) -> (Vec<Sourced<R>>, Tally)
 where
     R: VerifyReport,
     W: Fn(ImageRef) -> Fut,
@@ -632,16 +658,21 @@ where
     let progress = crate::batch::Progress::new(images.len(), "verifying");
     let mut reports = Vec::new();
     let mut tally = Tally::default();
-    crate::batch::run_in_order(images, usize::from(args.jobs), work, |_, report: R| {
+    crate::batch::run_in_order(images, usize::from(args.jobs), work, |image, report: R| {
         progress.inc();
         tally.unreachable |= report.unreachable();
         tally.refused |= !report.passes();
         if let Some(warning) = report.warning() {
             progress.eprintln(&warning);
         }
+        let places = sources.get(&image.to_string()).cloned().unwrap_or_default();
         match args.output {
-            OutputFormat::Text => progress.println(report.render().trim_end()),
-            OutputFormat::Json => reports.push(report),
+            OutputFormat::Text => progress
+                .println((report.render() + &crate::deploy::render_sources(&places)).trim_end()),
+            OutputFormat::Json => reports.push(Sourced {
+                report,
+                sources: places,
+            }),
         }
     })
     .await;
@@ -653,7 +684,7 @@ where
 }
 
 /// Loads a policy; on errors prints every diagnostic and fails with exit 2.
-fn load_policy_or_fail(path: &std::path::Path) -> Result<LoadedPolicy, Failure> {
+pub(crate) fn load_policy_or_fail(path: &std::path::Path) -> Result<LoadedPolicy, Failure> {
     match load_policy(path) {
         Ok(loaded) => {
             if !loaded.warnings.is_empty() {
@@ -797,7 +828,7 @@ async fn verify(args: VerifyArgs, options: StoreOptions) -> Result<Exit, Failure
     let requirement = KeyRequirement {
         annotations: parse_annotations(&args.annotations)?,
     };
-    let images = collect_images(&args.images, args.from.as_deref())?;
+    let (images, sources) = collect_verify_images(&args)?;
     let bundle_files = load_bundle_files(&args.bundles, &images)?;
     let keys = load_trusted_keys(&args.keys)?;
     let keyless = keyless_matchers(&args)?;
@@ -825,7 +856,7 @@ async fn verify(args: VerifyArgs, options: StoreOptions) -> Result<Exit, Failure
         root,
         unlogged_at,
     };
-    let (reports, tally) = verify_batch(&images, &args, cache.as_ref(), |image| {
+    let (reports, tally) = verify_batch(&images, &args, cache.as_ref(), &sources, |image| {
         let (stores, expect) = (&stores, &expect);
         async move { verify_image(stores, &image, expect).await }
     })
@@ -836,7 +867,7 @@ async fn verify(args: VerifyArgs, options: StoreOptions) -> Result<Exit, Failure
     Ok(tally.exit())
 }
 
-fn render_key_report(report: &ImageReport) -> String {
+pub(crate) fn render_key_report(report: &ImageReport) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     let subject = report.pinned.as_deref().unwrap_or(&report.reference);
@@ -911,7 +942,7 @@ fn render_key_report(report: &ImageReport) -> String {
     out
 }
 
-fn print_json(value: &impl serde::Serialize) -> Result<(), Failure> {
+pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<(), Failure> {
     let mut stdout = std::io::stdout().lock();
     serde_json::to_writer_pretty(&mut stdout, value).context("writing JSON")?;
     writeln!(stdout).context("writing JSON")?;

@@ -3,7 +3,8 @@
 //! The pieces, by trust boundary: [`reference`] parses image references; [`payload`] and
 //! [`oci`] are the formats (parse only); [`keys`] loads, makes and uses keys; [`store`]
 //! talks to registries and OCI layouts and checks every digest; [`sign`] and [`verify`]
-//! put them together; [`commands`] is the thin command layer over [`args`].
+//! put them together; [`deploy`] and [`pin`] read and pin the images of deployment files;
+//! [`commands`] is the thin command layer over [`args`].
 #![forbid(unsafe_code)]
 
 pub mod args;
@@ -12,9 +13,11 @@ pub mod batch;
 pub mod bundle;
 pub mod cache;
 pub mod commands;
+pub mod deploy;
 pub mod keys;
 pub mod oci;
 pub mod payload;
+pub mod pin;
 pub mod policy_verify;
 pub mod reference;
 pub mod referrers;

@@ -1,0 +1,398 @@
+//! `vouch pin`: every tag reference in the given files rewritten to `name:tag@sha256:…`.
+//!
+//! Each distinct tag is resolved once, its digest computed from the manifest bytes served (an
+//! index's digest for a multi-platform image, what `docker pull` gets). With `--policy` or
+//! `--key` every digest to be written is verified first, and nothing is written unless all
+//! pass. Edits touch only the references' bytes; each file is replaced atomically, and only
+//! if it still holds what was read.
+
+use std::collections::HashMap;
+
+use anyhow::anyhow;
+use serde::Serialize;
+use vouch_deploy::rewrite::{self, Edit};
+use vouch_policy::KeyRequirement;
+
+use crate::args::OutputFormat;
+use crate::cache::{Cache, CacheMode};
+use crate::commands::{Exit, Failure, load_policy_or_fail, load_trusted_keys, print_json};
+use crate::deploy::{Located, PinArgs, load, parse_all};
+use crate::policy_verify::{PolicyRun, judgement_time, render_report, verify_with_policy};
+use crate::reference::{Digest, ImageRef};
+use crate::store::{StoreError, StoreOptions, Stores};
+use crate::verify::{BundleSource, Expectations, verify_image};
+
+/// One reference pinned (or to be pinned).
+#[derive(Debug, Serialize)]
+struct Pinned {
+    file: String,
+    line: usize,
+    column: usize,
+    kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    container: Option<String>,
+    /// The reference as written before.
+    image: String,
+    /// As written after.
+    pinned: String,
+    digest: Digest,
+}
+
+/// `vouch pin`.
+pub async fn pin(args: PinArgs, options: StoreOptions) -> Result<Exit, Failure> {
+    let loaded = load(&args.input, false)?;
+    let located = parse_all(&loaded)?;
+    if args.check {
+        return check(&located, args.output);
+    }
+    // Each reference to rewrite, with the tag reference to resolve for it.
+    let mut targets: Vec<(&Located<'_>, ImageRef)> = Vec::new();
+    for l in &located {
+        match (l.image.digest(), &l.image) {
+            (None, _) => targets.push((l, l.image.clone())),
+            (Some(_), ImageRef::Registry(r)) if args.update => {
+                if r.tag.is_none() {
+                    eprintln!(
+                        "note: {}:{}: {} has a digest and no tag: nothing to re-resolve",
+                        l.file.display, l.finding.line, l.finding.image
+                    );
+                    continue;
+                }
+                let mut query = r.clone();
+                query.digest = None;
+                targets.push((l, ImageRef::Registry(query)));
+            }
+            _ => {}
+        }
+    }
+    if targets.is_empty() {
+        match args.output {
+            OutputFormat::Text => eprintln!(
+                "nothing to pin: all {} references have a digest",
+                located.len()
+            ),
+            OutputFormat::Json => print_json(&serde_json::json!({ "pinned": [] }))?,
+        }
+        return Ok(Exit::Ok);
+    }
+    let mut queries: Vec<ImageRef> = Vec::new();
+    for (_, q) in &targets {
+        if !queries.contains(q) {
+            queries.push(q.clone());
+        }
+    }
+    let stores = Stores::new(&options).map_err(|e| Failure::from(anyhow!(e)))?;
+    let digests = resolve_all(&stores, &queries, usize::from(args.jobs)).await?;
+    if args.policy.is_some() || !args.keys.is_empty() {
+        let pinned: Vec<ImageRef> = queries
+            .iter()
+            .map(|q| q.with_digest(digests[&q.to_string()].clone()))
+            .collect();
+        verify_all(&args, &stores, &pinned).await?;
+    }
+    // The edits, file by file.
+    let mut errors = Vec::new();
+    let mut changes: Vec<(&crate::deploy::Loaded, Vec<u8>)> = Vec::new();
+    let mut report = Vec::new();
+    for file in &loaded {
+        let mut edits: Vec<Edit> = Vec::new();
+        for (l, q) in targets.iter().filter(|(l, _)| std::ptr::eq(l.file, file)) {
+            let f = l.finding;
+            let digest = &digests[&q.to_string()];
+            let written = f.written.as_deref().unwrap_or(&f.image);
+            match rewrite::pin_edit(&file.bytes, &f.site, written, &digest.to_string()) {
+                Ok(Some(edit)) => {
+                    edits.push(edit);
+                    report.push(Pinned {
+                        file: file.display.clone(),
+                        line: f.line,
+                        column: f.column,
+                        kind: f.kind.clone(),
+                        container: f.container.clone(),
+                        image: written.to_string(),
+                        pinned: rewrite::pinned_text(written, &digest.to_string())
+                            .ok()
+                            .flatten()
+                            .unwrap_or_else(|| written.to_string()),
+                        digest: digest.clone(),
+                    });
+                }
+                Ok(None) => {}
+                Err(e) => errors.push(format!(
+                    "{}:{}:{}: cannot pin {}: {e}",
+                    file.display, f.line, f.column, f.image
+                )),
+            }
+        }
+        if edits.is_empty() {
+            continue;
+        }
+        match rewrite::apply(&file.bytes, &edits) {
+            Ok(new) if new != file.bytes => changes.push((file, new)),
+            Ok(_) => {}
+            Err(e) => errors.push(format!("{}: {e}", file.display)),
+        }
+    }
+    if !errors.is_empty() {
+        for e in &errors {
+            eprintln!("error: {e}");
+        }
+        return Err(anyhow!(
+            "nothing was written: {} references cannot be pinned",
+            errors.len()
+        )
+        .into());
+    }
+    if args.dry_run {
+        match args.output {
+            OutputFormat::Text => {
+                for (file, new) in &changes {
+                    print!("{}", rewrite::unified_diff(&file.display, &file.bytes, new));
+                }
+                eprintln!(
+                    "would pin {} references in {} files (dry run: nothing written)",
+                    report.len(),
+                    changes.len()
+                );
+            }
+            OutputFormat::Json => print_json(&serde_json::json!({
+                "dry_run": true,
+                "pinned": report,
+                "diff": changes.iter().map(|(f, new)| rewrite::unified_diff(&f.display, &f.bytes, new)).collect::<String>(),
+            }))?,
+        }
+        return Ok(Exit::Ok);
+    }
+    // Every file is checked before any is written, and each again just before its rename.
+    for (file, _) in &changes {
+        let path = file.path.as_deref().ok_or_else(|| anyhow!("no path"))?;
+        let same =
+            rewrite::unchanged(path, &file.bytes).map_err(|e| anyhow!("{}: {e}", file.display))?;
+        if !same {
+            return Err(anyhow!(
+                "{}: changed on disk since vouch read it; nothing was written (run again)",
+                file.display
+            )
+            .into());
+        }
+    }
+    for (file, new) in &changes {
+        let path = file.path.as_deref().ok_or_else(|| anyhow!("no path"))?;
+        rewrite::write_if_unchanged(path, &file.bytes, new).map_err(|e| anyhow!(e))?;
+    }
+    match args.output {
+        OutputFormat::Text => {
+            for p in &report {
+                println!("{}:{}  {} -> {}", p.file, p.line, p.image, p.pinned);
+            }
+            eprintln!(
+                "pinned {} references in {} files",
+                report.len(),
+                changes.len()
+            );
+        }
+        OutputFormat::Json => print_json(&serde_json::json!({ "pinned": report }))?,
+    }
+    Ok(Exit::Ok)
+}
+
+/// `--check`: every reference without a digest, exit 1 if there is one.
+fn check(located: &[Located<'_>], output: OutputFormat) -> Result<Exit, Failure> {
+    let unpinned: Vec<&Located<'_>> = located
+        .iter()
+        .filter(|l| l.image.digest().is_none())
+        .collect();
+    match output {
+        OutputFormat::Text => {
+            for l in &unpinned {
+                println!(
+                    "{}:{}:{}: {} is not pinned to a digest",
+                    l.file.display, l.finding.line, l.finding.column, l.finding.image
+                );
+            }
+            if unpinned.is_empty() {
+                eprintln!("all {} references are pinned to digests", located.len());
+            } else {
+                eprintln!(
+                    "{} of {} references are not pinned; `vouch pin -f …` pins them",
+                    unpinned.len(),
+                    located.len()
+                );
+            }
+        }
+        OutputFormat::Json => {
+            let list: Vec<_> = unpinned
+                .iter()
+                .map(|l| {
+                    serde_json::json!({
+                        "file": l.file.display,
+                        "line": l.finding.line,
+                        "column": l.finding.column,
+                        "image": l.finding.image,
+                        "kind": l.finding.kind,
+                        "container": l.finding.container,
+                    })
+                })
+                .collect();
+            print_json(&serde_json::json!({ "references": located.len(), "unpinned": list }))?;
+        }
+    }
+    Ok(if unpinned.is_empty() {
+        Exit::Ok
+    } else {
+        Exit::Refused
+    })
+}
+
+/// Resolves each tag once; any failure fails the whole pin (exit 2 for a missing image,
+/// 3 for an unreachable registry) before anything is written.
+async fn resolve_all(
+    stores: &Stores,
+    queries: &[ImageRef],
+    jobs: usize,
+) -> Result<HashMap<String, Digest>, Failure> {
+    let mut digests = HashMap::new();
+    let mut errors = Vec::new();
+    let mut unreachable = false;
+    let progress = crate::batch::Progress::new(queries.len(), "resolving");
+    crate::batch::run_in_order(
+        queries,
+        jobs,
+        |q| async move {
+            let repo = stores.repo(&q);
+            crate::resolve::resolve(&repo, &q, false, stores.limits())
+                .await
+                .map(|r| r.digest)
+                .map_err(|e| (e.is_unreachable(), describe_store_error(&e)))
+        },
+        |q, result| {
+            progress.inc();
+            match result {
+                Ok(d) => {
+                    digests.insert(q.to_string(), d);
+                }
+                Err((u, e)) => {
+                    unreachable |= u;
+                    errors.push(format!("resolving {q}: {e}"));
+                }
+            }
+        },
+    )
+    .await;
+    progress.finish();
+    if errors.is_empty() {
+        return Ok(digests);
+    }
+    for e in &errors[..errors.len() - 1] {
+        eprintln!("error: {e}");
+    }
+    Err(Failure {
+        exit: if unreachable {
+            Exit::Unreachable
+        } else {
+            Exit::Usage
+        },
+        error: anyhow!("{}; nothing was written", errors[errors.len() - 1]),
+    })
+}
+
+fn describe_store_error(e: &StoreError) -> String {
+    match e {
+        StoreError::NotFound(what) => format!("{what}: not found in the registry"),
+        other => other.to_string(),
+    }
+}
+
+/// Verifies every digest about to be written; any refusal fails the pin.
+async fn verify_all(args: &PinArgs, stores: &Stores, pinned: &[ImageRef]) -> Result<(), Failure> {
+    let cache = Cache::open(CacheMode::Normal);
+    let jobs = usize::from(args.jobs);
+    let mut failed = 0usize;
+    let mut unreachable = false;
+    let mut reports: Vec<serde_json::Value> = Vec::new();
+    let text = args.output == OutputFormat::Text;
+    if let Some(policy) = &args.policy {
+        let loaded = load_policy_or_fail(policy)?;
+        let at = judgement_time(None).map_err(|e| Failure::from(anyhow!(e)))?;
+        let run = PolicyRun {
+            loaded: &loaded,
+            at,
+            platform: None,
+            all_platforms: false,
+            identity: None,
+            cache: cache.as_ref(),
+            bundles: BundleSource::for_run(&[], cache.as_ref(), false),
+        };
+        crate::batch::run_in_order(
+            pinned,
+            jobs,
+            |image| {
+                let run = &run;
+                async move { verify_with_policy(stores, &image, run).await }
+            },
+            |_, report| {
+                unreachable |= report.unreachable;
+                if !matches!(report.decision, "allow" | "warn") {
+                    failed += 1;
+                }
+                if text {
+                    eprint!("{}", render_report(&report));
+                }
+                reports.push(serde_json::to_value(&report).unwrap_or_default());
+            },
+        )
+        .await;
+    } else {
+        let keys = load_trusted_keys(&args.keys)?;
+        let requirement = KeyRequirement::default();
+        let expect = Expectations {
+            keys: &keys,
+            requirement: &requirement,
+            identity: None,
+            cache: cache.as_ref(),
+            bundles: BundleSource::for_run(&[], cache.as_ref(), false),
+            keyless: &[],
+            root: crate::bundle::command::production_root(),
+            unlogged_at: None,
+        };
+        crate::batch::run_in_order(
+            pinned,
+            jobs,
+            |image| {
+                let expect = &expect;
+                async move { verify_image(stores, &image, expect).await }
+            },
+            |_, report| {
+                unreachable |= report.unreachable;
+                if !report.is_verified() {
+                    failed += 1;
+                }
+                if text {
+                    eprint!("{}", crate::commands::render_key_report(&report));
+                }
+                reports.push(serde_json::to_value(&report).unwrap_or_default());
+            },
+        )
+        .await;
+    }
+    if let Some(c) = &cache {
+        c.trim();
+    }
+    if failed == 0 {
+        return Ok(());
+    }
+    if !text {
+        print_json(&serde_json::json!({ "pinned": [], "images": reports }))?;
+    }
+    Err(Failure {
+        exit: if unreachable {
+            Exit::Unreachable
+        } else {
+            Exit::Refused
+        },
+        error: anyhow!(
+            "{failed} of {} images did not verify; nothing was written",
+            pinned.len()
+        ),
+    })
+}
