@@ -149,7 +149,7 @@ Exit codes:
   3  a registry or layout could not be reached or read
 
 With --policy, a rule in warn mode reports a deny and exits 0.")]
-    Verify(VerifyArgs),
+    Verify(Box<VerifyArgs>),
 
     /// Verify a Sigstore bundle offline (the sigstore-conformance client protocol).
     #[command(after_help = "Example:

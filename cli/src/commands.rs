@@ -86,7 +86,7 @@ pub fn run(cli: Cli) -> Result<Exit, Failure> {
         Command::Verify(args) => {
             let options = store_options(&globals);
             let runtime = runtime()?;
-            runtime.block_on(verify(args, options))
+            runtime.block_on(verify(*args, options))
         }
         Command::Images(args) => crate::deploy::images(args),
         Command::Pin(args) => {
