@@ -25,7 +25,7 @@ pub enum HostsToml {
     /// `server = "http://MIRROR"`: the mirror is the registry's only endpoint. An empty
     /// `[host]` table follows: containerd 1.7.24 cannot read a file without one
     /// ("failed to decode hosts.toml" error="invalid `host` tree"), ignores it and pulls
-    /// from the image's own host (containerd issue 10027).
+    /// from the image's own host (containerd bug #10027).
     Server {
         /// `127.0.0.1:PORT` of the mirror.
         mirror: String,
