@@ -5,7 +5,8 @@
 //! stores and unpacks. The daemon's CRI plugin reads the same `certs.d` through
 //! `config_path`, as on a Kubernetes node. Content is not shared between namespaces
 //! (`content_sharing_policy = "isolated"`), so every pull, each in a namespace of its
-//! own, fetches everything again.
+//! own, fetches everything again. The one thing the daemon writes outside its temp dir
+//! is an empty `/run/containerd`, made at start whatever the config says.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
