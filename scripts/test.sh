@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite. Installs what it needs first: Debian's docker-registry and the
-# interop peers (cosign 2.5, skopeo 1.18 from Debian 13, unpacked into a cache).
+# interop peers (cosign 2.5, skopeo 1.18 from Debian 13, unpacked into a cache) and the
+# pulling clients for the pull-through tests (oras 1.2, podman 5.4, containerd 1.7, same way).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

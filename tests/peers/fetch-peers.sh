@@ -3,11 +3,18 @@
 # installing anything system-wide:
 #   - cosign 2.5 and skopeo 1.18, taken from Debian 13 (trixie) packages and
 #     unpacked under a private cache dir, with wrappers in $CACHE/bin;
+#   - the pulling clients a registry mirror is proven against, also from
+#     trixie: oras 1.2, podman 5.4 (with the conmon, crun and netavark it
+#     insists on finding even to pull) and containerd 1.7 with ctr;
 #   - Debian's docker-registry (Distribution 2.8), installed from the machine's
 #     own (bookworm) apt sources if it is not on PATH.
 #
 # Usage: tests/peers/fetch-peers.sh        (cache: $VOUCH_PEERS_DIR or ~/.cache/vouch-peers)
 # Then:  export PATH="$CACHE/bin:$PATH"
+#
+# A pulling client that cannot run here does not fail the script: the reason
+# is written to $CACHE/runtimes.unavailable ("tool<TAB>reason" lines), which
+# the e2e harness prints when it skips the tests that need that client.
 #
 # Idempotent; quiet on success except for one final "peers: ..." line.
 set -euo pipefail
@@ -29,7 +36,26 @@ declare -A SONAME_PKG=(
     [libassuan.so.9]=libassuan9
     [libgpg-error.so.0]=libgpg-error0
     [libsqlite3.so.0]=libsqlite3-0
+    [libsubid.so.5]=libsubid5
+    [libseccomp.so.2]=libseccomp2
+    [libyajl.so.2]=libyajl2
+    [libsystemd.so.0]=libsystemd0
+    [libcap.so.2]=libcap2
+    [libgcc_s.so.1]=libgcc-s1
+    [libstdc++.so.6]=libstdc++6
 )
+
+# The pulling clients. oras, containerd and ctr are Go binaries needing only
+# glibc >= 2.34, so they run as they are. podman needs glibc 2.38, and at
+# start-up it refuses to work without conmon, an OCI runtime and netavark,
+# even though a pull runs none of them (it only probes them): those three come
+# along, also glibc >= 2.38. libglib2.0-0t64 is listed because conmon needs
+# symbols bookworm's glib 2.74 lacks, which `ld.so --list` cannot see (glib's
+# symbols are unversioned). patchelf is used once, here (see patch_elf).
+RUNTIME_PKGS=(oras containerd podman conmon crun netavark libglib2.0-0t64 patchelf)
+# Dynamically linked trixie binaries that get trixie's loader written in.
+PATCHED_BINS=(usr/bin/podman usr/bin/conmon usr/bin/crun usr/lib/podman/netavark)
+RUNTIME_TOOLS=(oras podman containerd ctr)
 
 APT_DIR="$CACHE/apt"
 DEB_DIR="$CACHE/debs"
@@ -59,6 +85,26 @@ wrappers_work() {
     [ -x "$BIN/cosign" ] && [ -x "$BIN/skopeo" ] || return 1
     "$BIN/cosign" version >/dev/null 2>&1 || return 1
     LD_BIND_NOW=1 "$BIN/skopeo" --version >/dev/null 2>&1 || return 1
+}
+
+# Runs `tool --version` (every symbol resolved at start-up).
+tool_runs() {
+    local tool=$1
+    [ -x "$BIN/$tool" ] || return 1
+    case $tool in
+        oras) LD_BIND_NOW=1 "$BIN/oras" version >/dev/null 2>&1 ;;
+        *) LD_BIND_NOW=1 "$BIN/$tool" --version >/dev/null 2>&1 ;;
+    esac
+}
+
+# The runtimes were fetched, and each one either runs or has a recorded reason.
+runtimes_ready() {
+    local tool
+    [ -f "$CACHE/runtimes.done" ] || return 1
+    for tool in "${RUNTIME_TOOLS[@]}"; do
+        if grep -q "^$tool"$'\t' "$CACHE/runtimes.unavailable" 2>/dev/null; then continue; fi
+        tool_runs "$tool" || return 1
+    done
 }
 
 # --- mirror URI of this machine's own Debian sources -------------------------
@@ -167,20 +213,25 @@ download_and_unpack() {
 loader() { echo "$ROOT/usr/lib64/ld-linux-x86-64.so.2"; }
 libpath() { echo "$ROOT/usr/lib/$MULTIARCH:$ROOT/lib/$MULTIARCH"; }
 
-# Add $SUITE packages for any library skopeo still cannot find. ld.so --list
-# stops at the first missing library, so go round until nothing is missing.
+# Add $SUITE packages for any library BINARY (a path under $ROOT) still cannot
+# find. ld.so --list stops at the first missing library, so go round until
+# nothing is missing. Prints the reason and fails if that cannot be done.
 ensure_libs() {
-    local out so
-    for _ in 1 2 3 4 5 6; do
-        out=$("$(loader)" --library-path "$(libpath)" --list "$ROOT/usr/bin/skopeo" 2>&1 || true)
+    local bin=$1 out so
+    for _ in 1 2 3 4 5 6 7 8; do
+        out=$("$(loader)" --library-path "$(libpath)" --list "$ROOT/$bin" 2>&1 || true)
         so=$(printf '%s\n' "$out" |
              sed -n -e 's/.*error while loading shared libraries: \([^:]*\):.*/\1/p' \
                     -e 's/^[[:space:]]*\([^ ]*\) => not found.*/\1/p' | head -n 1)
         [ -n "$so" ] || return 0
-        [ -n "${SONAME_PKG[$so]:-}" ] || die "skopeo needs $so and no $SUITE package for it is known"
-        download_and_unpack "${SONAME_PKG[$so]}"
+        if [ -z "${SONAME_PKG[$so]:-}" ]; then
+            echo "${bin##*/} needs $so and no $SUITE package for it is known"
+            return 1
+        fi
+        download_and_unpack "${SONAME_PKG[$so]}" || { echo "download of ${SONAME_PKG[$so]} failed"; return 1; }
     done
-    die "could not satisfy skopeo's libraries: $out"
+    echo "could not satisfy the libraries of ${bin##*/}: $out"
+    return 1
 }
 
 write_wrappers() {
@@ -212,11 +263,13 @@ fetch_peers() {
     command -v dpkg-deb >/dev/null || die "dpkg-deb not found"
     command -v apt-get >/dev/null || die "apt-get not found"
     apt_update_suite
-    rm -rf "$ROOT" "$DEB_DIR" "$BIN" "$CACHE/versions.new"
+    rm -rf "$ROOT" "$DEB_DIR" "$BIN" "$CACHE/versions.new" "$CACHE/etc" \
+           "$CACHE/runtimes.done" "$CACHE/runtimes.unavailable"
     mkdir -p "$ROOT" "$DEB_DIR"
     download_and_unpack "${BASE_PKGS[@]}"
     [ -x "$(loader)" ] || die "no dynamic loader at $(loader)"
-    ensure_libs
+    local why
+    why=$(ensure_libs usr/bin/skopeo) || die "$why"
     mv -f "$CACHE/versions.new" "$CACHE/versions"
     # Unpacked: drop the .debs and package lists to keep the cache small.
     rm -rf "$DEB_DIR" "$APT_DIR/lists" "$APT_DIR/cache"
@@ -226,6 +279,129 @@ fetch_peers() {
         LD_BIND_NOW=1 "$BIN/skopeo" --version >&2 || true
         die "unpacked cosign/skopeo do not run"
     fi
+}
+
+# --- the pulling clients -----------------------------------------------------
+
+# Records that TOOL cannot run here, and why (replacing an older reason).
+unavailable() {
+    local tool=$1 why=$2 f="$CACHE/runtimes.unavailable"
+    { grep -v "^$tool"$'\t' "$f" 2>/dev/null || true; printf '%s\t%s\n' "$tool" "$why"; } >"$f.new"
+    mv -f "$f.new" "$f"
+}
+
+# trixie's patchelf, run under trixie's loader (it needs glibc 2.38).
+patchelf_() {
+    "$(loader)" --library-path "$(libpath)" "$ROOT/usr/bin/patchelf" "$@"
+}
+
+# Writes trixie's loader and library dir into BINARY itself. A wrapper that
+# runs the binary through ld.so (as for skopeo) is not enough for podman:
+# containers/storage re-executes /proc/self/exe to unpack layers, and under
+# such a wrapper that is ld.so, which then fails with "cannot read file data:
+# Error 21". The run path is set first, in a call of its own: setting both in
+# one patchelf 0.18 call leaves the Go binary crashing at start (SIGSEGV).
+patch_elf() {
+    local bin="$ROOT/$1"
+    patchelf_ --force-rpath --set-rpath "$ROOT/usr/lib/$MULTIARCH:$ROOT/lib/$MULTIARCH" "$bin" >>"$LOG" 2>&1 &&
+        patchelf_ --set-interpreter "$(loader)" "$bin" >>"$LOG" 2>&1
+}
+
+write_runtime_wrappers() {
+    local tool
+    mkdir -p "$BIN" "$CACHE/etc"
+    # Go binaries that need only glibc >= 2.34: run as they are.
+    for tool in oras containerd ctr; do
+        cat >"$BIN/$tool.new" <<EOF
+#!/bin/sh
+# $tool from Debian trixie, unpacked by tests/peers/fetch-peers.sh
+R=\$(dirname "\$(readlink -f "\$0")")/../root
+exec "\$R/usr/bin/$tool" "\$@"
+EOF
+    done
+    # podman finds its helpers through containers.conf; a caller's own
+    # CONTAINERS_CONF replaces this one, CONTAINERS_CONF_OVERRIDE adds to it.
+    cat >"$CACHE/etc/containers.conf" <<EOF
+# Written by tests/peers/fetch-peers.sh: where the unpacked podman's helpers are.
+[engine]
+conmon_path = ["$ROOT/usr/bin/conmon"]
+helper_binaries_dir = ["$ROOT/usr/lib/podman"]
+runtime = "crun"
+
+[engine.runtimes]
+crun = ["$ROOT/usr/bin/crun"]
+EOF
+    cat >"$BIN/podman.new" <<'EOF'
+#!/bin/sh
+# podman from Debian trixie, unpacked by tests/peers/fetch-peers.sh, with
+# trixie's loader written into the binary (it re-executes itself).
+C=$(dirname "$(readlink -f "$0")")/..
+: "${CONTAINERS_CONF:=$C/etc/containers.conf}"
+export CONTAINERS_CONF
+exec "$C/root/usr/bin/podman" "$@"
+EOF
+    for tool in "${RUNTIME_TOOLS[@]}"; do
+        chmod 755 "$BIN/$tool.new"
+        mv -f "$BIN/$tool.new" "$BIN/$tool"
+    done
+}
+
+# podman starts its whole runtime (storage, conmon and crun probes, netavark)
+# for any command: `info` on throw-away dirs proves the set is complete.
+podman_starts() {
+    local t rc=0
+    t=$(mktemp -d)
+    PODMAN_IGNORE_CGROUPSV1_WARNING=1 \
+        "$BIN/podman" --root "$t/root" --runroot "$t/run" --tmpdir "$t/tmp" \
+        --storage-driver vfs info >"$t/out" 2>&1 || rc=$?
+    if [ $rc -ne 0 ]; then
+        cat "$t/out" >>"$LOG"
+        tail -n 1 "$t/out"
+    fi
+    rm -rf "$t"
+    return $rc
+}
+
+fetch_runtimes() {
+    local why bin tool
+    echo "--- runtimes" >>"$LOG"
+    rm -f "$CACHE/runtimes.done" "$CACHE/runtimes.unavailable" "$CACHE/versions.new"
+    mkdir -p "$DEB_DIR"
+    if ! (apt_update_suite) >>"$LOG" 2>&1 || ! (download_and_unpack "${RUNTIME_PKGS[@]}") >>"$LOG" 2>&1; then
+        # Likely passing (network, mirror): recorded, and tried again next run.
+        for tool in "${RUNTIME_TOOLS[@]}"; do
+            unavailable "$tool" "the $SUITE packages could not be downloaded (see $LOG)"
+        done
+        rm -rf "$DEB_DIR" "$CACHE/versions.new" "$APT_DIR/lists" "$APT_DIR/cache"
+        return 0
+    else
+        for bin in "${PATCHED_BINS[@]}"; do
+            if ! why=$(ensure_libs "$bin"); then
+                unavailable podman "$why"
+            elif ! patch_elf "$bin"; then
+                unavailable podman "patchelf could not set the loader of ${bin##*/} (see $LOG)"
+            fi
+        done
+        write_runtime_wrappers
+        for tool in "${RUNTIME_TOOLS[@]}"; do
+            grep -q "^$tool"$'\t' "$CACHE/runtimes.unavailable" 2>/dev/null && continue
+            if ! tool_runs "$tool"; then
+                why=$(LD_BIND_NOW=1 "$BIN/$tool" "$([ "$tool" = oras ] && echo version || echo --version)" 2>&1 | tail -n 1 || true)
+                unavailable "$tool" "$tool --version fails here: ${why:-no output}"
+            elif [ "$tool" = podman ] && ! why=$(podman_starts); then
+                unavailable podman "podman cannot start here: $why"
+            fi
+        done
+    fi
+    if [ -f "$CACHE/versions.new" ]; then
+        cat "$CACHE/versions" "$CACHE/versions.new" 2>/dev/null |
+            awk '{ v[$1] = $0; if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 } }
+                 END { for (i = 1; i <= n; i++) print v[order[i]] }' >"$CACHE/versions.tmp"
+        mv -f "$CACHE/versions.tmp" "$CACHE/versions"
+        rm -f "$CACHE/versions.new"
+    fi
+    rm -rf "$DEB_DIR" "$APT_DIR/lists" "$APT_DIR/cache"
+    touch "$CACHE/runtimes.done"
 }
 
 POLICY_RC_CREATED=
@@ -268,12 +444,25 @@ main() {
     if ! wrappers_work; then
         fetch_peers
     fi
+    if ! runtimes_ready; then
+        fetch_runtimes
+    fi
     ensure_registry
-    local cv sv
+    local cv sv rt tool v
     cv=$(awk '$1 == "cosign" { print $2 }' "$CACHE/versions" 2>/dev/null)
     sv=$("$BIN/skopeo" --version 2>/dev/null | awk '{ print $NF }')
     cv=${cv%%-*}; cv=${cv%%+*}
-    echo "peers: cosign v${cv:-unknown} skopeo v${sv:-unknown} in $CACHE"
+    rt=
+    for tool in oras podman containerd; do
+        if grep -q "^$tool"$'\t' "$CACHE/runtimes.unavailable" 2>/dev/null; then
+            rt="$rt $tool (unavailable: $(awk -F'\t' -v t="$tool" '$1 == t { print $2 }' "$CACHE/runtimes.unavailable"))"
+        else
+            v=$(awk -v t="$tool" '$1 == t { print $2 }' "$CACHE/versions" 2>/dev/null)
+            v=${v%%-*}; v=${v%%+*}; v=${v%%~*}
+            rt="$rt $tool v${v:-unknown}"
+        fi
+    done
+    echo "peers: cosign v${cv:-unknown} skopeo v${sv:-unknown}$rt in $CACHE"
 }
 
 main "$@"

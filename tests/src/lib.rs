@@ -1,6 +1,7 @@
 //! Test harness for vouch's end-to-end tests: a real `docker-registry` on loopback, test
 //! images written as OCI layouts or pushed over the distribution API, the real `vouch`
-//! binary, and the peer tools (cosign, skopeo) fetched by `tests/peers/fetch-peers.sh`.
+//! binary, the peer tools (cosign, skopeo) fetched by `tests/peers/fetch-peers.sh`, and
+//! the pulling clients (skopeo, podman, oras, containerd) a registry mirror must serve.
 #![forbid(unsafe_code)]
 
 pub mod auth;
@@ -10,6 +11,7 @@ pub mod image;
 mod net;
 pub mod peers;
 pub mod registry;
+pub mod runtimes;
 pub mod sigstore;
 pub mod tls;
 pub mod token_server;
