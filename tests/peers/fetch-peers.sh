@@ -433,6 +433,16 @@ ensure_registry() {
     fi
 }
 
+# deploy/kubernetes/gen-certs.sh, which tests/tests/kubernetes_manifests.rs runs, needs openssl.
+ensure_openssl() {
+    command -v openssl >/dev/null 2>&1 && return 0
+    export DEBIAN_FRONTEND=noninteractive
+    as_root apt-get install -y -q --no-install-recommends openssl >>"$LOG" 2>&1 ||
+        { as_root apt-get update -q >>"$LOG" 2>&1 || true
+          as_root apt-get install -y -q --no-install-recommends openssl >>"$LOG" 2>&1 || true; }
+    command -v openssl >/dev/null 2>&1 || die "could not install openssl"
+}
+
 main() {
     mkdir -p "$CACHE"
     CACHE=$(cd "$CACHE" && pwd)
@@ -448,6 +458,7 @@ main() {
         fetch_runtimes
     fi
     ensure_registry
+    ensure_openssl
     local cv sv rt tool v
     cv=$(awk '$1 == "cosign" { print $2 }' "$CACHE/versions" 2>/dev/null)
     sv=$("$BIN/skopeo" --version 2>/dev/null | awk '{ print $NF }')

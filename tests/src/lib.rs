@@ -8,6 +8,7 @@ pub mod auth;
 pub mod fault_proxy;
 pub mod hostile;
 pub mod image;
+pub mod kube;
 mod net;
 pub mod peers;
 pub mod registry;
