@@ -1,6 +1,6 @@
 //! Instants as seconds + nanoseconds since the Unix epoch (UTC), and the text forms we read.
 //!
-//! RFC 3339 goes through vouch's one reader (`vouch_policy::parse_rfc3339`, on jiff); X.509
+//! RFC 3339 goes through vouch's one reader and writer (`vouch_time`, on jiff); X.509
 //! validity times come decoded from `x509-cert`. What is vouch's own here is RFC 3161's
 //! GeneralizedTime with a fraction of a second, which `der` does not read (DER certificates
 //! forbid fractions; timestamp tokens allow them).
@@ -40,7 +40,7 @@ impl UnixTime {
         self.nanos
     }
 
-    fn from_span(t: jiff::SignedDuration) -> Self {
+    fn from_span(t: vouch_time::SignedDuration) -> Self {
         // jiff gives the fraction the sign of the seconds; ours is never negative, so an
         // instant before 1970 borrows a second.
         let (secs, nanos) = match t.subsec_nanos() {
@@ -55,7 +55,7 @@ impl UnixTime {
 
     /// RFC 3339 with `Z` or a numeric offset, as protobuf JSON writes `Timestamp`.
     pub fn parse_rfc3339(s: &str) -> Option<UnixTime> {
-        vouch_policy::parse_rfc3339(s).ok().map(Self::from_span)
+        vouch_time::parse_rfc3339(s).ok().map(Self::from_span)
     }
 
     /// ASN.1 GeneralizedTime `YYYYMMDDHHMMSS[.f+]Z` (RFC 3161 allows fractions; at most nine
@@ -101,8 +101,9 @@ impl UnixTime {
 
 impl fmt::Display for UnixTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let span = jiff::SignedDuration::new(self.secs, i32::try_from(self.nanos).unwrap_or(0));
-        match vouch_policy::format_rfc3339(span) {
+        let span =
+            vouch_time::SignedDuration::new(self.secs, i32::try_from(self.nanos).unwrap_or(0));
+        match vouch_time::format_rfc3339(span) {
             Some(t) => f.write_str(&t),
             // Outside the years 0000 to 9999: no certificate or log writes such a time.
             None => write!(f, "@{}.{:09}", self.secs, self.nanos),
