@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
 
 use base64::Engine as _;
@@ -128,7 +128,7 @@ impl Cache {
     pub fn put(&self, subject: &str, entry: &Entry) {
         let path = self.path_for(subject);
         let Some(dir) = path.parent() else { return };
-        if create_private_dir(dir).is_err() {
+        if vouch_fs::create_private_dir(dir).is_err() {
             return;
         }
         let mut entry = entry.clone();
@@ -149,7 +149,7 @@ impl Cache {
             return;
         }
         // A cache entry may be lost in a crash (it is read again), so no flush to disk.
-        if crate::atomic_file::replace(&path, &bytes, 0o666, false).is_err() {
+        if vouch_fs::replace(&path, &bytes, 0o666, false).is_err() {
             return;
         }
         *self.wrote.lock().unwrap_or_else(|p| p.into_inner()) = true;
@@ -296,17 +296,10 @@ impl Entry {
     }
 }
 
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     fn cache(dir: &Path, mode: CacheMode) -> Cache {
         Cache {

@@ -8,7 +8,6 @@
 #![forbid(unsafe_code)]
 
 pub mod args;
-mod atomic_file;
 pub mod batch;
 pub mod bundle;
 pub mod cache;

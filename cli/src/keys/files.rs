@@ -1,8 +1,8 @@
 //! Key files on disk: `PREFIX.key` (encrypted, mode 0600) and `PREFIX.pub`.
 
 use std::ffi::OsString;
-use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::fs::File;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
@@ -157,7 +157,7 @@ fn write_file(path: &Path, contents: &[u8], mode: u32, force: bool) -> Result<()
         error,
     };
     if !force {
-        return create_and_write(path, contents, mode).map_err(|e| {
+        return vouch_fs::create_new(path, contents, mode).map_err(|e| {
             if e.kind() == io::ErrorKind::AlreadyExists {
                 KeyError::AlreadyExists(path.to_path_buf())
             } else {
@@ -165,22 +165,7 @@ fn write_file(path: &Path, contents: &[u8], mode: u32, force: bool) -> Result<()
             }
         });
     }
-    crate::atomic_file::replace(path, contents, mode, true).map_err(write_err)
-}
-
-fn create_and_write(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(mode);
-    }
-    #[cfg(not(unix))]
-    let _ = mode;
-    let mut file = options.open(path)?;
-    file.write_all(contents)?;
-    file.sync_all()
+    vouch_fs::replace(path, contents, mode, true).map_err(write_err)
 }
 
 #[cfg(all(test, unix))]

@@ -359,7 +359,7 @@ fn write_private(path: &Path, value: &serde_json::Value) -> std::io::Result<()> 
         std::fs::create_dir_all(dir)?;
     }
     let bytes = Zeroizing::new(serde_json::to_vec_pretty(value).unwrap_or_default());
-    crate::atomic_file::replace(path, &bytes, 0o600, true)
+    vouch_fs::replace(path, &bytes, 0o600, true)
 }
 
 #[cfg(test)]

@@ -258,7 +258,7 @@ fn read_bounded(path: &Path, max: usize) -> Result<Vec<u8>, ReadError> {
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    crate::atomic_file::replace(path, bytes, 0o666, true)
+    vouch_fs::replace(path, bytes, 0o666, true)
 }
 
 #[cfg(test)]

@@ -1,7 +1,14 @@
+//! Writing files the way keys, credentials, OCI layouts and the verification cache need it.
+//!
 //! Replacing a file atomically, the one way vouch does it: a temporary file in the same
 //! directory, written (and flushed to disk when asked), then renamed over the target by
 //! tempfile's `persist`. A reader sees the old file or the new one, never part of one; a failed
-//! write leaves no temporary file behind (tempfile removes it on drop).
+//! write leaves no temporary file behind (tempfile removes it on drop). Beside it, creating a
+//! file that must not exist yet, and a directory only its owner may enter, with their modes
+//! set at creation (never loosened, then tightened).
+//!
+//! Trust boundary: the local file system. Nothing here reads what it writes back.
+#![forbid(unsafe_code)]
 
 use std::io::{self, Write as _};
 use std::path::Path;
@@ -9,7 +16,7 @@ use std::path::Path;
 /// Replaces (or creates) `path` with `bytes`. `mode` is the new file's permission bits (the
 /// umask still applies), so an old file's looser mode is never inherited; `sync` flushes the
 /// data to disk before the rename.
-pub(crate) fn replace(path: &Path, bytes: &[u8], mode: u32, sync: bool) -> io::Result<()> {
+pub fn replace(path: &Path, bytes: &[u8], mode: u32, sync: bool) -> io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -30,6 +37,32 @@ pub(crate) fn replace(path: &Path, bytes: &[u8], mode: u32, sync: bool) -> io::R
     }
     file.persist(path).map_err(|e| e.error)?;
     Ok(())
+}
+
+/// Creates `path` with `mode` and writes `contents`, flushed to disk; fails if `path` exists
+/// (`create_new`), so nothing is ever overwritten.
+pub fn create_new(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(mode);
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    let mut file = options.open(path)?;
+    file.write_all(contents)?;
+    file.sync_all()
+}
+
+/// Creates `dir` and its missing parents, those it creates with mode 0700.
+pub fn create_private_dir(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
 }
 
 #[cfg(all(test, unix))]
