@@ -14,7 +14,6 @@ use crate::args::{
 use crate::bundle::{TrustedRoot, UnixTime};
 use crate::cache::{Cache, CacheMode};
 use crate::deploy::{Sourced, Sources};
-use crate::keys::{self, Algorithm, PrivateKey};
 use crate::policy_verify::{
     LoadedPolicy, PlatformSelector, PolicyImageReport, PolicyLoadError, PolicyRun, judgement_time,
     load_policy, read_text, render_report, verify_with_policy,
@@ -27,6 +26,7 @@ use crate::verify::{
     BundleSource, Expectations, ImageReport, KeylessMatcher, TextMatch, TrustedKey, short_id,
     verify_image,
 };
+use vouch_keys::{self as keys, Algorithm, PrivateKey};
 
 /// Documented exit codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

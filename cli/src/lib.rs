@@ -13,7 +13,6 @@ pub mod bundle;
 pub mod cache;
 pub mod commands;
 pub mod deploy;
-pub mod keys;
 pub mod oci;
 pub mod payload;
 pub mod pin;

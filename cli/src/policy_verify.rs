@@ -12,7 +12,6 @@ use vouch_policy::{
 
 use crate::bundle::{TrustedRoot, UnixTime};
 use crate::cache::{Cache, Entry};
-use crate::keys::{self, PublicKey};
 use crate::oci::{self, Platform};
 use crate::reference::{self, Digest, ImageRef};
 use crate::referrers::FetchedBundle;
@@ -22,6 +21,7 @@ use crate::verify::{
     cache_subject, deferred_bundles, fetch_signatures, judge_bundle, judge_layer,
     likely_payload_references, remember, resolve_for_verify,
 };
+use vouch_keys::{self as keys, PublicKey};
 
 /// A validated policy and the keys its signers name.
 pub struct LoadedPolicy {

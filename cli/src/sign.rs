@@ -10,7 +10,6 @@ use base64::Engine as _;
 use serde::Serialize;
 
 use crate::bundle::build::{image_statement, key_signed_bundle};
-use crate::keys::PrivateKey;
 use crate::oci::{self, Limits, SignatureLayer};
 use crate::payload;
 use crate::reference::{Digest, ImageRef};
@@ -19,6 +18,7 @@ use crate::resolve::resolve;
 use crate::store::{Fetched, Lookup, Repo, StoreError, Stores};
 use crate::verify::{SignatureJudge, TrustedKey, judge_bundle};
 use tokio::sync::{Semaphore, SemaphorePermit};
+use vouch_keys::PrivateKey;
 
 /// How many read-merge-write rounds to try before giving up on a contended `.sig` tag.
 const MAX_ROUNDS: u32 = 30;

@@ -140,7 +140,7 @@ fn run(case: &Case) -> Result<String, String> {
             issuer: i.clone(),
         },
         Policy::KeyFile(p) => {
-            IdentityPolicy::Key(vouch::keys::load_public_key(p).map_err(|e| format!("key: {e}"))?)
+            IdentityPolicy::Key(vouch_keys::load_public_key(p).map_err(|e| format!("key: {e}"))?)
         }
     };
     let bundle = read(&case.bundle);

@@ -4,10 +4,10 @@
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
-use vouch::keys::PublicKey;
 use vouch::oci::Descriptor;
 use vouch::reference::Digest;
 use vouch::verify::{FetchedLayer, SignatureJudge, TrustedKey, judge_layer};
+use vouch_keys::PublicKey;
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Serialize;
 
 use super::dsse::{IN_TOTO_PAYLOAD_TYPE, pae};
-use crate::keys::PrivateKey;
+use vouch_keys::PrivateKey;
 
 /// The predicate type of a cosign v3 image signature.
 pub const SIGN_PREDICATE_TYPE: &str = "https://sigstore.dev/cosign/sign/v1";
@@ -118,7 +118,7 @@ mod tests {
         Artifact, BundleError, IdentityPolicy, TrustedRoot, VerifyOptions, verify_bundle,
         verify_bundle_with,
     };
-    use crate::keys::Algorithm;
+    use vouch_keys::Algorithm;
 
     #[test]
     fn untimed_key_bundles_verify_only_when_allowed() {

@@ -7,7 +7,7 @@ use anyhow::{Context, anyhow};
 use super::{Artifact, IdentityPolicy, TrustedRoot, verify_bundle};
 use crate::args::{OutputFormat, VerifyBundleArgs};
 use crate::commands::{Exit, Failure};
-use crate::keys;
+use vouch_keys as keys;
 
 /// Snapshot of the Sigstore public-good (production) trusted root, used when no
 /// `--trusted-root` is given (vouch does not fetch TUF metadata). From sigstore-python's

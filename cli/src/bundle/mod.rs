@@ -34,7 +34,7 @@ pub use time::UnixTime;
 pub use trust_root::{TimeRange, TrustRootError, TrustedRoot};
 pub use verify::{verify_bundle, verify_bundle_with};
 
-use crate::keys::PublicKey;
+use vouch_keys::PublicKey;
 
 /// What the `certificate` fuzz target compares: the SAN identities and OIDC issuer vouch reads,
 /// whether the SCT list parses, and for each CA and TSA chain of the root whether the path

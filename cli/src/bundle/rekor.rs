@@ -8,7 +8,7 @@ use super::b64;
 use super::crypto::HashAlgorithm;
 use super::dsse;
 use super::model::{Envelope, KindVersion};
-use crate::keys::PublicKey;
+use vouch_keys::PublicKey;
 
 /// What the bundle signed.
 pub(crate) enum Content<'a> {
@@ -90,7 +90,7 @@ fn hex_hash(v: &Value, path: &[&str]) -> Result<(HashAlgorithm, Vec<u8>), String
 
 fn proto_hash(v: &Value, path: &[&str]) -> Result<(HashAlgorithm, Vec<u8>), String> {
     let alg = text(v, &[path, &["algorithm"]].concat())?;
-    let alg = HashAlgorithm::from_proto(alg)
+    let alg = super::crypto::hash_from_proto(alg)
         .ok_or_else(|| format!("log entry hash algorithm {alg:?} unsupported"))?;
     Ok((alg, bytes(v, &[path, &["digest"]].concat())?))
 }

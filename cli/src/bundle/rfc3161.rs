@@ -18,7 +18,7 @@ use x509_cert::ext::Extensions;
 use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::spki::AlgorithmIdentifierOwned;
 
-use super::crypto::{HashAlgorithm, Scheme};
+use super::crypto::HashAlgorithm;
 use super::time::UnixTime;
 use super::trust_root::Authority;
 use super::x509::{self, Certificate, EKU_TIME_STAMPING, EXT_EXTENDED_KEY_USAGE};
@@ -94,7 +94,8 @@ fn bad(e: impl std::fmt::Display) -> String {
 }
 
 fn digest_algorithm(alg: &AlgorithmIdentifierOwned) -> Result<HashAlgorithm, String> {
-    HashAlgorithm::from_oid(&alg.oid).ok_or_else(|| "unsupported timestamp digest algorithm".into())
+    super::crypto::hash_from_oid(&alg.oid)
+        .ok_or_else(|| "unsupported timestamp digest algorithm".into())
 }
 
 /// The elements of a constructed value, each as received.
@@ -229,7 +230,8 @@ pub(crate) fn verify(
         (None, None) => tst_der.to_vec(),
         _ => return Err(bad("signed attributes")),
     };
-    let scheme = Scheme::from_algorithm(&signer.signature_algorithm.oid, Some(digest))?;
+    let scheme =
+        super::crypto::scheme_from_algorithm(&signer.signature_algorithm.oid, Some(digest))?;
 
     let mut errors = Vec::new();
     for tsa in tsas {

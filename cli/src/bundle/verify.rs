@@ -148,7 +148,7 @@ pub(crate) fn verify_parsed(
         match (&bundle.message_signature, &bundle.dsse_envelope) {
             (Some(ms), None) => {
                 let algorithm = match &ms.message_digest {
-                    Some(md) => HashAlgorithm::from_proto(&md.algorithm).ok_or_else(|| {
+                    Some(md) => super::crypto::hash_from_proto(&md.algorithm).ok_or_else(|| {
                         shape(format!("unsupported digest algorithm {:?}", md.algorithm))
                     })?,
                     None => key.default_hash(),
@@ -771,7 +771,7 @@ mod tests {
             let err = verify_bundle(&bytes, &a_txt(), &policy, &prod).expect_err("policy");
             assert_eq!(err.phase(), Phase::Policy, "{err}");
         }
-        let key = crate::keys::PublicKey::from_pem_or_der(&vector(
+        let key = vouch_keys::PublicKey::from_pem_or_der(&vector(
             "sigstore-conformance/test/assets/bundle-verify/managed-key-happy-path/key.pub",
         ))
         .expect("key");

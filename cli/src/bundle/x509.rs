@@ -14,7 +14,7 @@ use rustls_pki_types::CertificateDer;
 use spki::ObjectIdentifier;
 use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectKeyIdentifier};
 
-use super::crypto::{Scheme, VerifyKey};
+use super::crypto::VerifyKey;
 use super::time::UnixTime;
 
 pub(crate) const EXT_BASIC_CONSTRAINTS: ObjectIdentifier =
@@ -160,7 +160,8 @@ impl Certificate {
 
     /// Check this certificate's signature with `issuer`'s key.
     pub(crate) fn verify_signed_by(&self, issuer: &Certificate) -> Result<(), String> {
-        let scheme = Scheme::from_algorithm(&self.parsed.signature_algorithm().oid, None)?;
+        let scheme =
+            super::crypto::scheme_from_algorithm(&self.parsed.signature_algorithm().oid, None)?;
         let signature = self
             .parsed
             .signature()
@@ -386,7 +387,7 @@ pub(crate) fn subject_key_id(cert: &Certificate) -> Option<Vec<u8>> {
 /// Split a PEM text into the DER of each CERTIFICATE block (other blocks are skipped).
 pub(crate) fn pem_certificates(text: &str) -> Result<Vec<Vec<u8>>, String> {
     let mut out = Vec::new();
-    for block in crate::keys::pem::blocks_labelled(text, "CERTIFICATE") {
+    for block in vouch_keys::pem::blocks_labelled(text, "CERTIFICATE") {
         out.push(block.map_err(|e| e.to_string())?.der.to_vec());
     }
     Ok(out)

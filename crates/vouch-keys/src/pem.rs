@@ -8,9 +8,11 @@ use zeroize::Zeroizing;
 use super::KeyError;
 
 /// One decoded PEM block. The body may be a private key, hence `Zeroizing`.
-pub(crate) struct Block {
-    pub(crate) label: String,
-    pub(crate) der: Zeroizing<Vec<u8>>,
+pub struct Block {
+    /// The label, e.g. `CERTIFICATE`.
+    pub label: String,
+    /// The decoded body.
+    pub der: Zeroizing<Vec<u8>>,
 }
 
 // Only the label and size: the body may be a private key.
@@ -55,7 +57,7 @@ pub(crate) fn blocks(text: &str) -> impl Iterator<Item = Result<Block, KeyError>
 }
 
 /// Every block labelled `label` in `text` (blocks with other labels are not looked at).
-pub(crate) fn blocks_labelled<'t>(
+pub fn blocks_labelled<'t>(
     text: &'t str,
     label: &str,
 ) -> impl Iterator<Item = Result<Block, KeyError>> + 't {

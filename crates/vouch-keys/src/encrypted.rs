@@ -399,7 +399,7 @@ mod tests {
                 assert!(pem.starts_with("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n"));
                 assert!(pem.ends_with("-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n"));
 
-                let body = crate::keys::pem::decode_first(&pem).expect("pem");
+                let body = crate::pem::decode_first(&pem).expect("pem");
                 let v: serde_json::Value = serde_json::from_slice(&body.der).expect("json");
                 assert_eq!(v["kdf"]["name"], "scrypt");
                 assert_eq!(

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 /// Absolute path of a file under `tests/vectors`.
 pub(crate) fn path(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/vectors")
+        .join("../../tests/vectors")
         .join(rel)
 }
 

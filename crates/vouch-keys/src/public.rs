@@ -351,8 +351,7 @@ mod tests {
             assert!(matches!(err, KeyError::PrivateKeyGiven), "{rel}: {err}");
             assert_eq!(err.to_string(), "this is a private key; pass the .pub file");
         }
-        let pkcs8_der =
-            crate::keys::PrivateKey::generate(crate::keys::Algorithm::EcdsaP256).to_pkcs8_der();
+        let pkcs8_der = crate::PrivateKey::generate(crate::Algorithm::EcdsaP256).to_pkcs8_der();
         assert!(matches!(
             PublicKey::from_der(&pkcs8_der),
             Err(KeyError::PrivateKeyGiven)
@@ -434,7 +433,7 @@ mod tests {
 
     #[test]
     fn rsa_signature_size_is_checked() {
-        let key = crate::keys::PrivateKey::from_unencrypted_pem(&test_vectors::text(
+        let key = crate::PrivateKey::from_unencrypted_pem(&test_vectors::text(
             "cosign/extracted/pkg/cosign/keys_test/validrsa.pem",
         ))
         .expect("rsa");

@@ -1,13 +1,19 @@
-//! Signing keys: cosign-compatible encrypted private keys, public keys, passwords and key files.
+//! Signing keys: cosign-compatible encrypted private keys, public keys, passwords and key files,
+//! and [`VerifyKey`], the one verifying-key type every signature check of vouch goes through.
 //!
 //! Private keys are stored in the sigstore/cosign encrypted PEM format (scrypt + NaCl secretbox
 //! over PKCS#8), so keys made by `vouch keygen` work with cosign and vice versa.
+//!
+//! Trust boundary: key files, passwords and key material from certificates, trusted roots and
+//! log entries come in as untrusted bytes; what leaves is a parsed key that checks signatures,
+//! or a typed [`KeyError`]. Secrets are zeroized and never printed.
+#![forbid(unsafe_code)]
 
 mod encrypted;
 mod files;
 mod oids;
 mod password;
-pub(crate) mod pem;
+pub mod pem;
 mod private;
 mod public;
 #[cfg(test)]
@@ -23,7 +29,7 @@ pub use password::{obtain_password, password_from_env_or_file};
 pub use private::PrivateKey;
 pub use public::PublicKey;
 pub use verify_key::HashAlgorithm;
-pub(crate) use verify_key::{Scheme, VerifyKey};
+pub use verify_key::{Scheme, VerifyKey};
 
 /// Key algorithms `vouch keygen` can generate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]

@@ -58,18 +58,25 @@ impl HashAlgorithm {
 
 /// How a signature is made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Scheme {
+pub enum Scheme {
+    /// ECDSA (DER signature) over the message's digest.
     Ecdsa(HashAlgorithm),
+    /// Pure Ed25519.
     Ed25519,
+    /// RSA PKCS#1 v1.5 over the message's digest.
     RsaPkcs1(HashAlgorithm),
 }
 
 /// A public key that can check signatures.
 #[derive(Clone)]
-pub(crate) enum VerifyKey {
+pub enum VerifyKey {
+    /// ECDSA on NIST P-256.
     P256(p256::ecdsa::VerifyingKey),
+    /// ECDSA on NIST P-384.
     P384(p384::ecdsa::VerifyingKey),
+    /// Ed25519.
     Ed25519(ed25519_dalek::VerifyingKey),
+    /// RSA, of any size (key files add their own size rule).
     Rsa(rsa::PublicKey),
 }
 
@@ -89,7 +96,7 @@ pub(crate) enum Failure {
 impl VerifyKey {
     /// From a DER SubjectPublicKeyInfo: ECDSA P-256/P-384, Ed25519 or RSA of any size (key
     /// files add their own size rule).
-    pub(crate) fn from_spki_der(der: &[u8]) -> Result<Self, String> {
+    pub fn from_spki_der(der: &[u8]) -> Result<Self, String> {
         let spki = SubjectPublicKeyInfoRef::from_der(der).map_err(|e| e.to_string())?;
         let key = match spki.algorithm.oid {
             oids::EC_PUBLIC_KEY => match spki
@@ -118,7 +125,7 @@ impl VerifyKey {
         Ok(key)
     }
 
-    pub(crate) fn name(&self) -> &'static str {
+    pub fn name(&self) -> &'static str {
         match self {
             VerifyKey::P256(_) => "ecdsa-p256",
             VerifyKey::P384(_) => "ecdsa-p384",
@@ -129,7 +136,7 @@ impl VerifyKey {
 
     /// The hash this key signs messages with when nothing else says (cosign's and sigstore's
     /// defaults).
-    pub(crate) fn default_hash(&self) -> HashAlgorithm {
+    pub fn default_hash(&self) -> HashAlgorithm {
         match self {
             VerifyKey::P384(_) => HashAlgorithm::Sha384,
             _ => HashAlgorithm::Sha256,
@@ -137,7 +144,7 @@ impl VerifyKey {
     }
 
     /// The scheme used for raw-message signatures (DSSE, SET, checkpoints, artifacts).
-    pub(crate) fn default_scheme(&self) -> Scheme {
+    pub fn default_scheme(&self) -> Scheme {
         match self {
             VerifyKey::Ed25519(_) => Scheme::Ed25519,
             VerifyKey::Rsa(_) => Scheme::RsaPkcs1(HashAlgorithm::Sha256),
@@ -146,7 +153,7 @@ impl VerifyKey {
     }
 
     /// Verify `sig` over `msg` with `scheme`; an ECDSA signature must be DER.
-    pub(crate) fn verify(&self, scheme: Scheme, msg: &[u8], sig: &[u8]) -> Result<(), String> {
+    pub fn verify(&self, scheme: Scheme, msg: &[u8], sig: &[u8]) -> Result<(), String> {
         self.check(scheme, msg, sig, false)
             .map_err(|f| self.describe(f))
     }
@@ -261,7 +268,7 @@ impl VerifyKey {
     /// Verify `sig` over a message whose digest (under the scheme's hash) is `digest`. Only
     /// for messages known by their digest alone: ring verifies whole messages, so this is the
     /// RustCrypto path.
-    pub(crate) fn verify_prehashed(
+    pub fn verify_prehashed(
         &self,
         scheme: Scheme,
         digest: &[u8],
@@ -305,7 +312,7 @@ mod tests {
 
     #[test]
     fn ring_and_rustcrypto_agree_on_digest_and_message_forms() {
-        let key = crate::keys::PrivateKey::generate(crate::keys::Algorithm::EcdsaP256);
+        let key = crate::PrivateKey::generate(crate::Algorithm::EcdsaP256);
         let public = key.public_key();
         let verify_key = VerifyKey::from_spki_der(public.spki_der()).expect("key");
         let sig = key.sign(b"message");
