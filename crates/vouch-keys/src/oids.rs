@@ -1,6 +1,9 @@
-//! Object identifiers for the key types we accept, and readable names for the ones we reject.
+//! Object identifiers for the key types we accept, readable names for the ones we reject, and
+//! the RSA size rule public and private keys share.
 
 use pkcs8::ObjectIdentifier;
+
+use super::KeyError;
 
 /// id-ecPublicKey (RFC 5480).
 pub(crate) const EC_PUBLIC_KEY: ObjectIdentifier =
@@ -50,4 +53,13 @@ pub(crate) fn bit_length(be: &[u8]) -> usize {
         None => return 0,
     };
     (trimmed.len() - 1) * 8 + (8 - trimmed[0].leading_zeros() as usize)
+}
+
+/// Reject RSA moduli outside 2048..=4096 bits (cosign's limits).
+pub(crate) fn check_rsa_bits(bits: usize) -> Result<(), KeyError> {
+    if (2048..=4096).contains(&bits) {
+        Ok(())
+    } else {
+        Err(KeyError::RsaKeySize(bits))
+    }
 }

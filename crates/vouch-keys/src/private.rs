@@ -134,7 +134,7 @@ impl PrivateKey {
         const WHAT: &str = "RSA private key";
         // Check the size first so oversized keys get a size error, not a generic parse error.
         let parsed = rsa::pkcs1::RsaPrivateKeyRef::from_der(der).map_err(|e| malformed(WHAT, e))?;
-        check_rsa_bits(oids::bit_length(parsed.modulus.as_bytes()))?;
+        oids::check_rsa_bits(oids::bit_length(parsed.modulus.as_bytes()))?;
         let key = rsa::PrivateKey::from_pkcs1_der(der).map_err(|e| malformed(WHAT, e))?;
         Ok(PrivateKey(Inner::Rsa(Box::new(
             rsa::pkcs1v15::SigningKey::new(key),
@@ -232,15 +232,6 @@ impl fmt::Debug for PrivateKey {
             .field("algorithm", &self.algorithm_name())
             .field("key_id", &self.public_key().key_id())
             .finish_non_exhaustive()
-    }
-}
-
-/// Reject RSA moduli outside 2048..=4096 bits (cosign's limits).
-pub(crate) fn check_rsa_bits(bits: usize) -> Result<(), KeyError> {
-    if (2048..=4096).contains(&bits) {
-        Ok(())
-    } else {
-        Err(KeyError::RsaKeySize(bits))
     }
 }
 

@@ -8,7 +8,6 @@ use rsa::pkcs1::DecodeRsaPublicKey;
 use rsa::traits::PublicKeyParts;
 use sha2::{Digest as _, Sha256};
 
-use super::private::check_rsa_bits;
 use super::verify_key::{Failure, VerifyKey};
 use super::{KeyError, SignatureError, oids, pem};
 
@@ -123,7 +122,7 @@ impl PublicKey {
     fn from_pkcs1_der(der: &[u8]) -> Result<Self, KeyError> {
         const WHAT: &str = "RSA public key";
         let parsed = rsa::pkcs1::RsaPublicKeyRef::from_der(der).map_err(|e| malformed(WHAT, e))?;
-        check_rsa_bits(oids::bit_length(parsed.modulus.as_bytes()))?;
+        oids::check_rsa_bits(oids::bit_length(parsed.modulus.as_bytes()))?;
         let key = rsa::PublicKey::from_pkcs1_der(der).map_err(|e| malformed(WHAT, e))?;
         Ok(Self::from_material(VerifyKey::Rsa(key)))
     }
