@@ -8,7 +8,7 @@ use std::path::Path;
 
 use futures_util::stream::{self, StreamExt};
 
-use crate::reference::ImageRef;
+use vouch_oci::reference::ImageRef;
 
 /// Reads references, one per line, from a file or `-` (stdin); blank lines and `#` comments
 /// are skipped.

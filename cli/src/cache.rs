@@ -16,8 +16,8 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
-use crate::reference::Digest;
 use crate::referrers::FetchedBundle;
+use vouch_oci::reference::Digest;
 
 /// 2: entries may say there was no `.sig` tag, and hold bundles.
 const FORMAT: u32 = 2;

@@ -18,7 +18,6 @@ use crate::policy_verify::{
     LoadedPolicy, PlatformSelector, PolicyImageReport, PolicyLoadError, PolicyRun, judgement_time,
     load_policy, read_text, render_report, verify_with_policy,
 };
-use crate::reference::{self, ImageRef};
 use crate::referrers::{FetchedBundle, MAX_BUNDLE_BYTES};
 use crate::sign::{SignFormat, SignOptions, bundle_for_file, sign_image};
 use crate::store::{StoreOptions, Stores};
@@ -27,6 +26,7 @@ use crate::verify::{
     verify_image,
 };
 use vouch_keys::{self as keys, Algorithm, PrivateKey};
+use vouch_oci::reference::{self, ImageRef};
 
 /// Documented exit codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

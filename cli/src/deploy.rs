@@ -16,7 +16,7 @@ use vouch_deploy::{ExtractError, Extraction, Finding, Options};
 
 use crate::args::OutputFormat;
 use crate::commands::{Exit, Failure};
-use crate::reference::{self, ImageRef};
+use vouch_oci::reference::{self, ImageRef};
 
 /// `-f` and the flags that shape how files are read.
 #[derive(Debug, Clone, Default, Args)]

@@ -18,9 +18,9 @@ use crate::cache::{Cache, CacheMode};
 use crate::commands::{Exit, Failure, load_policy_or_fail, load_trusted_keys, print_json};
 use crate::deploy::{Located, PinArgs, load, parse_all};
 use crate::policy_verify::{PolicyRun, judgement_time, render_report, verify_with_policy};
-use crate::reference::{Digest, ImageRef};
 use crate::store::{StoreError, StoreOptions, Stores};
 use crate::verify::{BundleSource, Expectations, verify_image};
+use vouch_oci::reference::{Digest, ImageRef};
 
 /// One reference pinned (or to be pinned).
 #[derive(Debug, Serialize)]

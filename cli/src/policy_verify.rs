@@ -12,8 +12,6 @@ use vouch_policy::{
 
 use crate::bundle::{TrustedRoot, UnixTime};
 use crate::cache::{Cache, Entry};
-use crate::oci::{self, Platform};
-use crate::reference::{self, Digest, ImageRef};
 use crate::referrers::FetchedBundle;
 use crate::store::{Repo, StoreError, Stores};
 use crate::verify::{
@@ -22,6 +20,8 @@ use crate::verify::{
     likely_payload_references, remember, resolve_for_verify,
 };
 use vouch_keys::{self as keys, PublicKey};
+use vouch_oci::oci::{self, Platform};
+use vouch_oci::reference::{self, Digest, ImageRef};
 
 /// A validated policy and the keys its signers name.
 pub struct LoadedPolicy {

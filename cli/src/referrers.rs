@@ -7,10 +7,10 @@
 use std::collections::BTreeMap;
 
 use crate::bundle::build::{BUNDLE_V03_MEDIA_TYPE, SIGN_PREDICATE_TYPE};
-pub use crate::oci::ReferrerDescriptor;
-use crate::oci::{self, ImageManifest, Limits, ManifestError, ReferrersIndex};
-use crate::reference::Digest;
 use crate::store::{Fetched, Lookup, Repo, StoreError};
+pub use vouch_oci::oci::ReferrerDescriptor;
+use vouch_oci::oci::{self, ImageManifest, Limits, ManifestError, ReferrersIndex};
+use vouch_oci::reference::Digest;
 
 /// The artifact type of a bundle referrer (and its layer's media type).
 pub const BUNDLE_ARTIFACT_TYPE: &str = BUNDLE_V03_MEDIA_TYPE;

@@ -1,8 +1,8 @@
 //! Turning a reference into the one digest that will be judged or signed.
 
-use crate::oci::{self, Limits};
-use crate::reference::{Digest, ImageRef};
 use crate::store::{Fetched, Lookup, Repo, StoreError};
+use vouch_oci::oci::{self, Limits};
+use vouch_oci::reference::{Digest, ImageRef};
 
 /// A resolved image: its digest and (when fetched) its manifest.
 #[derive(Debug, Clone)]

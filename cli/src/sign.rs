@@ -10,15 +10,15 @@ use base64::Engine as _;
 use serde::Serialize;
 
 use crate::bundle::build::{image_statement, key_signed_bundle};
-use crate::oci::{self, Limits, SignatureLayer};
-use crate::payload;
-use crate::reference::{Digest, ImageRef};
 use crate::referrers::{self, BundleArtifact, EMPTY_CONFIG};
 use crate::resolve::resolve;
 use crate::store::{Fetched, Lookup, Repo, StoreError, Stores};
 use crate::verify::{SignatureJudge, TrustedKey, judge_bundle};
 use tokio::sync::{Semaphore, SemaphorePermit};
 use vouch_keys::PrivateKey;
+use vouch_oci::oci::{self, Limits, SignatureLayer};
+use vouch_oci::payload;
+use vouch_oci::reference::{Digest, ImageRef};
 
 /// How many read-merge-write rounds to try before giving up on a contended `.sig` tag.
 const MAX_ROUNDS: u32 = 30;

@@ -14,13 +14,13 @@ use crate::bundle::{
     UnixTime, VerifiedBundle, VerifyOptions, verify_bundle_with, verify_sig_layer,
 };
 use crate::cache::{Cache, CacheMode, Entry};
-use crate::oci::{self, Limits, SIGNATURE_ANNOTATION, SIMPLE_SIGNING};
-use crate::payload::{self, Payload};
-use crate::reference::{self, Digest, ImageRef};
 use crate::referrers::{FetchedBundle, fetch_bundles};
 use crate::resolve::resolve;
 use crate::store::{Lookup, Repo, StoreError, Stores};
 use vouch_keys::PublicKey;
+use vouch_oci::oci::{self, Limits, SIGNATURE_ANNOTATION, SIMPLE_SIGNING};
+use vouch_oci::payload::{self, Payload};
+use vouch_oci::reference::{self, Digest, ImageRef};
 
 /// Signature layers fetched at once for one image.
 const LAYER_FETCH_CONCURRENCY: usize = 16;

@@ -4,10 +4,10 @@
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
-use vouch::oci::Descriptor;
-use vouch::reference::Digest;
 use vouch::verify::{FetchedLayer, SignatureJudge, TrustedKey, judge_layer};
 use vouch_keys::PublicKey;
+use vouch_oci::oci::Descriptor;
+use vouch_oci::reference::Digest;
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -180,12 +180,12 @@ fn unacceptable_payloads_with_valid_signatures_are_refused() {
         let signature = std::fs::read_to_string(dir.join("signature.b64")).expect("sig");
         let layer = FetchedLayer {
             descriptor: Descriptor {
-                media_type: vouch::oci::SIMPLE_SIGNING.to_string(),
+                media_type: vouch_oci::oci::SIMPLE_SIGNING.to_string(),
                 digest: Digest::of(&payload).to_string(),
                 size: payload.len() as u64,
                 annotations: Some(
                     [(
-                        vouch::oci::SIGNATURE_ANNOTATION.to_string(),
+                        vouch_oci::oci::SIGNATURE_ANNOTATION.to_string(),
                         signature.trim().to_string(),
                     )]
                     .into(),

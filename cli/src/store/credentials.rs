@@ -138,7 +138,7 @@ impl CredentialSources {
 
 /// The key docker uses for a registry in config files.
 pub fn server_url(registry: &str) -> String {
-    if registry == crate::reference::DOCKER_HUB {
+    if registry == vouch_oci::reference::DOCKER_HUB {
         DOCKER_HUB_KEY.to_string()
     } else {
         registry.to_string()
@@ -188,7 +188,7 @@ fn find_entry<'a>(
                 .next()
                 .unwrap_or_default();
             host == registry
-                || (registry == crate::reference::DOCKER_HUB
+                || (registry == vouch_oci::reference::DOCKER_HUB
                     && matches!(host, "index.docker.io" | "registry-1.docker.io"))
         })
         .map(|(_, v)| v)

@@ -7,7 +7,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::{Fetched, Lookup, StoreError, check_digest};
-use crate::reference::Digest;
+use vouch_oci::reference::Digest;
 
 /// The annotation OCI layouts use for tags.
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
@@ -271,7 +271,7 @@ mod tests {
         let layout = Layout::create(dir.path()).expect("create");
         let manifest = br#"{"schemaVersion":2,"config":{"mediaType":"x","digest":"sha256:00","size":0},"layers":[]}"#;
         let digest = layout
-            .put_manifest("v1", manifest, crate::oci::OCI_MANIFEST)
+            .put_manifest("v1", manifest, vouch_oci::oci::OCI_MANIFEST)
             .expect("put");
         let got = layout
             .get_manifest(Lookup::Tag("v1"), 1 << 20)
@@ -287,7 +287,7 @@ mod tests {
         );
         // Retagging replaces the entry instead of adding a second one.
         let other = layout
-            .put_manifest("v1", b"{}", crate::oci::OCI_MANIFEST)
+            .put_manifest("v1", b"{}", vouch_oci::oci::OCI_MANIFEST)
             .expect("put");
         let got = layout
             .get_manifest(Lookup::Tag("v1"), 1 << 20)

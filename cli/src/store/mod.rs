@@ -8,8 +8,8 @@ pub mod registry;
 
 use std::sync::Arc;
 
-use crate::oci::{self, Limits};
-use crate::reference::{Digest, ImageRef};
+use vouch_oci::oci::{self, Limits};
+use vouch_oci::reference::{Digest, ImageRef};
 
 /// A manifest as fetched and checked.
 #[derive(Debug, Clone)]

@@ -10,9 +10,9 @@ use reqwest::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, LOCATION}
 
 use super::http::{BoundedReadError, Request, Transport, path_of, read_bounded};
 use super::{Fetched, Lookup, StoreError, check_digest};
-use crate::oci::MANIFEST_ACCEPT;
-use crate::reference::Digest;
 use reqwest::Url;
+use vouch_oci::oci::MANIFEST_ACCEPT;
+use vouch_oci::reference::Digest;
 
 const MAX_ERROR_BODY: usize = 4 * 1024;
 
@@ -318,7 +318,7 @@ impl RegistryRepo {
             let mut headers = HeaderMap::new();
             headers.insert(
                 ACCEPT,
-                reqwest::header::HeaderValue::from_static(crate::oci::OCI_INDEX),
+                reqwest::header::HeaderValue::from_static(vouch_oci::oci::OCI_INDEX),
             );
             let response = self
                 .send(&self.pull_scope(), Method::GET, &url, headers, None)

@@ -212,12 +212,15 @@ pub struct ReferrerDescriptor {
 /// A referrers index: an OCI image index whose entries are [`ReferrerDescriptor`]s.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct ReferrersIndex {
-    pub(crate) schema_version: u32,
+pub struct ReferrersIndex {
+    /// Always 2.
+    pub schema_version: u32,
+    /// `application/vnd.oci.image.index.v1+json`, when given.
     #[serde(default)]
-    pub(crate) media_type: Option<String>,
+    pub media_type: Option<String>,
+    /// The referrers.
     #[serde(default)]
-    pub(crate) manifests: Vec<ReferrerDescriptor>,
+    pub manifests: Vec<ReferrerDescriptor>,
 }
 
 /// An image index or Docker manifest list.

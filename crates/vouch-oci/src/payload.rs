@@ -209,7 +209,7 @@ mod tests {
     fn parses_shared_vector() {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../tests/vectors/containers-image/derived-simple-signing/cosign-key-valid/payload.json"
+            "/../../tests/vectors/containers-image/derived-simple-signing/cosign-key-valid/payload.json"
         );
         let bytes = std::fs::read(path).expect("vector present");
         let p = parse(&bytes).expect("parse");
