@@ -11,7 +11,6 @@ use crate::args::{
     Cli, Command, KeyCommand, KeygenAlgorithm, KeygenArgs, LoginArgs, OutputFormat, PolicyCommand,
     SignArgs, SignatureFormat, VerifyArgs,
 };
-use crate::bundle::{TrustedRoot, UnixTime};
 use crate::cache::{Cache, CacheMode};
 use crate::deploy::{Sourced, Sources};
 use crate::policy_verify::{
@@ -27,6 +26,7 @@ use crate::verify::{
 };
 use vouch_keys::{self as keys, Algorithm, PrivateKey};
 use vouch_oci::reference::{self, ImageRef};
+use vouch_sigstore::{TrustedRoot, UnixTime};
 
 /// Documented exit codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +82,7 @@ pub fn run(cli: Cli) -> Result<Exit, Failure> {
             let runtime = runtime()?;
             runtime.block_on(sign(args, options))
         }
-        Command::VerifyBundle(args) => crate::bundle::command::run(&args),
+        Command::VerifyBundle(args) => crate::verify_bundle::run(&args),
         Command::Verify(args) => {
             let options = store_options(&globals);
             let runtime = runtime()?;
@@ -839,7 +839,7 @@ async fn verify(args: VerifyArgs, options: StoreOptions) -> Result<Exit, Failure
         .transpose()?;
     let root = custom_root
         .as_ref()
-        .or_else(|| crate::bundle::command::production_root());
+        .or_else(|| vouch_sigstore::production_root());
     let unlogged_at = args.insecure_ignore_tlog.then(|| {
         let now = judgement_time(None).map(|t| t.unix()).unwrap_or(0);
         UnixTime::from_secs(now)

@@ -9,7 +9,6 @@
 
 pub mod args;
 pub mod batch;
-pub mod bundle;
 pub mod cache;
 pub mod commands;
 pub mod deploy;
@@ -20,3 +19,4 @@ pub mod resolve;
 pub mod sign;
 pub mod store;
 pub mod verify;
+pub mod verify_bundle;

@@ -352,7 +352,7 @@ async fn verify_all(args: &PinArgs, stores: &Stores, pinned: &[ImageRef]) -> Res
             cache: cache.as_ref(),
             bundles: BundleSource::for_run(&[], cache.as_ref(), false),
             keyless: &[],
-            root: crate::bundle::command::production_root(),
+            root: vouch_sigstore::production_root(),
             unlogged_at: None,
         };
         crate::batch::run_in_order(

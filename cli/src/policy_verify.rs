@@ -10,7 +10,6 @@ use vouch_policy::{
     DenyCause, Evaluation, ImageFacts, KeySource, Outcome, Policy, SignatureFact, Timestamp,
 };
 
-use crate::bundle::{TrustedRoot, UnixTime};
 use crate::cache::{Cache, Entry};
 use crate::referrers::FetchedBundle;
 use crate::store::{Repo, StoreError, Stores};
@@ -22,6 +21,7 @@ use crate::verify::{
 use vouch_keys::{self as keys, PublicKey};
 use vouch_oci::oci::{self, Platform};
 use vouch_oci::reference::{self, Digest, ImageRef};
+use vouch_sigstore::{TrustedRoot, UnixTime};
 
 /// A validated policy and the keys its signers name.
 pub struct LoadedPolicy {
@@ -135,7 +135,7 @@ pub fn load_policy(path: &Path) -> Result<LoadedPolicy, PolicyLoadError> {
     let policy = vouch_policy::validate_with_root(raw, &resolve, &resolve_root).map_err(invalid)?;
     let trusted_root = root
         .into_inner()
-        .or_else(|| crate::bundle::command::production_root().cloned());
+        .or_else(|| vouch_sigstore::production_root().cloned());
     let warnings = if policy.warnings().is_empty() {
         String::new()
     } else {

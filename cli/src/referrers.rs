@@ -6,10 +6,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::bundle::build::{BUNDLE_V03_MEDIA_TYPE, SIGN_PREDICATE_TYPE};
 use crate::store::{Fetched, Lookup, Repo, StoreError};
 pub use vouch_oci::oci::ReferrerDescriptor;
 use vouch_oci::oci::{self, ImageManifest, Limits, ManifestError, ReferrersIndex};
+use vouch_oci::oci::{BUNDLE_V03_MEDIA_TYPE, SIGN_PREDICATE_TYPE};
 use vouch_oci::reference::Digest;
 
 /// The artifact type of a bundle referrer (and its layer's media type).

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use serde::Serialize;
 
-use crate::bundle::build::{image_statement, key_signed_bundle};
 use crate::referrers::{self, BundleArtifact, EMPTY_CONFIG};
 use crate::resolve::resolve;
 use crate::store::{Fetched, Lookup, Repo, StoreError, Stores};
@@ -19,6 +18,7 @@ use vouch_keys::PrivateKey;
 use vouch_oci::oci::{self, Limits, SignatureLayer};
 use vouch_oci::payload;
 use vouch_oci::reference::{Digest, ImageRef};
+use vouch_sigstore::build::{image_statement, key_signed_bundle};
 
 /// How many read-merge-write rounds to try before giving up on a contended `.sig` tag.
 const MAX_ROUNDS: u32 = 30;
@@ -241,7 +241,7 @@ async fn attach_bundle(
         source: "signing key".into(),
     }];
     let judge = SignatureJudge {
-        root: crate::bundle::command::production_root(),
+        root: vouch_sigstore::production_root(),
         ..SignatureJudge::keys(&ours)
     };
     for (i, fetched) in existing.iter().enumerate() {
@@ -257,7 +257,7 @@ async fn attach_bundle(
         }
     }
     let bundle = build_bundle(identity, digest, options);
-    let created = crate::bundle::UnixTime::from_secs(
+    let created = vouch_sigstore::UnixTime::from_secs(
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)

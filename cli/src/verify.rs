@@ -8,19 +8,19 @@ use futures_util::StreamExt as _;
 use serde::Serialize;
 use vouch_policy::{Decision, KeyRequirement, KeylessIdentity, SubjectRegex, VerifiedSignature};
 
-use crate::bundle::build::SIGN_PREDICATE_TYPE;
-use crate::bundle::{
-    Artifact, BundleError, HashAlgorithm, IdentityPolicy, PolicyMismatch, SigLayer, TrustedRoot,
-    UnixTime, VerifiedBundle, VerifyOptions, verify_bundle_with, verify_sig_layer,
-};
 use crate::cache::{Cache, CacheMode, Entry};
 use crate::referrers::{FetchedBundle, fetch_bundles};
 use crate::resolve::resolve;
 use crate::store::{Lookup, Repo, StoreError, Stores};
 use vouch_keys::PublicKey;
+use vouch_oci::oci::SIGN_PREDICATE_TYPE;
 use vouch_oci::oci::{self, Limits, SIGNATURE_ANNOTATION, SIMPLE_SIGNING};
 use vouch_oci::payload::{self, Payload};
 use vouch_oci::reference::{self, Digest, ImageRef};
+use vouch_sigstore::{
+    Artifact, BundleError, HashAlgorithm, IdentityPolicy, PolicyMismatch, SigLayer, TrustedRoot,
+    UnixTime, VerifiedBundle, VerifyOptions, verify_bundle_with, verify_sig_layer,
+};
 
 /// Signature layers fetched at once for one image.
 const LAYER_FETCH_CONCURRENCY: usize = 16;

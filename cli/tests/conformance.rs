@@ -2,7 +2,7 @@
 //! bundle sets of sigstore-python, sigstore-js, sigstore-go, sigstore-rs and cosign
 //! (`tests/vectors`, expected outcomes from its README).
 //!
-//! Every case runs through `vouch::bundle::verify_bundle` directly; conformance cases run
+//! Every case runs through `vouch_sigstore::verify_bundle` directly; conformance cases run
 //! twice, with the artifact's bytes and with its `sha256:` digest, as the harness does. A
 //! wrong result fails the test unless the case is in `SKIPS` with a reason. The summary is
 //! written straight to stderr so it shows without `--nocapture`.
@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use sha2::{Digest as _, Sha256};
-use vouch::bundle::{Artifact, HashAlgorithm, IdentityPolicy, TrustedRoot, verify_bundle};
+use vouch_sigstore::{Artifact, HashAlgorithm, IdentityPolicy, TrustedRoot, verify_bundle};
 
 /// Cases whose expected result we deliberately do not meet, by run id, with the reason.
 const SKIPS: &[(&str, &str)] = &[];

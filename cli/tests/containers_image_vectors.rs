@@ -216,10 +216,10 @@ fn unacceptable_payloads_with_valid_signatures_are_refused() {
 }
 
 /// A keyless judge against vouch's built-in Sigstore production root.
-fn keyless_judge(unlogged_at: Option<vouch::bundle::UnixTime>) -> SignatureJudge<'static> {
+fn keyless_judge(unlogged_at: Option<vouch_sigstore::UnixTime>) -> SignatureJudge<'static> {
     SignatureJudge {
         keys: &[],
-        root: vouch::bundle::command::production_root(),
+        root: vouch_sigstore::production_root(),
         keyless: true,
         unlogged_at,
     }
@@ -301,7 +301,7 @@ fn private_pki_certificate_is_not_a_fulcio_signature() {
         "{report:?}"
     );
     // Even when unlogged signatures are accepted, the chain must lead to a Fulcio CA.
-    let now = vouch::bundle::UnixTime::from_secs(1_750_000_000);
+    let now = vouch_sigstore::UnixTime::from_secs(1_750_000_000);
     let (report, verified) = judge_one(
         "dir-img-cosign-pki-valid",
         "localhost:5000/test",

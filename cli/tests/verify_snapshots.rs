@@ -134,7 +134,7 @@ async fn key_verify_output() {
                 cache: None,
                 bundles: vouch::verify::BundleSource::Referrers,
                 keyless: &[],
-                root: vouch::bundle::command::production_root(),
+                root: vouch_sigstore::production_root(),
                 unlogged_at: None,
             },
         )

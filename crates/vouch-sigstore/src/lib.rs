@@ -1,14 +1,20 @@
-//! Offline verification of Sigstore bundles (v0.1 to v0.3) against a trusted root.
+//! Offline verification of Sigstore bundles (v0.1 to v0.3) and of cosign's keyless `.sig`
+//! layers against a trusted root; the trusted roots vouch carries; and the key-signed bundles
+//! `vouch sign --format bundle` writes.
 //!
 //! Pure: bundle bytes, the artifact (or its digest), a policy and a [`TrustedRoot`] go in;
 //! a [`VerifiedBundle`] or a typed [`BundleError`] comes out. There is no network access
 //! and no clock: the only times used are those the bundle proves (a Rekor v1 signed entry
 //! timestamp, or an RFC 3161 timestamp), and certificates are checked at those times.
+//!
+//! Trust boundary: bundles, certificates, log entries, timestamps and trusted roots are
+//! untrusted bytes until verified here; nothing here reads a file or the network, and nothing
+//! here knows the command line.
+#![forbid(unsafe_code)]
 
 mod b64;
 pub mod build;
 mod checkpoint;
-pub mod command;
 mod crypto;
 mod dsse;
 mod fulcio;
@@ -16,6 +22,7 @@ mod merkle;
 mod model;
 mod rekor;
 mod rfc3161;
+mod roots;
 mod sct;
 mod set;
 pub mod sig_layer;
@@ -29,6 +36,7 @@ use std::fmt;
 pub use crypto::HashAlgorithm;
 pub use dsse::{IN_TOTO_PAYLOAD_TYPE, Statement, Subject};
 pub use model::BundleVersion;
+pub use roots::{PRODUCTION_TRUSTED_ROOT, STAGING_TRUSTED_ROOT, production_root};
 pub use sig_layer::{SigLayer, verify_sig_layer};
 pub use time::UnixTime;
 pub use trust_root::{TimeRange, TrustRootError, TrustedRoot};

@@ -4,24 +4,13 @@ use std::path::Path;
 
 use anyhow::{Context, anyhow};
 
-use super::{Artifact, IdentityPolicy, TrustedRoot, verify_bundle};
 use crate::args::{OutputFormat, VerifyBundleArgs};
 use crate::commands::{Exit, Failure};
 use vouch_keys as keys;
-
-/// Snapshot of the Sigstore public-good (production) trusted root, used when no
-/// `--trusted-root` is given (vouch does not fetch TUF metadata). From sigstore-python's
-/// embedded copy, Apache-2.0, The Sigstore Authors.
-pub const PRODUCTION_TRUSTED_ROOT: &str = include_str!("roots/production.json");
-/// The same for Sigstore's staging instance (`--staging`).
-pub const STAGING_TRUSTED_ROOT: &str = include_str!("roots/staging.json");
-
-/// [`PRODUCTION_TRUSTED_ROOT`], parsed once.
-pub fn production_root() -> Option<&'static TrustedRoot> {
-    static ROOT: std::sync::OnceLock<Option<TrustedRoot>> = std::sync::OnceLock::new();
-    ROOT.get_or_init(|| TrustedRoot::from_json(PRODUCTION_TRUSTED_ROOT.as_bytes()).ok())
-        .as_ref()
-}
+use vouch_sigstore::{
+    Artifact, IdentityPolicy, PRODUCTION_TRUSTED_ROOT, STAGING_TRUSTED_ROOT, TrustedRoot,
+    verify_bundle,
+};
 
 fn usage(error: anyhow::Error) -> Failure {
     Failure {

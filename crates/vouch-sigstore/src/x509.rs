@@ -399,7 +399,7 @@ mod tests {
 
     fn pem(name: &str) -> Certificate {
         let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../tests/vectors/sigstore-python/test/assets/x509")
+            .join("../../tests/vectors/sigstore-python/test/assets/x509")
             .join(name);
         let text = std::fs::read_to_string(&path).expect("vector");
         let ders = pem_certificates(&text).expect("pem");

@@ -8,13 +8,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::Serialize;
 
+use vouch_oci::oci::{BUNDLE_V03_MEDIA_TYPE, SIGN_PREDICATE_TYPE};
+
 use super::dsse::{IN_TOTO_PAYLOAD_TYPE, pae};
 use vouch_keys::PrivateKey;
 
-/// The predicate type of a cosign v3 image signature.
-pub const SIGN_PREDICATE_TYPE: &str = "https://sigstore.dev/cosign/sign/v1";
-/// The bundle media type vouch writes (and the OCI artifact type of bundle referrers).
-pub const BUNDLE_V03_MEDIA_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
 const STATEMENT_V1: &str = "https://in-toto.io/Statement/v1";
 
 #[derive(Serialize)]
@@ -114,7 +112,7 @@ pub fn key_signed_bundle(key: &PrivateKey, statement: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bundle::{
+    use crate::{
         Artifact, BundleError, IdentityPolicy, TrustedRoot, VerifyOptions, verify_bundle,
         verify_bundle_with,
     };
@@ -123,8 +121,7 @@ mod tests {
     #[test]
     fn untimed_key_bundles_verify_only_when_allowed() {
         let root =
-            TrustedRoot::from_json(crate::bundle::command::PRODUCTION_TRUSTED_ROOT.as_bytes())
-                .expect("root");
+            TrustedRoot::from_json(crate::roots::PRODUCTION_TRUSTED_ROOT.as_bytes()).expect("root");
         let digest = "a".repeat(64);
         let annotations = BTreeMap::from([("env".to_string(), "prod".to_string())]);
         for algorithm in [Algorithm::EcdsaP256, Algorithm::Ed25519] {

@@ -328,11 +328,11 @@ fn check_attributes(signer: &SignerInfo, digest: HashAlgorithm, tst: &[u8]) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bundle::TrustedRoot;
+    use crate::TrustedRoot;
 
     fn vector(rel: &str) -> Vec<u8> {
         let p = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../tests/vectors")
+            .join("../../tests/vectors")
             .join(rel);
         std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
     }

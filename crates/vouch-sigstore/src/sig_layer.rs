@@ -252,13 +252,13 @@ pub fn verify_sig_layer(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bundle::{BundleError, PolicyMismatch, UnixTime};
+    use crate::{BundleError, PolicyMismatch, UnixTime};
 
     const CASE: &str = "containers-image/derived-simple-signing/cosign-fulcio-rekor-valid";
 
     fn read(name: &str) -> String {
         let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../tests/vectors")
+            .join("../../tests/vectors")
             .join(CASE)
             .join(name);
         std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
@@ -292,8 +292,7 @@ mod tests {
     }
 
     fn root() -> TrustedRoot {
-        TrustedRoot::from_json(crate::bundle::command::PRODUCTION_TRUSTED_ROOT.as_bytes())
-            .expect("root")
+        TrustedRoot::from_json(crate::roots::PRODUCTION_TRUSTED_ROOT.as_bytes()).expect("root")
     }
 
     fn identity(subject: &str) -> IdentityPolicy {
@@ -364,7 +363,7 @@ mod tests {
             &c.payload,
         )
         .expect_err("bad SET");
-        assert_eq!(err.phase(), crate::bundle::Phase::Tlog, "{err}");
+        assert_eq!(err.phase(), crate::Phase::Tlog, "{err}");
         // The entry logs another payload than the one given.
         let mut other = c.payload.clone();
         other.push(b'\n');
@@ -377,7 +376,7 @@ mod tests {
     #[test]
     fn cosign_layer_with_log_entry_and_timestamp_verifies_at_both_times() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../tests/fixtures/sigstore-standin");
+            .join("../../tests/fixtures/sigstore-standin");
         let read = |name: &str| std::fs::read(dir.join(name)).expect("fixture");
         let manifest: serde_json::Value =
             serde_json::from_slice(&read("cosign-keyless.sig-manifest.json")).expect("json");
@@ -409,7 +408,7 @@ mod tests {
             &VerifyOptions::default(),
         )
         .expect_err("other root");
-        assert_eq!(err.phase(), crate::bundle::Phase::Tlog, "{err}");
+        assert_eq!(err.phase(), crate::Phase::Tlog, "{err}");
     }
 
     #[test]
@@ -445,6 +444,6 @@ mod tests {
             &at(1_800_000_000),
         )
         .expect_err("expired now");
-        assert_eq!(err.phase(), crate::bundle::Phase::Certificate, "{err}");
+        assert_eq!(err.phase(), crate::Phase::Certificate, "{err}");
     }
 }

@@ -612,14 +612,14 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
-    use crate::bundle::Phase;
+    use crate::Phase;
 
     const BEACON: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
     const GHA: &str = "https://token.actions.githubusercontent.com";
 
     fn vector(rel: &str) -> Vec<u8> {
         let p = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../tests/vectors")
+            .join("../../tests/vectors")
             .join(rel);
         std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
     }
@@ -842,12 +842,8 @@ mod tests {
             .expect("b64");
         let leaf = Certificate::from_der(&der).expect("leaf");
         let mut prod = root(None);
-        let issuer = verify_certificate(
-            &leaf,
-            &prod,
-            crate::bundle::UnixTime::from_secs(1_710_869_186),
-        )
-        .expect("chain");
+        let issuer = verify_certificate(&leaf, &prod, crate::UnixTime::from_secs(1_710_869_186))
+            .expect("chain");
         sct::verify_embedded_scts(&leaf, &issuer, &prod.ctlogs).expect("SCT");
         // Same log id, another key: the SCT must no longer verify.
         let rekor_key = prod.tlogs[0].key.clone();
