@@ -11,21 +11,21 @@ use crate::args::{
     Cli, Command, KeyCommand, KeygenAlgorithm, KeygenArgs, LoginArgs, OutputFormat, PolicyCommand,
     SignArgs, SignatureFormat, VerifyArgs,
 };
-use crate::cache::{Cache, CacheMode};
 use crate::deploy::{Sourced, Sources};
 use crate::policy_verify::{
     LoadedPolicy, PlatformSelector, PolicyImageReport, PolicyLoadError, PolicyRun, judgement_time,
     load_policy, read_text, render_report, verify_with_policy,
 };
-use crate::referrers::{FetchedBundle, MAX_BUNDLE_BYTES};
 use crate::sign::{SignFormat, SignOptions, bundle_for_file, sign_image};
-use crate::store::{StoreOptions, Stores};
 use crate::verify::{
     BundleSource, Expectations, ImageReport, KeylessMatcher, TextMatch, TrustedKey, short_id,
     verify_image,
 };
 use vouch_keys::{self as keys, Algorithm, PrivateKey};
 use vouch_oci::reference::{self, ImageRef};
+use vouch_registry::cache::{Cache, CacheMode};
+use vouch_registry::referrers::{FetchedBundle, MAX_BUNDLE_BYTES};
+use vouch_registry::store::{StoreOptions, Stores};
 use vouch_sigstore::{TrustedRoot, UnixTime};
 
 /// Documented exit codes.
@@ -266,7 +266,7 @@ fn stores(options: &StoreOptions) -> Result<Stores, Failure> {
 }
 
 fn docker_config_path() -> Result<std::path::PathBuf, Failure> {
-    crate::store::credentials::CredentialSources::from_env()
+    vouch_registry::store::credentials::CredentialSources::from_env()
         .docker_config
         .ok_or_else(|| {
             Failure::usage(anyhow!(
@@ -287,18 +287,18 @@ fn login(args: LoginArgs) -> Result<Exit, Failure> {
         return Err(Failure::usage(anyhow!("no password on standard input")));
     }
     let path = docker_config_path()?;
-    let creds = crate::store::credentials::Credentials {
+    let creds = vouch_registry::store::credentials::Credentials {
         username: args.username,
         secret: trimmed,
     };
-    crate::store::credentials::store_login(&path, &args.registry, &creds)?;
+    vouch_registry::store::credentials::store_login(&path, &args.registry, &creds)?;
     println!("Login for {} stored in {}", args.registry, path.display());
     Ok(Exit::Ok)
 }
 
 fn logout(registry: &str) -> Result<Exit, Failure> {
     let path = docker_config_path()?;
-    if crate::store::credentials::remove_login(&path, registry)? {
+    if vouch_registry::store::credentials::remove_login(&path, registry)? {
         println!("Removed {registry} from {}", path.display());
     } else {
         println!("No login for {registry} in {}", path.display());
@@ -350,7 +350,7 @@ async fn sign(args: SignArgs, options: StoreOptions) -> Result<Exit, Failure> {
                 let r = sign_image(stores, &image, options).await;
                 r.map_err(|e| {
                     (
-                        matches!(e, crate::store::StoreError::NotFound(_)),
+                        matches!(e, vouch_registry::store::StoreError::NotFound(_)),
                         e.to_string(),
                     )
                 })
@@ -417,7 +417,7 @@ async fn write_bundle_file(
     let (signed, bundle) = match bundle_for_file(stores, image, options).await {
         Ok(r) => r,
         Err(e) => {
-            let exit = if matches!(e, crate::store::StoreError::NotFound(_)) {
+            let exit = if matches!(e, vouch_registry::store::StoreError::NotFound(_)) {
                 Exit::Usage
             } else {
                 Exit::Unreachable

@@ -9,14 +9,10 @@
 
 pub mod args;
 pub mod batch;
-pub mod cache;
 pub mod commands;
 pub mod deploy;
 pub mod pin;
 pub mod policy_verify;
-pub mod referrers;
-pub mod resolve;
 pub mod sign;
-pub mod store;
 pub mod verify;
 pub mod verify_bundle;

@@ -14,13 +14,13 @@ use vouch_deploy::rewrite::{self, Edit};
 use vouch_policy::KeyRequirement;
 
 use crate::args::OutputFormat;
-use crate::cache::{Cache, CacheMode};
 use crate::commands::{Exit, Failure, load_policy_or_fail, load_trusted_keys, print_json};
 use crate::deploy::{Located, PinArgs, load, parse_all};
 use crate::policy_verify::{PolicyRun, judgement_time, render_report, verify_with_policy};
-use crate::store::{StoreError, StoreOptions, Stores};
 use crate::verify::{BundleSource, Expectations, verify_image};
 use vouch_oci::reference::{Digest, ImageRef};
+use vouch_registry::cache::{Cache, CacheMode};
+use vouch_registry::store::{StoreError, StoreOptions, Stores};
 
 /// One reference pinned (or to be pinned).
 #[derive(Debug, Serialize)]
@@ -260,7 +260,7 @@ async fn resolve_all(
         jobs,
         |q| async move {
             let repo = stores.repo(&q);
-            crate::resolve::resolve(&repo, &q, false, stores.limits())
+            vouch_registry::resolve::resolve(&repo, &q, false, stores.limits())
                 .await
                 .map(|r| r.digest)
                 .map_err(|e| (e.is_unreachable(), describe_store_error(&e)))

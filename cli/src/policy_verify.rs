@@ -10,9 +10,6 @@ use vouch_policy::{
     DenyCause, Evaluation, ImageFacts, KeySource, Outcome, Policy, SignatureFact, Timestamp,
 };
 
-use crate::cache::{Cache, Entry};
-use crate::referrers::FetchedBundle;
-use crate::store::{Repo, StoreError, Stores};
 use crate::verify::{
     BundleSource, CacheUse, SignatureJudge, SignatureReport, TrustedKey, VerifiedSig,
     cache_subject, deferred_bundles, fetch_signatures, judge_bundle, judge_layer,
@@ -21,6 +18,9 @@ use crate::verify::{
 use vouch_keys::{self as keys, PublicKey};
 use vouch_oci::oci::{self, Platform};
 use vouch_oci::reference::{self, Digest, ImageRef};
+use vouch_registry::cache::{Cache, Entry};
+use vouch_registry::referrers::FetchedBundle;
+use vouch_registry::store::{Repo, StoreError, Stores};
 use vouch_sigstore::{TrustedRoot, UnixTime};
 
 /// A validated policy and the keys its signers name.

@@ -9,15 +9,15 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use serde::Serialize;
 
-use crate::referrers::{self, BundleArtifact, EMPTY_CONFIG};
-use crate::resolve::resolve;
-use crate::store::{Fetched, Lookup, Repo, StoreError, Stores};
 use crate::verify::{SignatureJudge, TrustedKey, judge_bundle};
 use tokio::sync::{Semaphore, SemaphorePermit};
 use vouch_keys::PrivateKey;
 use vouch_oci::oci::{self, Limits, SignatureLayer};
 use vouch_oci::payload;
 use vouch_oci::reference::{Digest, ImageRef};
+use vouch_registry::referrers::{self, BundleArtifact, EMPTY_CONFIG};
+use vouch_registry::resolve::resolve;
+use vouch_registry::store::{Fetched, Lookup, Repo, StoreError, Stores};
 use vouch_sigstore::build::{image_statement, key_signed_bundle};
 
 /// How many read-merge-write rounds to try before giving up on a contended `.sig` tag.

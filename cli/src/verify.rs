@@ -8,15 +8,15 @@ use futures_util::StreamExt as _;
 use serde::Serialize;
 use vouch_policy::{Decision, KeyRequirement, KeylessIdentity, SubjectRegex, VerifiedSignature};
 
-use crate::cache::{Cache, CacheMode, Entry};
-use crate::referrers::{FetchedBundle, fetch_bundles};
-use crate::resolve::resolve;
-use crate::store::{Lookup, Repo, StoreError, Stores};
 use vouch_keys::PublicKey;
 use vouch_oci::oci::SIGN_PREDICATE_TYPE;
 use vouch_oci::oci::{self, Limits, SIGNATURE_ANNOTATION, SIMPLE_SIGNING};
 use vouch_oci::payload::{self, Payload};
 use vouch_oci::reference::{self, Digest, ImageRef};
+use vouch_registry::cache::{Cache, CacheMode, Entry};
+use vouch_registry::referrers::{FetchedBundle, fetch_bundles};
+use vouch_registry::resolve::resolve;
+use vouch_registry::store::{Lookup, Repo, StoreError, Stores};
 use vouch_sigstore::{
     Artifact, BundleError, HashAlgorithm, IdentityPolicy, PolicyMismatch, SigLayer, TrustedRoot,
     UnixTime, VerifiedBundle, VerifyOptions, verify_bundle_with, verify_sig_layer,
@@ -341,11 +341,11 @@ pub async fn resolve_for_verify(
     need_manifest: bool,
     limits: &Limits,
     cache: Option<&Cache>,
-) -> Result<crate::resolve::Resolved, StoreError> {
+) -> Result<vouch_registry::resolve::Resolved, StoreError> {
     let offline = cache.is_some_and(|c| c.mode() == CacheMode::Offline);
     if offline && matches!(image, ImageRef::Registry(_)) {
         return match (image.digest(), need_manifest) {
-            (Some(d), false) => Ok(crate::resolve::Resolved {
+            (Some(d), false) => Ok(vouch_registry::resolve::Resolved {
                 digest: d.clone(),
                 manifest: None,
             }),

@@ -6,11 +6,11 @@ use std::path::Path;
 
 use vouch::policy_verify::{PolicyRun, load_policy, render_report, verify_with_policy};
 use vouch::sign::{SignOptions, sign_image};
-use vouch::store::{StoreOptions, Stores};
 use vouch::verify::{Expectations, TrustedKey, verify_image};
 use vouch_keys::{self as keys, PrivateKey};
 use vouch_oci::reference::{self, ImageRef};
 use vouch_policy::{KeyRequirement, Timestamp};
+use vouch_registry::store::{StoreOptions, Stores};
 
 const EXAMPLE_PASSWORD: &[u8] = b"vouch-example";
 const IDENTITY: &str = "registry.example.com/prod/app";
