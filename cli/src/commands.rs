@@ -25,7 +25,7 @@ use vouch_keys::{self as keys, Algorithm, PrivateKey};
 use vouch_oci::reference::{self, ImageRef};
 use vouch_registry::cache::{Cache, CacheMode};
 use vouch_registry::referrers::{FetchedBundle, MAX_BUNDLE_BYTES};
-use vouch_registry::store::{StoreOptions, Stores};
+use vouch_registry::{StoreOptions, Stores};
 use vouch_sigstore::{TrustedRoot, UnixTime};
 
 /// Documented exit codes.
@@ -266,7 +266,7 @@ fn stores(options: &StoreOptions) -> Result<Stores, Failure> {
 }
 
 fn docker_config_path() -> Result<std::path::PathBuf, Failure> {
-    vouch_registry::store::credentials::CredentialSources::from_env()
+    vouch_registry::credentials::CredentialSources::from_env()
         .docker_config
         .ok_or_else(|| {
             Failure::usage(anyhow!(
@@ -287,18 +287,18 @@ fn login(args: LoginArgs) -> Result<Exit, Failure> {
         return Err(Failure::usage(anyhow!("no password on standard input")));
     }
     let path = docker_config_path()?;
-    let creds = vouch_registry::store::credentials::Credentials {
+    let creds = vouch_registry::credentials::Credentials {
         username: args.username,
         secret: trimmed,
     };
-    vouch_registry::store::credentials::store_login(&path, &args.registry, &creds)?;
+    vouch_registry::credentials::store_login(&path, &args.registry, &creds)?;
     println!("Login for {} stored in {}", args.registry, path.display());
     Ok(Exit::Ok)
 }
 
 fn logout(registry: &str) -> Result<Exit, Failure> {
     let path = docker_config_path()?;
-    if vouch_registry::store::credentials::remove_login(&path, registry)? {
+    if vouch_registry::credentials::remove_login(&path, registry)? {
         println!("Removed {registry} from {}", path.display());
     } else {
         println!("No login for {registry} in {}", path.display());
@@ -350,7 +350,7 @@ async fn sign(args: SignArgs, options: StoreOptions) -> Result<Exit, Failure> {
                 let r = sign_image(stores, &image, options).await;
                 r.map_err(|e| {
                     (
-                        matches!(e, vouch_registry::store::StoreError::NotFound(_)),
+                        matches!(e, vouch_registry::StoreError::NotFound(_)),
                         e.to_string(),
                     )
                 })
@@ -417,7 +417,7 @@ async fn write_bundle_file(
     let (signed, bundle) = match bundle_for_file(stores, image, options).await {
         Ok(r) => r,
         Err(e) => {
-            let exit = if matches!(e, vouch_registry::store::StoreError::NotFound(_)) {
+            let exit = if matches!(e, vouch_registry::StoreError::NotFound(_)) {
                 Exit::Usage
             } else {
                 Exit::Unreachable

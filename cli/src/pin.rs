@@ -20,7 +20,7 @@ use crate::policy_verify::{PolicyRun, judgement_time, render_report, verify_with
 use crate::verify::{BundleSource, Expectations, verify_image};
 use vouch_oci::reference::{Digest, ImageRef};
 use vouch_registry::cache::{Cache, CacheMode};
-use vouch_registry::store::{StoreError, StoreOptions, Stores};
+use vouch_registry::{StoreError, StoreOptions, Stores};
 
 /// One reference pinned (or to be pinned).
 #[derive(Debug, Serialize)]

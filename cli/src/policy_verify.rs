@@ -20,7 +20,7 @@ use vouch_oci::oci::{self, Platform};
 use vouch_oci::reference::{self, Digest, ImageRef};
 use vouch_registry::cache::{Cache, Entry};
 use vouch_registry::referrers::FetchedBundle;
-use vouch_registry::store::{Repo, StoreError, Stores};
+use vouch_registry::{Repo, StoreError, Stores};
 use vouch_sigstore::{TrustedRoot, UnixTime};
 
 /// A validated policy and the keys its signers name.

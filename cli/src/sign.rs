@@ -17,7 +17,7 @@ use vouch_oci::payload;
 use vouch_oci::reference::{Digest, ImageRef};
 use vouch_registry::referrers::{self, BundleArtifact, EMPTY_CONFIG};
 use vouch_registry::resolve::resolve;
-use vouch_registry::store::{Fetched, Lookup, Repo, StoreError, Stores};
+use vouch_registry::{Fetched, Lookup, Repo, StoreError, Stores};
 use vouch_sigstore::build::{image_statement, key_signed_bundle};
 
 /// How many read-merge-write rounds to try before giving up on a contended `.sig` tag.

@@ -16,7 +16,7 @@ use vouch_oci::reference::{self, Digest, ImageRef};
 use vouch_registry::cache::{Cache, CacheMode, Entry};
 use vouch_registry::referrers::{FetchedBundle, fetch_bundles};
 use vouch_registry::resolve::resolve;
-use vouch_registry::store::{Lookup, Repo, StoreError, Stores};
+use vouch_registry::{Lookup, Repo, StoreError, Stores};
 use vouch_sigstore::{
     Artifact, BundleError, HashAlgorithm, IdentityPolicy, PolicyMismatch, SigLayer, TrustedRoot,
     UnixTime, VerifiedBundle, VerifyOptions, verify_bundle_with, verify_sig_layer,

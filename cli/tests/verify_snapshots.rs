@@ -10,7 +10,7 @@ use vouch::verify::{Expectations, TrustedKey, verify_image};
 use vouch_keys::{self as keys, PrivateKey};
 use vouch_oci::reference::{self, ImageRef};
 use vouch_policy::{KeyRequirement, Timestamp};
-use vouch_registry::store::{StoreOptions, Stores};
+use vouch_registry::{StoreOptions, Stores};
 
 const EXAMPLE_PASSWORD: &[u8] = b"vouch-example";
 const IDENTITY: &str = "registry.example.com/prod/app";

@@ -10,6 +10,18 @@
 #![forbid(unsafe_code)]
 
 pub mod cache;
+mod content;
+pub mod credentials;
+mod error;
+mod http;
+mod layout;
+mod options;
 pub mod referrers;
+mod registry;
 pub mod resolve;
-pub mod store;
+mod store;
+
+pub use content::{Fetched, Lookup};
+pub use error::StoreError;
+pub use options::StoreOptions;
+pub use store::{Repo, Stores};

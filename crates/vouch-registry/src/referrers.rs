@@ -6,7 +6,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::store::{Fetched, Lookup, Repo, StoreError};
+use crate::content::{Fetched, Lookup};
+use crate::error::StoreError;
+use crate::store::Repo;
 pub use vouch_oci::oci::ReferrerDescriptor;
 use vouch_oci::oci::{self, ImageManifest, Limits, ManifestError, ReferrersIndex};
 use vouch_oci::oci::{BUNDLE_V03_MEDIA_TYPE, SIGN_PREDICATE_TYPE};

@@ -1,6 +1,8 @@
 //! Turning a reference into the one digest that will be judged or signed.
 
-use crate::store::{Fetched, Lookup, Repo, StoreError};
+use crate::content::{Fetched, Lookup};
+use crate::error::StoreError;
+use crate::store::Repo;
 use vouch_oci::oci::{self, Limits};
 use vouch_oci::reference::{Digest, ImageRef};
 

@@ -1,6 +1,6 @@
 //! A small client for the OCI distribution API: manifests and blobs, by digest or tag,
 //! with bounded reads and digest checks. Transport concerns (TLS, retries, redirects,
-//! auth) live in [`super::http`].
+//! auth) live in [`crate::http`].
 
 use std::sync::Arc;
 
@@ -8,8 +8,9 @@ use reqwest::Method;
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, LOCATION};
 
-use super::http::{BoundedReadError, Request, Transport, path_of, read_bounded};
-use super::{Fetched, Lookup, StoreError, check_digest};
+use crate::content::{Fetched, Lookup, check_digest};
+use crate::error::StoreError;
+use crate::http::{BoundedReadError, Request, Transport, path_of, read_bounded};
 use reqwest::Url;
 use vouch_oci::oci::MANIFEST_ACCEPT;
 use vouch_oci::reference::Digest;

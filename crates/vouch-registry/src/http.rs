@@ -15,8 +15,9 @@ use reqwest::header::{
 use reqwest::{Method, StatusCode, Url};
 use zeroize::Zeroizing;
 
-use super::credentials::{CredentialSources, Credentials};
-use super::{StoreError, StoreOptions};
+use crate::credentials::{CredentialSources, Credentials};
+use crate::error::StoreError;
+use crate::options::StoreOptions;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_TOKEN_BYTES: usize = 64 * 1024;

@@ -6,7 +6,8 @@ use std::fs::{self, File};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use super::{Fetched, Lookup, StoreError, check_digest};
+use crate::content::{Fetched, Lookup, check_digest};
+use crate::error::StoreError;
 use vouch_oci::reference::Digest;
 
 /// The annotation OCI layouts use for tags.
