@@ -12,7 +12,5 @@ pub mod batch;
 pub mod commands;
 pub mod deploy;
 pub mod pin;
-pub mod policy_verify;
 pub mod sign;
-pub mod verify;
 pub mod verify_bundle;

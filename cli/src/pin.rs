@@ -16,11 +16,11 @@ use vouch_policy::KeyRequirement;
 use crate::args::OutputFormat;
 use crate::commands::{Exit, Failure, load_policy_or_fail, load_trusted_keys, print_json};
 use crate::deploy::{Located, PinArgs, load, parse_all};
-use crate::policy_verify::{PolicyRun, judgement_time, render_report, verify_with_policy};
-use crate::verify::{BundleSource, Expectations, verify_image};
 use vouch_oci::reference::{Digest, ImageRef};
 use vouch_registry::cache::{Cache, CacheMode};
 use vouch_registry::{StoreError, StoreOptions, Stores};
+use vouch_verify::policy_verify::{PolicyRun, judgement_time, render_report, verify_with_policy};
+use vouch_verify::verify::{BundleSource, Expectations, verify_image};
 
 /// One reference pinned (or to be pinned).
 #[derive(Debug, Serialize)]

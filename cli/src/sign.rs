@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use serde::Serialize;
 
-use crate::verify::{SignatureJudge, TrustedKey, judge_bundle};
 use tokio::sync::{Semaphore, SemaphorePermit};
 use vouch_keys::PrivateKey;
 use vouch_oci::oci::{self, Limits, SignatureLayer};
@@ -19,6 +18,7 @@ use vouch_registry::referrers::{self, BundleArtifact, EMPTY_CONFIG};
 use vouch_registry::resolve::resolve;
 use vouch_registry::{Fetched, Lookup, Repo, StoreError, Stores};
 use vouch_sigstore::build::{image_statement, key_signed_bundle};
+use vouch_verify::verify::{SignatureJudge, TrustedKey, judge_bundle};
 
 /// How many read-merge-write rounds to try before giving up on a contended `.sig` tag.
 const MAX_ROUNDS: u32 = 30;

@@ -4,10 +4,10 @@
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
-use vouch::verify::{FetchedLayer, SignatureJudge, TrustedKey, judge_layer};
 use vouch_keys::PublicKey;
 use vouch_oci::oci::Descriptor;
 use vouch_oci::reference::Digest;
+use vouch_verify::verify::{FetchedLayer, SignatureJudge, TrustedKey, judge_layer};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -231,8 +231,8 @@ fn judge_one(
     identity: &str,
     judge: &SignatureJudge<'_>,
 ) -> (
-    vouch::verify::SignatureReport,
-    Option<vouch::verify::VerifiedSig>,
+    vouch_verify::verify::SignatureReport,
+    Option<vouch_verify::verify::VerifiedSig>,
 ) {
     let dir = fixtures().join(dir);
     let manifest = std::fs::read(dir.join("manifest.json")).expect("manifest");

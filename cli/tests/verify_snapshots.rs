@@ -4,13 +4,13 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use vouch::policy_verify::{PolicyRun, load_policy, render_report, verify_with_policy};
 use vouch::sign::{SignOptions, sign_image};
-use vouch::verify::{Expectations, TrustedKey, verify_image};
 use vouch_keys::{self as keys, PrivateKey};
 use vouch_oci::reference::{self, ImageRef};
 use vouch_policy::{KeyRequirement, Timestamp};
 use vouch_registry::{StoreOptions, Stores};
+use vouch_verify::policy_verify::{PolicyRun, load_policy, render_report, verify_with_policy};
+use vouch_verify::verify::{Expectations, TrustedKey, verify_image};
 
 const EXAMPLE_PASSWORD: &[u8] = b"vouch-example";
 const IDENTITY: &str = "registry.example.com/prod/app";
@@ -101,7 +101,7 @@ async fn policy_verify_output() {
         all_platforms: false,
         identity: Some(IDENTITY),
         cache: None,
-        bundles: vouch::verify::BundleSource::Referrers,
+        bundles: vouch_verify::verify::BundleSource::Referrers,
     };
     let report = verify_with_policy(&stores, &image, &run).await;
     insta::assert_snapshot!(filtered(&render_report(&report), dir.path()));
@@ -132,7 +132,7 @@ async fn key_verify_output() {
                 requirement: &requirement,
                 identity: Some(IDENTITY),
                 cache: None,
-                bundles: vouch::verify::BundleSource::Referrers,
+                bundles: vouch_verify::verify::BundleSource::Referrers,
                 keyless: &[],
                 root: vouch_sigstore::production_root(),
                 unlogged_at: None,
