@@ -12,12 +12,12 @@ use crate::args::{
     SignArgs, SignatureFormat, VerifyArgs,
 };
 use crate::deploy::{Sourced, Sources};
-use crate::sign::{SignFormat, SignOptions, bundle_for_file, sign_image};
 use vouch_keys::{self as keys, Algorithm, PrivateKey};
 use vouch_oci::reference::{self, ImageRef};
 use vouch_registry::cache::{Cache, CacheMode};
 use vouch_registry::referrers::{FetchedBundle, MAX_BUNDLE_BYTES};
 use vouch_registry::{StoreOptions, Stores};
+use vouch_sign::{SignFormat, SignOptions, bundle_for_file, sign_image};
 use vouch_sigstore::{TrustedRoot, UnixTime};
 use vouch_verify::policy_verify::{
     LoadedPolicy, PlatformSelector, PolicyImageReport, PolicyLoadError, PolicyRun, judgement_time,

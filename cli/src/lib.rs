@@ -12,5 +12,4 @@ pub mod batch;
 pub mod commands;
 pub mod deploy;
 pub mod pin;
-pub mod sign;
 pub mod verify_bundle;

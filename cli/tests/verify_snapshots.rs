@@ -4,11 +4,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use vouch::sign::{SignOptions, sign_image};
 use vouch_keys::{self as keys, PrivateKey};
 use vouch_oci::reference::{self, ImageRef};
 use vouch_policy::{KeyRequirement, Timestamp};
 use vouch_registry::{StoreOptions, Stores};
+use vouch_sign::{SignOptions, sign_image};
 use vouch_verify::policy_verify::{PolicyRun, load_policy, render_report, verify_with_policy};
 use vouch_verify::verify::{Expectations, TrustedKey, verify_image};
 
@@ -58,7 +58,7 @@ async fn signed_layout(dir: &Path, signers: &[(&str, &[(&str, &str)])]) -> Image
                 annotations: &annotations,
                 recursive: false,
                 identity: Some(IDENTITY),
-                format: vouch::sign::SignFormat::SimpleSigning,
+                format: vouch_sign::SignFormat::SimpleSigning,
                 slots: None,
             },
         )

@@ -2,6 +2,11 @@
 //! image's `.sig` manifest without losing what is already there, even under concurrency; or
 //! (`--format bundle`) sign an in-toto statement into a Sigstore bundle and attach it as an
 //! OCI 1.1 referrer, keeping the `sha256-<hex>` referrers tag up to date the same way.
+//!
+//! Trust boundary: the signing key is trusted and never leaves this process; the registry is
+//! not. A tag is resolved to its digest once and only the digest is signed; every write is a
+//! superset of what was read, and read again once concurrent writers could have overwritten it.
+#![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
