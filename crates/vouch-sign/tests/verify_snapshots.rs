@@ -17,7 +17,7 @@ const IDENTITY: &str = "registry.example.com/prod/app";
 
 fn example(name: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../keys-example")
+        .join("../../keys-example")
         .join(name)
 }
 

@@ -11,7 +11,7 @@ use vouch_verify::verify::{FetchedLayer, SignatureJudge, TrustedKey, judge_layer
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/vectors/containers-image/signature/fixtures")
+        .join("../../tests/vectors/containers-image/signature/fixtures")
 }
 
 fn trusted(name: &str) -> TrustedKey {
