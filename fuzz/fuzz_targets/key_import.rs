@@ -17,7 +17,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use libfuzzer_sys::fuzz_target;
-use vouch::keys::PrivateKey;
+use vouch_keys::PrivateKey;
 
 const PASSWORD: &[u8] = b"fuzz";
 /// scrypt work N·r·p allowed per input: 2^10·8 is about 1 MiB and a millisecond.
