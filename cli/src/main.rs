@@ -1,11 +1,18 @@
 //! The `vouch` binary: parse flags, run, map the outcome to a documented exit code.
 #![forbid(unsafe_code)]
 
+mod args;
+mod batch;
+mod commands;
+mod deploy;
+mod pin;
+mod verify_bundle;
+
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
-    let cli = vouch::args::Cli::parse();
-    match vouch::commands::run(cli) {
+    let cli = args::Cli::parse();
+    match commands::run(cli) {
         Ok(exit) => std::process::ExitCode::from(exit as u8),
         Err(failure) => {
             eprintln!("error: {:#}", failure.error);
