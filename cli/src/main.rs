@@ -5,8 +5,10 @@ mod args;
 mod batch;
 mod commands;
 mod deploy;
-mod pin;
-mod verify_bundle;
+mod exit;
+mod inputs;
+mod progress;
+mod render;
 
 use clap::Parser;
 

@@ -567,53 +567,6 @@ pub async fn verify_with_policy(
     }
 }
 
-/// Human report for one image.
-pub fn render_report(report: &PolicyImageReport) -> String {
-    let mut out = String::new();
-    let head = match report.decision {
-        "allow" => "ALLOW",
-        "warn" => "WARN ",
-        "deny" => "DENY ",
-        _ => "ERROR",
-    };
-    let subject = match &report.digest {
-        Some(d) if !report.reference.contains('@') => {
-            format!("{} (resolved to {d})", report.reference)
-        }
-        _ => report.reference.clone(),
-    };
-    out.push_str(&format!("{head} {subject}\n"));
-    if let Some(e) = &report.error {
-        out.push_str(&format!("  reason: {e}\n"));
-    }
-    for j in &report.judged {
-        if let Some(p) = &j.platform {
-            out.push_str(&format!("  platform {p}: {}\n", j.pinned));
-        }
-        for line in j.evaluation.to_string().lines() {
-            out.push_str(&format!("  {line}\n"));
-        }
-        for r in &j.rejected_signatures {
-            let key = r
-                .key_id
-                .as_deref()
-                .map(|k| format!(" key {}", crate::verify::short_id(k)))
-                .unwrap_or_default();
-            out.push_str(&format!(
-                "    {} #{}{key}: rejected before the policy: {}\n",
-                if r.format == Some("bundle") {
-                    "bundle"
-                } else {
-                    "signature"
-                },
-                r.index,
-                r.reason.as_deref().unwrap_or("unknown reason")
-            ));
-        }
-    }
-    out
-}
-
 /// Reads `--at`, or now.
 pub fn judgement_time(at: Option<&str>) -> Result<Timestamp, String> {
     match at {

@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::{Context, anyhow};
 
 use crate::args::{OutputFormat, VerifyBundleArgs};
-use crate::commands::{Exit, Failure};
+use crate::exit::{Exit, Failure};
 use vouch_keys as keys;
 use vouch_sigstore::{
     Artifact, IdentityPolicy, PRODUCTION_TRUSTED_ROOT, STAGING_TRUSTED_ROOT, TrustedRoot,

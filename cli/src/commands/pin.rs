@@ -11,16 +11,19 @@ use std::collections::HashMap;
 use anyhow::anyhow;
 use serde::Serialize;
 use vouch_deploy::rewrite::{self, Edit};
-use vouch_policy::KeyRequirement;
-
-use crate::args::OutputFormat;
-use crate::commands::{Exit, Failure, load_policy_or_fail, load_trusted_keys, print_json};
-use crate::deploy::{Located, PinArgs, load, parse_all};
 use vouch_oci::reference::{Digest, ImageRef};
+use vouch_policy::KeyRequirement;
 use vouch_registry::cache::{Cache, CacheMode};
 use vouch_registry::{StoreError, StoreOptions, Stores};
-use vouch_verify::policy_verify::{PolicyRun, judgement_time, render_report, verify_with_policy};
+use vouch_verify::policy_verify::{PolicyRun, judgement_time, verify_with_policy};
 use vouch_verify::verify::{BundleSource, Expectations, verify_image};
+
+use crate::args::{OutputFormat, PinArgs};
+use crate::deploy::{Located, load, parse_all};
+use crate::exit::{Exit, Failure};
+use crate::inputs::{load_policy_or_fail, load_trusted_keys};
+use crate::progress::Progress;
+use crate::render::{print_json, render_key_report, render_policy_report};
 
 /// One reference pinned (or to be pinned).
 #[derive(Debug, Serialize)]
@@ -39,7 +42,7 @@ struct Pinned {
 }
 
 /// `vouch pin`.
-pub async fn pin(args: PinArgs, options: StoreOptions) -> Result<Exit, Failure> {
+pub async fn run(args: PinArgs, options: StoreOptions) -> Result<Exit, Failure> {
     let loaded = load(&args.input, false)?;
     let located = parse_all(&loaded)?;
     if args.check {
@@ -254,7 +257,7 @@ async fn resolve_all(
     let mut digests = HashMap::new();
     let mut errors = Vec::new();
     let mut unreachable = false;
-    let progress = crate::batch::Progress::new(queries.len(), "resolving");
+    let progress = Progress::new(queries.len(), "resolving");
     crate::batch::run_in_order(
         queries,
         jobs,
@@ -336,7 +339,7 @@ async fn verify_all(args: &PinArgs, stores: &Stores, pinned: &[ImageRef]) -> Res
                     failed += 1;
                 }
                 if text {
-                    eprint!("{}", render_report(&report));
+                    eprint!("{}", render_policy_report(&report));
                 }
                 reports.push(serde_json::to_value(&report).unwrap_or_default());
             },
@@ -368,7 +371,7 @@ async fn verify_all(args: &PinArgs, stores: &Stores, pinned: &[ImageRef]) -> Res
                     failed += 1;
                 }
                 if text {
-                    eprint!("{}", crate::commands::render_key_report(&report));
+                    eprint!("{}", render_key_report(&report));
                 }
                 reports.push(serde_json::to_value(&report).unwrap_or_default());
             },

@@ -1,0 +1,347 @@
+//! `vouch verify`: judge each image against keys (and keyless identities) or a trust policy,
+//! `--jobs` at a time, printing each report in input order.
+
+use std::path::Path;
+
+use anyhow::{Context, anyhow};
+use vouch_oci::reference::ImageRef;
+use vouch_policy::{KeyRequirement, SubjectRegex};
+use vouch_registry::StoreOptions;
+use vouch_registry::cache::{Cache, CacheMode};
+use vouch_registry::referrers::{FetchedBundle, MAX_BUNDLE_BYTES};
+use vouch_sigstore::{TrustedRoot, UnixTime};
+use vouch_verify::policy_verify::{
+    PlatformSelector, PolicyImageReport, PolicyRun, judgement_time, verify_with_policy,
+};
+use vouch_verify::verify::{
+    BundleSource, Expectations, ImageReport, KeylessMatcher, TextMatch, verify_image,
+};
+
+use crate::args::{OutputFormat, VerifyArgs};
+use crate::deploy::{Sourced, Sources};
+use crate::exit::{Exit, Failure};
+use crate::inputs::{
+    collect_images, load_policy_or_fail, load_trusted_keys, open_stores, parse_annotations,
+};
+use crate::progress::Progress;
+use crate::render::{print_json, render_key_report, render_policy_report};
+
+pub async fn run(args: VerifyArgs, options: StoreOptions) -> Result<Exit, Failure> {
+    if let Some(policy) = args.policy.clone() {
+        return verify_policy(args, &policy, options).await;
+    }
+    let requirement = KeyRequirement {
+        annotations: parse_annotations(&args.annotations)?,
+    };
+    let (images, sources) = collect_verify_images(&args)?;
+    let bundle_files = load_bundle_files(&args.bundles, &images)?;
+    let keys = load_trusted_keys(&args.keys)?;
+    let keyless = keyless_matchers(&args)?;
+    let custom_root = args
+        .trusted_root
+        .as_deref()
+        .map(load_trusted_root)
+        .transpose()?;
+    let root = custom_root
+        .as_ref()
+        .or_else(|| vouch_sigstore::production_root());
+    let unlogged_at = args.insecure_ignore_tlog.then(|| {
+        let now = judgement_time(None).map(|t| t.unix()).unwrap_or(0);
+        UnixTime::from_secs(now)
+    });
+    let stores = open_stores(&options)?;
+    let cache = Cache::open(cache_mode(&args));
+    let expect = Expectations {
+        keys: &keys,
+        requirement: &requirement,
+        identity: args.identity.as_deref(),
+        cache: cache.as_ref(),
+        bundles: BundleSource::for_run(&bundle_files, cache.as_ref(), args.all_signatures),
+        keyless: &keyless,
+        root,
+        unlogged_at,
+    };
+    let (reports, tally) = verify_batch(&images, &args, cache.as_ref(), &sources, |image| {
+        let (stores, expect) = (&stores, &expect);
+        async move { verify_image(stores, &image, expect).await }
+    })
+    .await;
+    if args.output == OutputFormat::Json {
+        print_json(&serde_json::json!({ "images": reports }))?;
+    }
+    Ok(tally.exit())
+}
+
+async fn verify_policy(
+    args: VerifyArgs,
+    policy_path: &std::path::Path,
+    options: StoreOptions,
+) -> Result<Exit, Failure> {
+    let loaded = load_policy_or_fail(policy_path)?;
+    let at = judgement_time(args.at.as_deref()).map_err(|e| Failure::usage(anyhow!(e)))?;
+    let platform = args
+        .platform
+        .as_deref()
+        .map(str::parse::<PlatformSelector>)
+        .transpose()
+        .map_err(|e| Failure::usage(anyhow!("--platform {e}")))?;
+    let (images, sources) = collect_verify_images(&args)?;
+    let bundle_files = load_bundle_files(&args.bundles, &images)?;
+    let stores = open_stores(&options)?;
+    let cache = Cache::open(cache_mode(&args));
+    let run = PolicyRun {
+        loaded: &loaded,
+        at,
+        platform: platform.as_ref(),
+        all_platforms: args.all_platforms,
+        identity: args.identity.as_deref(),
+        cache: cache.as_ref(),
+        bundles: BundleSource::for_run(&bundle_files, cache.as_ref(), args.all_signatures),
+    };
+    let (reports, tally) = verify_batch(&images, &args, cache.as_ref(), &sources, |image| {
+        let (stores, run) = (&stores, &run);
+        async move { verify_with_policy(stores, &image, run).await }
+    })
+    .await;
+    if args.output == OutputFormat::Json {
+        print_json(&serde_json::json!({ "at": at, "images": reports }))?;
+    }
+    Ok(tally.exit())
+}
+
+/// The references from the command line, `--from` and `-f`, parsed, with the files'
+/// places for each image.
+fn collect_verify_images(args: &VerifyArgs) -> Result<(Vec<ImageRef>, Sources), Failure> {
+    let stdin = Path::new("-");
+    if args.from.as_deref() == Some(stdin) && args.deploy.files.iter().any(|f| f == stdin) {
+        return Err(Failure::usage(anyhow!(
+            "--from - and -f - both read standard input; give one of them a file"
+        )));
+    }
+    let direct = if args.images.is_empty() && args.from.is_none() {
+        Vec::new()
+    } else {
+        collect_images(&args.images, args.from.as_deref())?
+    };
+    crate::deploy::verify_images(direct, &args.deploy)
+}
+
+/// `verify --bundle FILE…`: the files, read whole (bounded), for one image named without
+/// the network.
+fn load_bundle_files(
+    paths: &[std::path::PathBuf],
+    images: &[ImageRef],
+) -> Result<Vec<FetchedBundle>, Failure> {
+    if paths.is_empty() {
+        return Ok(Vec::new());
+    }
+    match images {
+        [ImageRef::Layout(_)] => {}
+        [ImageRef::Registry(r)] if r.digest.is_some() => {}
+        [image] => {
+            return Err(Failure::usage(anyhow!(
+                "--bundle verifies without the network: name {image} by digest (repo@sha256:…) or give an oci: layout"
+            )));
+        }
+        _ => {
+            return Err(Failure::usage(anyhow!(
+                "--bundle judges one image ({} given)",
+                images.len()
+            )));
+        }
+    }
+    paths
+        .iter()
+        .map(|p| {
+            use std::io::Read as _;
+            let mut bytes = Vec::new();
+            std::fs::File::open(p)
+                .and_then(|f| f.take(MAX_BUNDLE_BYTES as u64 + 1).read_to_end(&mut bytes))
+                .with_context(|| format!("cannot read bundle {}", p.display()))?;
+            if bytes.len() > MAX_BUNDLE_BYTES {
+                return Err(Failure::usage(anyhow!(
+                    "bundle {} is larger than {MAX_BUNDLE_BYTES} bytes",
+                    p.display()
+                )));
+            }
+            Ok(FetchedBundle {
+                source: p.display().to_string(),
+                bundle: Ok(bytes),
+            })
+        })
+        .collect()
+}
+
+/// The keyless identity of cosign's `--certificate-identity[-regexp]` and
+/// `--certificate-oidc-issuer[-regexp]` flags, if given (both halves are needed).
+fn keyless_matchers(args: &VerifyArgs) -> Result<Vec<KeylessMatcher>, Failure> {
+    let regex = |flag: &str, text: &str| {
+        SubjectRegex::new(text)
+            .map(TextMatch::Regex)
+            .map_err(|e| Failure::usage(anyhow!("{flag} {text:?} does not compile: {e}")))
+    };
+    let subject = match (
+        &args.certificate_identity,
+        &args.certificate_identity_regexp,
+    ) {
+        (Some(s), _) => Some(TextMatch::Exact(s.clone())),
+        (None, Some(r)) => Some(regex("--certificate-identity-regexp", r)?),
+        (None, None) => None,
+    };
+    let issuer = match (
+        &args.certificate_oidc_issuer,
+        &args.certificate_oidc_issuer_regexp,
+    ) {
+        (Some(s), _) => Some(TextMatch::Exact(s.clone())),
+        (None, Some(r)) => Some(regex("--certificate-oidc-issuer-regexp", r)?),
+        (None, None) => None,
+    };
+    match (subject, issuer) {
+        (Some(subject), Some(issuer)) => Ok(vec![KeylessMatcher { subject, issuer }]),
+        (None, None) if args.trusted_root.is_none() && !args.insecure_ignore_tlog => Ok(Vec::new()),
+        (None, None) => Err(Failure::usage(anyhow!(
+            "--trusted-root and --insecure-ignore-tlog are for keyless signatures: also give --certificate-identity (or -regexp) and --certificate-oidc-issuer (or -regexp)"
+        ))),
+        (Some(_), None) => Err(Failure::usage(anyhow!(
+            "a keyless identity needs its issuer too: add --certificate-oidc-issuer URL (or --certificate-oidc-issuer-regexp)"
+        ))),
+        (None, Some(_)) => Err(Failure::usage(anyhow!(
+            "a keyless issuer needs the identity too: add --certificate-identity IDENTITY (or --certificate-identity-regexp)"
+        ))),
+    }
+}
+
+/// Reads a Sigstore trusted_root.json given on the command line.
+fn load_trusted_root(path: &Path) -> Result<TrustedRoot, Failure> {
+    use std::io::Read as _;
+    const MAX_TRUSTED_ROOT_BYTES: u64 = 4 * 1024 * 1024;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_TRUSTED_ROOT_BYTES + 1).read_to_end(&mut bytes))
+        .with_context(|| format!("cannot read trusted root {}", path.display()))?;
+    if bytes.len() as u64 > MAX_TRUSTED_ROOT_BYTES {
+        return Err(Failure::usage(anyhow!(
+            "trusted root {} is larger than {MAX_TRUSTED_ROOT_BYTES} bytes",
+            path.display()
+        )));
+    }
+    TrustedRoot::from_json(&bytes)
+        .map_err(|e| Failure::usage(anyhow!("trusted root {}: {e}", path.display())))
+}
+
+fn cache_mode(args: &VerifyArgs) -> CacheMode {
+    if args.offline {
+        CacheMode::Offline
+    } else if args.refresh {
+        CacheMode::Refresh
+    } else if args.no_cache {
+        CacheMode::Disabled
+    } else {
+        CacheMode::Normal
+    }
+}
+
+/// A verification report as the batch loop sees it.
+trait VerifyReport: Clone {
+    fn unreachable(&self) -> bool;
+    fn passes(&self) -> bool;
+    fn render(&self) -> String;
+    /// A line for stderr, e.g. for a pass in warn mode.
+    fn warning(&self) -> Option<String> {
+        None
+    }
+}
+
+impl VerifyReport for ImageReport {
+    fn unreachable(&self) -> bool {
+        self.unreachable
+    }
+    fn passes(&self) -> bool {
+        self.is_verified()
+    }
+    fn render(&self) -> String {
+        render_key_report(self)
+    }
+}
+
+impl VerifyReport for PolicyImageReport {
+    fn unreachable(&self) -> bool {
+        self.unreachable
+    }
+    fn passes(&self) -> bool {
+        matches!(self.decision, "allow" | "warn")
+    }
+    fn render(&self) -> String {
+        render_policy_report(self)
+    }
+    fn warning(&self) -> Option<String> {
+        (self.decision == "warn").then(|| {
+            format!(
+                "warning: {} would be refused, but its rule is in warn mode",
+                self.reference
+            )
+        })
+    }
+}
+
+/// Verifies `images` with `work`, `--jobs` at a time, printing each report in input order
+/// (text) or collecting them (JSON), each with the file places it came from, with a progress
+/// bar on a terminal; trims the cache.
+async fn verify_batch<R, W, Fut>(
+    images: &[ImageRef],
+    args: &VerifyArgs,
+    cache: Option<&Cache>,
+    sources: &Sources,
+    work: W,
+) -> (Vec<Sourced<R>>, Tally)
+where
+    R: VerifyReport,
+    W: Fn(ImageRef) -> Fut,
+    Fut: std::future::Future<Output = R>,
+{
+    let progress = Progress::new(images.len(), "verifying");
+    let mut reports = Vec::new();
+    let mut tally = Tally::default();
+    crate::batch::run_in_order(images, usize::from(args.jobs), work, |image, report: R| {
+        progress.inc();
+        tally.unreachable |= report.unreachable();
+        tally.refused |= !report.passes();
+        if let Some(warning) = report.warning() {
+            progress.eprintln(&warning);
+        }
+        let places = sources.get(&image.to_string()).cloned().unwrap_or_default();
+        match args.output {
+            OutputFormat::Text => progress
+                .println((report.render() + &crate::deploy::render_sources(&places)).trim_end()),
+            OutputFormat::Json => reports.push(Sourced {
+                report,
+                sources: places,
+            }),
+        }
+    })
+    .await;
+    progress.finish();
+    if let Some(c) = cache {
+        c.trim();
+    }
+    (reports, tally)
+}
+
+/// Tallies a batch's outcomes into the exit code.
+#[derive(Default)]
+struct Tally {
+    unreachable: bool,
+    refused: bool,
+}
+
+impl Tally {
+    fn exit(&self) -> Exit {
+        if self.unreachable {
+            Exit::Unreachable
+        } else if self.refused {
+            Exit::Refused
+        } else {
+            Exit::Ok
+        }
+    }
+}
