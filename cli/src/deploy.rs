@@ -137,12 +137,14 @@ fn parse_build_args(pairs: &[String]) -> Result<BTreeMap<String, String>, Failur
     let mut out = BTreeMap::new();
     for pair in pairs {
         let (k, v) = pair.split_once('=').ok_or_else(|| {
-            Failure::from(anyhow!(
+            Failure::usage(anyhow!(
                 "--build-arg {pair:?} is not NAME=VALUE (example: --build-arg GO_VERSION=1.23)"
             ))
         })?;
         if k.is_empty() {
-            return Err(anyhow!("--build-arg {pair:?} has an empty name").into());
+            return Err(Failure::usage(anyhow!(
+                "--build-arg {pair:?} has an empty name"
+            )));
         }
         out.insert(k.to_string(), v.to_string());
     }
@@ -152,7 +154,7 @@ fn parse_build_args(pairs: &[String]) -> Result<BTreeMap<String, String>, Failur
 /// Reads every file `-f` names (directories walked), reporting every problem at once.
 pub fn load(input: &FileArgs, allow_stdin: bool) -> Result<Vec<Loaded>, Failure> {
     let walked = vouch_deploy::walk::walk(&input.files, &WalkLimits::default())
-        .map_err(|e| Failure::from(anyhow!(e)))?;
+        .map_err(|e| Failure::usage(anyhow!(e)))?;
     if input.verbose {
         for (path, why) in &walked.skipped {
             eprintln!("note: skipped {path}: {why}");
@@ -172,10 +174,9 @@ pub fn load(input: &FileArgs, allow_stdin: bool) -> Result<Vec<Loaded>, Failure>
         let (bytes, path, explicit) = match &source {
             Source::Stdin => {
                 if !allow_stdin {
-                    return Err(anyhow!(
+                    return Err(Failure::usage(anyhow!(
                         "pin rewrites files in place: it cannot rewrite standard input (-); name the files"
-                    )
-                    .into());
+                    )));
                 }
                 let read = vouch_deploy::walk::read_all_bounded(std::io::stdin().lock(), limit);
                 (read, None, true)
@@ -252,12 +253,12 @@ pub fn load(input: &FileArgs, allow_stdin: bool) -> Result<Vec<Loaded>, Failure>
 fn fail_on(errors: Vec<String>) -> Result<(), Failure> {
     match errors.len() {
         0 => Ok(()),
-        1 => Err(anyhow!("{}", errors[0]).into()),
+        1 => Err(Failure::usage(anyhow!("{}", errors[0]))),
         n => {
             for e in &errors {
                 eprintln!("error: {e}");
             }
-            Err(anyhow!("{n} problems in the given files").into())
+            Err(Failure::usage(anyhow!("{n} problems in the given files")))
         }
     }
 }

@@ -96,10 +96,12 @@ pub fn load_policy_or_fail(path: &Path) -> Result<LoadedPolicy, Failure> {
                 if errors == 1 { "" } else { "s" }
             )))
         }
-        Err(e) => Err(Failure::usage(e.into())),
+        Err(e) => Err(Failure::usage(e)),
     }
 }
 
+/// Sets up registry access; a CA or client-certificate file that cannot be used is a usage
+/// error.
 pub fn open_stores(options: &StoreOptions) -> Result<Stores, Failure> {
-    Stores::new(options).map_err(|e| Failure::usage(e.into()))
+    Stores::new(options).map_err(Failure::usage)
 }

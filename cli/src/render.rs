@@ -6,7 +6,7 @@ use anyhow::Context;
 use vouch_verify::policy_verify::PolicyImageReport;
 use vouch_verify::verify::{ImageReport, short_id};
 
-use crate::exit::Failure;
+use crate::exit::{Failure, OrExit};
 
 pub fn render_key_report(report: &ImageReport) -> String {
     use std::fmt::Write as _;
@@ -132,8 +132,10 @@ pub fn render_policy_report(report: &PolicyImageReport) -> String {
 
 pub fn print_json(value: &impl serde::Serialize) -> Result<(), Failure> {
     let mut stdout = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut stdout, value).context("writing JSON")?;
-    writeln!(stdout).context("writing JSON")?;
+    serde_json::to_writer_pretty(&mut stdout, value)
+        .context("writing JSON")
+        .or_usage()?;
+    writeln!(stdout).context("writing JSON").or_usage()?;
     Ok(())
 }
 

@@ -6,7 +6,7 @@ use vouch_deploy::Finding;
 
 use crate::args::{ImagesArgs, OutputFormat};
 use crate::deploy::{describe, load, parse_all};
-use crate::exit::{Exit, Failure};
+use crate::exit::{Exit, Failure, OrExit};
 use crate::render::print_json;
 
 /// `vouch images`.
@@ -92,10 +92,13 @@ pub fn run(args: ImagesArgs) -> Result<Exit, Failure> {
             use std::io::Write as _;
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             for (_, line, _) in &entries {
-                writeln!(out, "{line}").map_err(|e| anyhow!("writing the listing: {e}"))?;
+                writeln!(out, "{line}")
+                    .map_err(|e| anyhow!("writing the listing: {e}"))
+                    .or_usage()?;
             }
             out.flush()
-                .map_err(|e| anyhow!("writing the listing: {e}"))?;
+                .map_err(|e| anyhow!("writing the listing: {e}"))
+                .or_usage()?;
         }
         OutputFormat::Json => {
             let list: Vec<_> = entries.iter().map(|(_, _, e)| e).collect();

@@ -3,7 +3,7 @@
 use anyhow::{Context, anyhow};
 
 use crate::args::LoginArgs;
-use crate::exit::{Exit, Failure};
+use crate::exit::{Exit, Failure, OrExit};
 
 fn docker_config_path() -> Result<std::path::PathBuf, Failure> {
     vouch_registry::credentials::CredentialSources::from_env()
@@ -21,7 +21,8 @@ pub fn login(args: LoginArgs) -> Result<Exit, Failure> {
     std::io::stdin()
         .take(64 * 1024)
         .read_to_string(&mut secret)
-        .context("reading the password from standard input")?;
+        .context("reading the password from standard input")
+        .or_usage()?;
     let trimmed = zeroize::Zeroizing::new(secret.trim_end_matches(['\r', '\n']).to_string());
     if trimmed.is_empty() {
         return Err(Failure::usage(anyhow!("no password on standard input")));

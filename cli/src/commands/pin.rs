@@ -20,8 +20,8 @@ use vouch_verify::verify::{BundleSource, Expectations, verify_image};
 
 use crate::args::{OutputFormat, PinArgs};
 use crate::deploy::{Located, load, parse_all};
-use crate::exit::{Exit, Failure};
-use crate::inputs::{load_policy_or_fail, load_trusted_keys};
+use crate::exit::{Exit, Failure, OrExit};
+use crate::inputs::{load_policy_or_fail, load_trusted_keys, open_stores};
 use crate::progress::Progress;
 use crate::render::{print_json, render_key_report, render_policy_report};
 
@@ -84,7 +84,7 @@ pub async fn run(args: PinArgs, options: StoreOptions) -> Result<Exit, Failure> 
             queries.push(q.clone());
         }
     }
-    let stores = Stores::new(&options).map_err(|e| Failure::from(anyhow!(e)))?;
+    let stores = open_stores(&options)?;
     let digests = resolve_all(&stores, &queries, usize::from(args.jobs)).await?;
     if args.policy.is_some() || !args.keys.is_empty() {
         let pinned: Vec<ImageRef> = queries
@@ -140,11 +140,10 @@ pub async fn run(args: PinArgs, options: StoreOptions) -> Result<Exit, Failure> 
         for e in &errors {
             eprintln!("error: {e}");
         }
-        return Err(anyhow!(
+        return Err(Failure::usage(anyhow!(
             "nothing was written: {} references cannot be pinned",
             errors.len()
-        )
-        .into());
+        )));
     }
     if args.dry_run {
         match args.output {
@@ -168,20 +167,30 @@ pub async fn run(args: PinArgs, options: StoreOptions) -> Result<Exit, Failure> 
     }
     // Every file is checked before any is written, and each again just before its rename.
     for (file, _) in &changes {
-        let path = file.path.as_deref().ok_or_else(|| anyhow!("no path"))?;
-        let same =
-            rewrite::unchanged(path, &file.bytes).map_err(|e| anyhow!("{}: {e}", file.display))?;
+        let path = file
+            .path
+            .as_deref()
+            .ok_or_else(|| anyhow!("no path"))
+            .or_usage()?;
+        let same = rewrite::unchanged(path, &file.bytes)
+            .map_err(|e| anyhow!("{}: {e}", file.display))
+            .or_usage()?;
         if !same {
-            return Err(anyhow!(
+            return Err(Failure::usage(anyhow!(
                 "{}: changed on disk since vouch read it; nothing was written (run again)",
                 file.display
-            )
-            .into());
+            )));
         }
     }
     for (file, new) in &changes {
-        let path = file.path.as_deref().ok_or_else(|| anyhow!("no path"))?;
-        rewrite::write_if_unchanged(path, &file.bytes, new).map_err(|e| anyhow!(e))?;
+        let path = file
+            .path
+            .as_deref()
+            .ok_or_else(|| anyhow!("no path"))
+            .or_usage()?;
+        rewrite::write_if_unchanged(path, &file.bytes, new)
+            .map_err(|e| anyhow!(e))
+            .or_usage()?;
     }
     match args.output {
         OutputFormat::Text => {
@@ -240,11 +249,7 @@ fn check(located: &[Located<'_>], output: OutputFormat) -> Result<Exit, Failure>
             print_json(&serde_json::json!({ "references": located.len(), "unpinned": list }))?;
         }
     }
-    Ok(if unpinned.is_empty() {
-        Exit::Ok
-    } else {
-        Exit::Refused
-    })
+    Ok(Exit::of_check(unpinned.is_empty()))
 }
 
 /// Resolves each tag once; any failure fails the whole pin (exit 2 for a missing image,
@@ -256,7 +261,7 @@ async fn resolve_all(
 ) -> Result<HashMap<String, Digest>, Failure> {
     let mut digests = HashMap::new();
     let mut errors = Vec::new();
-    let mut unreachable = false;
+    let mut exit = Exit::Ok;
     let progress = Progress::new(queries.len(), "resolving");
     crate::batch::run_in_order(
         queries,
@@ -266,7 +271,7 @@ async fn resolve_all(
             vouch_registry::resolve::resolve(&repo, &q, false, stores.limits())
                 .await
                 .map(|r| r.digest)
-                .map_err(|e| (e.is_unreachable(), describe_store_error(&e)))
+                .map_err(|e| (Exit::of_resolving(&e), describe_store_error(&e)))
         },
         |q, result| {
             progress.inc();
@@ -274,8 +279,8 @@ async fn resolve_all(
                 Ok(d) => {
                     digests.insert(q.to_string(), d);
                 }
-                Err((u, e)) => {
-                    unreachable |= u;
+                Err((failed, e)) => {
+                    exit = exit.worst(failed);
                     errors.push(format!("resolving {q}: {e}"));
                 }
             }
@@ -289,14 +294,8 @@ async fn resolve_all(
     for e in &errors[..errors.len() - 1] {
         eprintln!("error: {e}");
     }
-    Err(Failure {
-        exit: if unreachable {
-            Exit::Unreachable
-        } else {
-            Exit::Usage
-        },
-        error: anyhow!("{}; nothing was written", errors[errors.len() - 1]),
-    })
+    let last = &errors[errors.len() - 1];
+    Err(Failure::new(exit, anyhow!("{last}; nothing was written")))
 }
 
 fn describe_store_error(e: &StoreError) -> String {
@@ -311,12 +310,12 @@ async fn verify_all(args: &PinArgs, stores: &Stores, pinned: &[ImageRef]) -> Res
     let cache = Cache::open(CacheMode::Normal);
     let jobs = usize::from(args.jobs);
     let mut failed = 0usize;
-    let mut unreachable = false;
+    let mut exit = Exit::Ok;
     let mut reports: Vec<serde_json::Value> = Vec::new();
     let text = args.output == OutputFormat::Text;
     if let Some(policy) = &args.policy {
         let loaded = load_policy_or_fail(policy)?;
-        let at = judgement_time(None).map_err(|e| Failure::from(anyhow!(e)))?;
+        let at = judgement_time(None).map_err(|e| anyhow!(e)).or_usage()?;
         let run = PolicyRun {
             loaded: &loaded,
             at,
@@ -334,8 +333,9 @@ async fn verify_all(args: &PinArgs, stores: &Stores, pinned: &[ImageRef]) -> Res
                 async move { verify_with_policy(stores, &image, run).await }
             },
             |_, report| {
-                unreachable |= report.unreachable;
-                if !matches!(report.decision, "allow" | "warn") {
+                let passed = matches!(report.decision, "allow" | "warn");
+                exit = exit.worst(Exit::of_report(report.unreachable, passed));
+                if !passed {
                     failed += 1;
                 }
                 if text {
@@ -366,7 +366,7 @@ async fn verify_all(args: &PinArgs, stores: &Stores, pinned: &[ImageRef]) -> Res
                 async move { verify_image(stores, &image, expect).await }
             },
             |_, report| {
-                unreachable |= report.unreachable;
+                exit = exit.worst(Exit::of_report(report.unreachable, report.is_verified()));
                 if !report.is_verified() {
                     failed += 1;
                 }
@@ -387,15 +387,11 @@ async fn verify_all(args: &PinArgs, stores: &Stores, pinned: &[ImageRef]) -> Res
     if !text {
         print_json(&serde_json::json!({ "pinned": [], "images": reports }))?;
     }
-    Err(Failure {
-        exit: if unreachable {
-            Exit::Unreachable
-        } else {
-            Exit::Refused
-        },
-        error: anyhow!(
+    Err(Failure::new(
+        exit,
+        anyhow!(
             "{failed} of {} images did not verify; nothing was written",
             pinned.len()
         ),
-    })
+    ))
 }

@@ -86,11 +86,7 @@ pub fn run(command: PolicyCommand) -> Result<Exit, Failure> {
                 OutputFormat::Text => print!("{report}"),
                 OutputFormat::Json => print_json(&report)?,
             }
-            Ok(if report.all_passed() {
-                Exit::Ok
-            } else {
-                Exit::Refused
-            })
+            Ok(Exit::of_check(report.all_passed()))
         }
     }
 }

@@ -5,11 +5,11 @@ use std::path::Path;
 use anyhow::{Context, anyhow};
 use vouch_keys as keys;
 use vouch_oci::reference::ImageRef;
-use vouch_registry::{StoreError, StoreOptions, Stores};
+use vouch_registry::{StoreOptions, Stores};
 use vouch_sign::{SignFormat, SignOptions, bundle_for_file, sign_image};
 
 use crate::args::{OutputFormat, SignArgs, SignatureFormat};
-use crate::exit::{Exit, Failure};
+use crate::exit::{Exit, Failure, OrExit};
 use crate::inputs::{collect_images, open_stores, parse_annotations};
 use crate::progress::Progress;
 use crate::render::print_json;
@@ -47,7 +47,7 @@ pub async fn run(args: SignArgs, options: StoreOptions) -> Result<Exit, Failure>
     }
     let progress = Progress::new(images.len(), "signing");
     let mut results = Vec::new();
-    let mut worst = Exit::Ok as u8;
+    let mut exit = Exit::Ok;
     // `jobs` bounds the signs at work; more may be waiting to confirm their writes.
     crate::batch::run_in_order(
         &images,
@@ -56,7 +56,7 @@ pub async fn run(args: SignArgs, options: StoreOptions) -> Result<Exit, Failure>
             let (stores, options) = (&stores, &options);
             async move {
                 let r = sign_image(stores, &image, options).await;
-                r.map_err(|e| (matches!(e, StoreError::NotFound(_)), e.to_string()))
+                r.map_err(|e| (Exit::of_signing(&e), e.to_string()))
             }
         },
         |image, result| {
@@ -79,12 +79,8 @@ pub async fn run(args: SignArgs, options: StoreOptions) -> Result<Exit, Failure>
                             .map(|s| serde_json::to_value(s).unwrap_or_default()),
                     );
                 }
-                Err((not_found, e)) => {
-                    worst = worst.max(if not_found {
-                        Exit::Usage as u8
-                    } else {
-                        Exit::Unreachable as u8
-                    });
+                Err((failed, e)) => {
+                    exit = exit.worst(failed);
                     progress.eprintln(&format!("error: signing {image}: {e}"));
                     results.push(serde_json::json!({"reference": image.to_string(), "error": e}));
                 }
@@ -96,11 +92,7 @@ pub async fn run(args: SignArgs, options: StoreOptions) -> Result<Exit, Failure>
     if args.output == OutputFormat::Json {
         print_json(&serde_json::Value::Array(results))?;
     }
-    Ok(match worst {
-        0 => Exit::Ok,
-        2 => Exit::Usage,
-        _ => Exit::Unreachable,
-    })
+    Ok(exit)
 }
 
 /// `sign --output-bundle FILE`: one image, nothing stored, the bundle written to FILE.
@@ -120,18 +112,13 @@ async fn write_bundle_file(
     let (signed, bundle) = match bundle_for_file(stores, image, options).await {
         Ok(r) => r,
         Err(e) => {
-            let exit = if matches!(e, StoreError::NotFound(_)) {
-                Exit::Usage
-            } else {
-                Exit::Unreachable
-            };
-            return Err(Failure {
-                exit,
-                error: anyhow!("signing {image}: {e}"),
-            });
+            let exit = Exit::of_signing(&e);
+            return Err(Failure::new(exit, anyhow!("signing {image}: {e}")));
         }
     };
-    std::fs::write(path, &bundle).with_context(|| format!("cannot write {}", path.display()))?;
+    std::fs::write(path, &bundle)
+        .with_context(|| format!("cannot write {}", path.display()))
+        .or_usage()?;
     match output {
         OutputFormat::Text => println!("{} (bundle written to {})", signed.signed, path.display()),
         OutputFormat::Json => {

@@ -19,7 +19,7 @@ use vouch_verify::verify::{
 
 use crate::args::{OutputFormat, VerifyArgs};
 use crate::deploy::{Sourced, Sources};
-use crate::exit::{Exit, Failure};
+use crate::exit::{Exit, Failure, OrExit};
 use crate::inputs::{
     collect_images, load_policy_or_fail, load_trusted_keys, open_stores, parse_annotations,
 };
@@ -61,7 +61,7 @@ pub async fn run(args: VerifyArgs, options: StoreOptions) -> Result<Exit, Failur
         root,
         unlogged_at,
     };
-    let (reports, tally) = verify_batch(&images, &args, cache.as_ref(), &sources, |image| {
+    let (reports, exit) = verify_batch(&images, &args, cache.as_ref(), &sources, |image| {
         let (stores, expect) = (&stores, &expect);
         async move { verify_image(stores, &image, expect).await }
     })
@@ -69,7 +69,7 @@ pub async fn run(args: VerifyArgs, options: StoreOptions) -> Result<Exit, Failur
     if args.output == OutputFormat::Json {
         print_json(&serde_json::json!({ "images": reports }))?;
     }
-    Ok(tally.exit())
+    Ok(exit)
 }
 
 async fn verify_policy(
@@ -98,7 +98,7 @@ async fn verify_policy(
         cache: cache.as_ref(),
         bundles: BundleSource::for_run(&bundle_files, cache.as_ref(), args.all_signatures),
     };
-    let (reports, tally) = verify_batch(&images, &args, cache.as_ref(), &sources, |image| {
+    let (reports, exit) = verify_batch(&images, &args, cache.as_ref(), &sources, |image| {
         let (stores, run) = (&stores, &run);
         async move { verify_with_policy(stores, &image, run).await }
     })
@@ -106,7 +106,7 @@ async fn verify_policy(
     if args.output == OutputFormat::Json {
         print_json(&serde_json::json!({ "at": at, "images": reports }))?;
     }
-    Ok(tally.exit())
+    Ok(exit)
 }
 
 /// The references from the command line, `--from` and `-f`, parsed, with the files'
@@ -157,7 +157,8 @@ fn load_bundle_files(
             let mut bytes = Vec::new();
             std::fs::File::open(p)
                 .and_then(|f| f.take(MAX_BUNDLE_BYTES as u64 + 1).read_to_end(&mut bytes))
-                .with_context(|| format!("cannot read bundle {}", p.display()))?;
+                .with_context(|| format!("cannot read bundle {}", p.display()))
+                .or_usage()?;
             if bytes.len() > MAX_BUNDLE_BYTES {
                 return Err(Failure::usage(anyhow!(
                     "bundle {} is larger than {MAX_BUNDLE_BYTES} bytes",
@@ -218,7 +219,8 @@ fn load_trusted_root(path: &Path) -> Result<TrustedRoot, Failure> {
     let mut bytes = Vec::new();
     std::fs::File::open(path)
         .and_then(|f| f.take(MAX_TRUSTED_ROOT_BYTES + 1).read_to_end(&mut bytes))
-        .with_context(|| format!("cannot read trusted root {}", path.display()))?;
+        .with_context(|| format!("cannot read trusted root {}", path.display()))
+        .or_usage()?;
     if bytes.len() as u64 > MAX_TRUSTED_ROOT_BYTES {
         return Err(Failure::usage(anyhow!(
             "trusted root {} is larger than {MAX_TRUSTED_ROOT_BYTES} bytes",
@@ -293,7 +295,7 @@ async fn verify_batch<R, W, Fut>(
     cache: Option<&Cache>,
     sources: &Sources,
     work: W,
-) -> (Vec<Sourced<R>>, Tally)
+) -> (Vec<Sourced<R>>, Exit)
 where
     R: VerifyReport,
     W: Fn(ImageRef) -> Fut,
@@ -301,11 +303,10 @@ where
 {
     let progress = Progress::new(images.len(), "verifying");
     let mut reports = Vec::new();
-    let mut tally = Tally::default();
+    let mut exit = Exit::Ok;
     crate::batch::run_in_order(images, usize::from(args.jobs), work, |image, report: R| {
         progress.inc();
-        tally.unreachable |= report.unreachable();
-        tally.refused |= !report.passes();
+        exit = exit.worst(Exit::of_report(report.unreachable(), report.passes()));
         if let Some(warning) = report.warning() {
             progress.eprintln(&warning);
         }
@@ -324,24 +325,5 @@ where
     if let Some(c) = cache {
         c.trim();
     }
-    (reports, tally)
-}
-
-/// Tallies a batch's outcomes into the exit code.
-#[derive(Default)]
-struct Tally {
-    unreachable: bool,
-    refused: bool,
-}
-
-impl Tally {
-    fn exit(&self) -> Exit {
-        if self.unreachable {
-            Exit::Unreachable
-        } else if self.refused {
-            Exit::Refused
-        } else {
-            Exit::Ok
-        }
-    }
+    (reports, exit)
 }

@@ -4,20 +4,14 @@ use std::path::Path;
 
 use anyhow::{Context, anyhow};
 
-use crate::args::{OutputFormat, VerifyBundleArgs};
-use crate::exit::{Exit, Failure};
 use vouch_keys as keys;
 use vouch_sigstore::{
     Artifact, IdentityPolicy, PRODUCTION_TRUSTED_ROOT, STAGING_TRUSTED_ROOT, TrustedRoot,
     verify_bundle,
 };
 
-fn usage(error: anyhow::Error) -> Failure {
-    Failure {
-        exit: Exit::Usage,
-        error,
-    }
-}
+use crate::args::{OutputFormat, VerifyBundleArgs};
+use crate::exit::{Exit, Failure, OrExit};
 
 /// The artifact argument: `sha256:<64 hex>` is a digest unless a file by that name exists.
 pub fn parse_artifact(arg: &str) -> Result<Artifact, Failure> {
@@ -28,7 +22,7 @@ pub fn parse_artifact(arg: &str) -> Result<Artifact, Failure> {
     }
     let bytes = std::fs::read(arg)
         .with_context(|| format!("cannot read artifact {arg}"))
-        .map_err(usage)?;
+        .or_usage()?;
     Ok(Artifact::Bytes(bytes))
 }
 
@@ -36,29 +30,27 @@ pub fn parse_artifact(arg: &str) -> Result<Artifact, Failure> {
 pub fn run(args: &VerifyBundleArgs) -> Result<Exit, Failure> {
     let bundle = std::fs::read(&args.bundle)
         .with_context(|| format!("cannot read bundle {}", args.bundle.display()))
-        .map_err(usage)?;
+        .or_usage()?;
     let root_json = match &args.trusted_root {
         Some(p) => std::fs::read(p)
             .with_context(|| format!("cannot read trusted root {}", p.display()))
-            .map_err(usage)?,
+            .or_usage()?,
         None if args.staging => STAGING_TRUSTED_ROOT.as_bytes().to_vec(),
         None => PRODUCTION_TRUSTED_ROOT.as_bytes().to_vec(),
     };
-    let root = TrustedRoot::from_json(&root_json).map_err(|e| usage(e.into()))?;
+    let root = TrustedRoot::from_json(&root_json).or_usage()?;
     let policy = match (
         &args.key,
         &args.certificate_identity,
         &args.certificate_oidc_issuer,
     ) {
-        (Some(key), None, None) => {
-            IdentityPolicy::Key(keys::load_public_key(key).map_err(|e| usage(e.into()))?)
-        }
+        (Some(key), None, None) => IdentityPolicy::Key(keys::load_public_key(key)?),
         (None, Some(subject), Some(issuer)) => IdentityPolicy::Identity {
             subject: subject.clone(),
             issuer: issuer.clone(),
         },
         _ => {
-            return Err(usage(anyhow!(
+            return Err(Failure::usage(anyhow!(
                 "give either --key, or both --certificate-identity and --certificate-oidc-issuer"
             )));
         }
@@ -92,9 +84,9 @@ pub fn run(args: &VerifyBundleArgs) -> Result<Exit, Failure> {
             }
             Ok(Exit::Ok)
         }
-        Err(e) => Err(Failure {
-            exit: Exit::Refused,
-            error: anyhow!("bundle verification failed: {e}"),
-        }),
+        Err(e) => Err(Failure::new(
+            Exit::Refused,
+            anyhow!("bundle verification failed: {e}"),
+        )),
     }
 }
