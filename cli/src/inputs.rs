@@ -8,8 +8,8 @@ use anyhow::{Context, anyhow};
 use vouch_keys as keys;
 use vouch_oci::reference::{self, ImageRef};
 use vouch_registry::{StoreOptions, Stores};
+use vouch_verify::judge::TrustedKey;
 use vouch_verify::policy_verify::{LoadedPolicy, PolicyLoadError, load_policy};
-use vouch_verify::verify::TrustedKey;
 
 use crate::exit::Failure;
 

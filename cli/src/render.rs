@@ -4,7 +4,7 @@ use std::io::Write;
 
 use anyhow::Context;
 use vouch_verify::policy_verify::PolicyImageReport;
-use vouch_verify::verify::{ImageReport, short_id};
+use vouch_verify::report::{ImageReport, short_id};
 
 use crate::exit::{Failure, OrExit};
 
@@ -149,8 +149,8 @@ mod tests {
     use vouch_policy::Timestamp;
     use vouch_registry::{StoreOptions, Stores};
     use vouch_sign::{SignFormat, SignOptions, sign_image};
+    use vouch_verify::fetch::BundleSource;
     use vouch_verify::policy_verify::{PolicyRun, load_policy, verify_with_policy};
-    use vouch_verify::verify::BundleSource;
 
     use super::render_policy_report;
 

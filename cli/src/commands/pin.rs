@@ -15,8 +15,9 @@ use vouch_oci::reference::{Digest, ImageRef};
 use vouch_policy::KeyRequirement;
 use vouch_registry::cache::{Cache, CacheMode};
 use vouch_registry::{StoreError, StoreOptions, Stores};
+use vouch_verify::fetch::BundleSource;
+use vouch_verify::key_verify::{Expectations, verify_image};
 use vouch_verify::policy_verify::{PolicyRun, judgement_time, verify_with_policy};
-use vouch_verify::verify::{BundleSource, Expectations, verify_image};
 
 use crate::args::{OutputFormat, PinArgs};
 use crate::deploy::{Located, load, parse_all};

@@ -10,12 +10,13 @@ use vouch_registry::StoreOptions;
 use vouch_registry::cache::{Cache, CacheMode};
 use vouch_registry::referrers::{FetchedBundle, MAX_BUNDLE_BYTES};
 use vouch_sigstore::{TrustedRoot, UnixTime};
+use vouch_verify::fetch::BundleSource;
+use vouch_verify::judge::{KeylessMatcher, TextMatch};
+use vouch_verify::key_verify::{Expectations, verify_image};
 use vouch_verify::policy_verify::{
     PlatformSelector, PolicyImageReport, PolicyRun, judgement_time, verify_with_policy,
 };
-use vouch_verify::verify::{
-    BundleSource, Expectations, ImageReport, KeylessMatcher, TextMatch, verify_image,
-};
+use vouch_verify::report::ImageReport;
 
 use crate::args::{OutputFormat, VerifyArgs};
 use crate::deploy::{Sourced, Sources};

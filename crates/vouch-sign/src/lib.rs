@@ -23,7 +23,7 @@ use vouch_registry::referrers::{self, BundleArtifact, EMPTY_CONFIG};
 use vouch_registry::resolve::resolve;
 use vouch_registry::{Fetched, Lookup, Repo, StoreError, Stores};
 use vouch_sigstore::build::{image_statement, key_signed_bundle};
-use vouch_verify::verify::{SignatureJudge, TrustedKey, judge_bundle};
+use vouch_verify::judge::{SignatureJudge, TrustedKey, judge_bundle};
 
 /// How many read-merge-write rounds to try before giving up on a contended `.sig` tag.
 const MAX_ROUNDS: u32 = 30;

@@ -10,8 +10,9 @@ use vouch_oci::reference::{self, ImageRef};
 use vouch_policy::{KeyRequirement, Timestamp};
 use vouch_registry::{StoreOptions, Stores};
 use vouch_sign::{SignOptions, sign_image};
+use vouch_verify::judge::TrustedKey;
+use vouch_verify::key_verify::{Expectations, verify_image};
 use vouch_verify::policy_verify::{PolicyRun, load_policy, verify_with_policy};
-use vouch_verify::verify::{Expectations, TrustedKey, verify_image};
 
 const EXAMPLE_PASSWORD: &[u8] = b"vouch-example";
 const IDENTITY: &str = "registry.example.com/prod/app";
@@ -102,7 +103,7 @@ async fn policy_verify_output() {
         all_platforms: false,
         identity: Some(IDENTITY),
         cache: None,
-        bundles: vouch_verify::verify::BundleSource::Referrers,
+        bundles: vouch_verify::fetch::BundleSource::Referrers,
     };
     let report = verify_with_policy(&stores, &image, &run).await;
     let json = serde_json::to_string_pretty(&report).expect("json");
@@ -132,7 +133,7 @@ async fn key_verify_output() {
                 requirement: &requirement,
                 identity: Some(IDENTITY),
                 cache: None,
-                bundles: vouch_verify::verify::BundleSource::Referrers,
+                bundles: vouch_verify::fetch::BundleSource::Referrers,
                 keyless: &[],
                 root: vouch_sigstore::production_root(),
                 unlogged_at: None,

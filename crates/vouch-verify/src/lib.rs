@@ -7,5 +7,8 @@
 //! its digest is judged.
 #![forbid(unsafe_code)]
 
+pub mod fetch;
+pub mod judge;
+pub mod key_verify;
 pub mod policy_verify;
-pub mod verify;
+pub mod report;

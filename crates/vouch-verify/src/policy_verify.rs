@@ -10,11 +10,12 @@ use vouch_policy::{
     DenyCause, Evaluation, ImageFacts, KeySource, Outcome, Policy, SignatureFact, Timestamp,
 };
 
-use crate::verify::{
-    BundleSource, CacheUse, SignatureJudge, SignatureReport, TrustedKey, VerifiedSig,
-    cache_subject, deferred_bundles, fetch_signatures, judge_bundle, judge_layer,
+use crate::fetch::{
+    BundleSource, CacheUse, cache_subject, deferred_bundles, fetch_signatures,
     likely_payload_references, remember, resolve_for_verify,
 };
+use crate::judge::{SignatureJudge, TrustedKey, VerifiedSig, judge_bundle, judge_layer};
+use crate::report::SignatureReport;
 use vouch_keys::{self as keys, PublicKey};
 use vouch_oci::oci::{self, Platform};
 use vouch_oci::reference::{self, Digest, ImageRef};

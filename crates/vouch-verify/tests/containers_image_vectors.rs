@@ -7,7 +7,8 @@ use base64::Engine as _;
 use vouch_keys::PublicKey;
 use vouch_oci::oci::Descriptor;
 use vouch_oci::reference::Digest;
-use vouch_verify::verify::{FetchedLayer, SignatureJudge, TrustedKey, judge_layer};
+use vouch_verify::fetch::FetchedLayer;
+use vouch_verify::judge::{SignatureJudge, TrustedKey, judge_layer};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -231,8 +232,8 @@ fn judge_one(
     identity: &str,
     judge: &SignatureJudge<'_>,
 ) -> (
-    vouch_verify::verify::SignatureReport,
-    Option<vouch_verify::verify::VerifiedSig>,
+    vouch_verify::report::SignatureReport,
+    Option<vouch_verify::judge::VerifiedSig>,
 ) {
     let dir = fixtures().join(dir);
     let manifest = std::fs::read(dir.join("manifest.json")).expect("manifest");
