@@ -3,11 +3,20 @@
 use std::io::Write;
 
 use anyhow::Context;
-use vouch_verify::policy_verify::PolicyImageReport;
-use vouch_verify::report::{ImageReport, short_id};
+use vouch_verify::report::short_id;
+use vouch_verify::{ImageReport, PolicyImageReport, Report};
 
 use crate::exit::{Failure, OrExit};
 
+/// Human report for one image.
+pub fn render_report(report: &Report) -> String {
+    match report {
+        Report::Keys(r) => render_key_report(r),
+        Report::Policy(r) => render_policy_report(r),
+    }
+}
+
+/// Human report for one image judged against keys.
 pub fn render_key_report(report: &ImageReport) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();

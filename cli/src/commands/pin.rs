@@ -15,16 +15,14 @@ use vouch_oci::reference::{Digest, ImageRef};
 use vouch_policy::KeyRequirement;
 use vouch_registry::cache::{Cache, CacheMode};
 use vouch_registry::{StoreError, StoreOptions, Stores};
-use vouch_verify::fetch::BundleSource;
-use vouch_verify::key_verify::{Expectations, verify_image};
-use vouch_verify::policy_verify::{PolicyRun, judgement_time, verify_with_policy};
+use vouch_verify::{KeyTrust, PolicyTrust, Trust, Verifier, judgement_time};
 
 use crate::args::{OutputFormat, PinArgs};
 use crate::deploy::{Located, load, parse_all};
 use crate::exit::{Exit, Failure, OrExit};
 use crate::inputs::{load_policy_or_fail, load_trusted_keys, open_stores};
 use crate::progress::Progress;
-use crate::render::{print_json, render_key_report, render_policy_report};
+use crate::render::{print_json, render_report};
 
 /// One reference pinned (or to be pinned).
 #[derive(Debug, Serialize)]
@@ -314,74 +312,41 @@ async fn verify_all(args: &PinArgs, stores: &Stores, pinned: &[ImageRef]) -> Res
     let mut exit = Exit::Ok;
     let mut reports: Vec<serde_json::Value> = Vec::new();
     let text = args.output == OutputFormat::Text;
-    if let Some(policy) = &args.policy {
+    let trust = if let Some(policy) = &args.policy {
         let loaded = load_policy_or_fail(policy)?;
         let at = judgement_time(None).map_err(|e| anyhow!(e)).or_usage()?;
-        let run = PolicyRun {
-            loaded: &loaded,
+        Trust::Policy(Box::new(PolicyTrust {
+            loaded,
             at,
             platform: None,
             all_platforms: false,
-            identity: None,
-            cache: cache.as_ref(),
-            bundles: BundleSource::for_run(&[], cache.as_ref(), false),
-        };
-        crate::batch::run_in_order(
-            pinned,
-            jobs,
-            |image| {
-                let run = &run;
-                async move { verify_with_policy(stores, &image, run).await }
-            },
-            |_, report| {
-                let passed = matches!(report.decision, "allow" | "warn");
-                exit = exit.worst(Exit::of_report(report.unreachable, passed));
-                if !passed {
-                    failed += 1;
-                }
-                if text {
-                    eprint!("{}", render_policy_report(&report));
-                }
-                reports.push(serde_json::to_value(&report).unwrap_or_default());
-            },
-        )
-        .await;
+        }))
     } else {
-        let keys = load_trusted_keys(&args.keys)?;
-        let requirement = KeyRequirement::default();
-        let expect = Expectations {
-            keys: &keys,
-            requirement: &requirement,
-            identity: None,
-            cache: cache.as_ref(),
-            bundles: BundleSource::for_run(&[], cache.as_ref(), false),
-            keyless: &[],
-            root: vouch_sigstore::production_root(),
+        Trust::Keys(KeyTrust {
+            keys: load_trusted_keys(&args.keys)?,
+            requirement: KeyRequirement::default(),
+            keyless: Vec::new(),
+            root: vouch_sigstore::production_root().cloned(),
             unlogged_at: None,
-        };
-        crate::batch::run_in_order(
-            pinned,
-            jobs,
-            |image| {
-                let expect = &expect;
-                async move { verify_image(stores, &image, expect).await }
-            },
-            |_, report| {
-                exit = exit.worst(Exit::of_report(report.unreachable, report.is_verified()));
-                if !report.is_verified() {
-                    failed += 1;
-                }
-                if text {
-                    eprint!("{}", render_key_report(&report));
-                }
-                reports.push(serde_json::to_value(&report).unwrap_or_default());
-            },
-        )
-        .await;
-    }
-    if let Some(c) = &cache {
-        c.trim();
-    }
+        })
+    };
+    let verifier = Verifier::new(stores.clone(), trust).cache(cache);
+    let work = |image: ImageRef| {
+        let verifier = &verifier;
+        async move { verifier.verify(&image).await }
+    };
+    crate::batch::run_in_order(pinned, jobs, work, |_, report| {
+        exit = exit.worst(Exit::of_report(report.unreachable(), report.passes()));
+        if !report.passes() {
+            failed += 1;
+        }
+        if text {
+            eprint!("{}", render_report(&report));
+        }
+        reports.push(serde_json::to_value(&report).unwrap_or_default());
+    })
+    .await;
+    verifier.trim_cache();
     if failed == 0 {
         return Ok(());
     }

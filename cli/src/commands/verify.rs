@@ -10,13 +10,10 @@ use vouch_registry::StoreOptions;
 use vouch_registry::cache::{Cache, CacheMode};
 use vouch_registry::referrers::{FetchedBundle, MAX_BUNDLE_BYTES};
 use vouch_sigstore::{TrustedRoot, UnixTime};
-use vouch_verify::fetch::BundleSource;
-use vouch_verify::judge::{KeylessMatcher, TextMatch};
-use vouch_verify::key_verify::{Expectations, verify_image};
-use vouch_verify::policy_verify::{
-    PlatformSelector, PolicyImageReport, PolicyRun, judgement_time, verify_with_policy,
+use vouch_verify::{
+    KeyTrust, KeylessMatcher, PlatformSelector, PolicyTrust, Report, TextMatch, Trust, Verifier,
+    judgement_time,
 };
-use vouch_verify::report::ImageReport;
 
 use crate::args::{OutputFormat, VerifyArgs};
 use crate::deploy::{Sourced, Sources};
@@ -25,8 +22,9 @@ use crate::inputs::{
     collect_images, load_policy_or_fail, load_trusted_keys, open_stores, parse_annotations,
 };
 use crate::progress::Progress;
-use crate::render::{print_json, render_key_report, render_policy_report};
+use crate::render::{print_json, render_report};
 
+/// `vouch verify`.
 pub async fn run(args: VerifyArgs, options: StoreOptions) -> Result<Exit, Failure> {
     if let Some(policy) = args.policy.clone() {
         return verify_policy(args, &policy, options).await;
@@ -43,30 +41,20 @@ pub async fn run(args: VerifyArgs, options: StoreOptions) -> Result<Exit, Failur
         .as_deref()
         .map(load_trusted_root)
         .transpose()?;
-    let root = custom_root
-        .as_ref()
-        .or_else(|| vouch_sigstore::production_root());
+    let root = custom_root.or_else(|| vouch_sigstore::production_root().cloned());
     let unlogged_at = args.insecure_ignore_tlog.then(|| {
         let now = judgement_time(None).map(|t| t.unix()).unwrap_or(0);
         UnixTime::from_secs(now)
     });
-    let stores = open_stores(&options)?;
-    let cache = Cache::open(cache_mode(&args));
-    let expect = Expectations {
-        keys: &keys,
-        requirement: &requirement,
-        identity: args.identity.as_deref(),
-        cache: cache.as_ref(),
-        bundles: BundleSource::for_run(&bundle_files, cache.as_ref(), args.all_signatures),
-        keyless: &keyless,
+    let trust = Trust::Keys(KeyTrust {
+        keys,
+        requirement,
+        keyless,
         root,
         unlogged_at,
-    };
-    let (reports, exit) = verify_batch(&images, &args, cache.as_ref(), &sources, |image| {
-        let (stores, expect) = (&stores, &expect);
-        async move { verify_image(stores, &image, expect).await }
-    })
-    .await;
+    });
+    let verifier = open_verifier(trust, bundle_files, &args, &options)?;
+    let (reports, exit) = verify_batch(&verifier, &images, &args, &sources).await;
     if args.output == OutputFormat::Json {
         print_json(&serde_json::json!({ "images": reports }))?;
     }
@@ -88,26 +76,34 @@ async fn verify_policy(
         .map_err(|e| Failure::usage(anyhow!("--platform {e}")))?;
     let (images, sources) = collect_verify_images(&args)?;
     let bundle_files = load_bundle_files(&args.bundles, &images)?;
-    let stores = open_stores(&options)?;
-    let cache = Cache::open(cache_mode(&args));
-    let run = PolicyRun {
-        loaded: &loaded,
+    let trust = Trust::Policy(Box::new(PolicyTrust {
+        loaded,
         at,
-        platform: platform.as_ref(),
+        platform,
         all_platforms: args.all_platforms,
-        identity: args.identity.as_deref(),
-        cache: cache.as_ref(),
-        bundles: BundleSource::for_run(&bundle_files, cache.as_ref(), args.all_signatures),
-    };
-    let (reports, exit) = verify_batch(&images, &args, cache.as_ref(), &sources, |image| {
-        let (stores, run) = (&stores, &run);
-        async move { verify_with_policy(stores, &image, run).await }
-    })
-    .await;
+    }));
+    let verifier = open_verifier(trust, bundle_files, &args, &options)?;
+    let (reports, exit) = verify_batch(&verifier, &images, &args, &sources).await;
     if args.output == OutputFormat::Json {
         print_json(&serde_json::json!({ "at": at, "images": reports }))?;
     }
     Ok(exit)
+}
+
+/// The verifier for this run: registry access, the cache `--offline`/`--refresh`/`--no-cache`
+/// ask for, `--identity`, `--bundle` files and `--all-signatures`.
+fn open_verifier(
+    trust: Trust,
+    bundle_files: Vec<FetchedBundle>,
+    args: &VerifyArgs,
+    options: &StoreOptions,
+) -> Result<Verifier, Failure> {
+    let stores = open_stores(options)?;
+    Ok(Verifier::new(stores, trust)
+        .identity(args.identity.clone())
+        .cache(Cache::open(cache_mode(args)))
+        .bundle_files(bundle_files)
+        .all_signatures(args.all_signatures))
 }
 
 /// The references from the command line, `--from` and `-f`, parsed, with the files'
@@ -244,77 +240,33 @@ fn cache_mode(args: &VerifyArgs) -> CacheMode {
     }
 }
 
-/// A verification report as the batch loop sees it.
-trait VerifyReport: Clone {
-    fn unreachable(&self) -> bool;
-    fn passes(&self) -> bool;
-    fn render(&self) -> String;
-    /// A line for stderr, e.g. for a pass in warn mode.
-    fn warning(&self) -> Option<String> {
-        None
-    }
-}
-
-impl VerifyReport for ImageReport {
-    fn unreachable(&self) -> bool {
-        self.unreachable
-    }
-    fn passes(&self) -> bool {
-        self.is_verified()
-    }
-    fn render(&self) -> String {
-        render_key_report(self)
-    }
-}
-
-impl VerifyReport for PolicyImageReport {
-    fn unreachable(&self) -> bool {
-        self.unreachable
-    }
-    fn passes(&self) -> bool {
-        matches!(self.decision, "allow" | "warn")
-    }
-    fn render(&self) -> String {
-        render_policy_report(self)
-    }
-    fn warning(&self) -> Option<String> {
-        (self.decision == "warn").then(|| {
-            format!(
-                "warning: {} would be refused, but its rule is in warn mode",
-                self.reference
-            )
-        })
-    }
-}
-
-/// Verifies `images` with `work`, `--jobs` at a time, printing each report in input order
-/// (text) or collecting them (JSON), each with the file places it came from, with a progress
-/// bar on a terminal; trims the cache.
-async fn verify_batch<R, W, Fut>(
+/// Verifies `images`, `--jobs` at a time, printing each report in input order (text) or
+/// collecting them (JSON), each with the file places it came from, with a progress bar on a
+/// terminal; trims the cache. The exit code is the worst report's.
+async fn verify_batch(
+    verifier: &Verifier,
     images: &[ImageRef],
     args: &VerifyArgs,
-    cache: Option<&Cache>,
     sources: &Sources,
-    work: W,
-) -> (Vec<Sourced<R>>, Exit)
-where
-    R: VerifyReport,
-    W: Fn(ImageRef) -> Fut,
-    Fut: std::future::Future<Output = R>,
-{
+) -> (Vec<Sourced<Report>>, Exit) {
     let progress = Progress::new(images.len(), "verifying");
     let mut reports = Vec::new();
     let mut exit = Exit::Ok;
-    crate::batch::run_in_order(images, usize::from(args.jobs), work, |image, report: R| {
+    let work = |image: ImageRef| async move { verifier.verify(&image).await };
+    crate::batch::run_in_order(images, usize::from(args.jobs), work, |image, report| {
         progress.inc();
         exit = exit.worst(Exit::of_report(report.unreachable(), report.passes()));
-        if let Some(warning) = report.warning() {
-            progress.eprintln(&warning);
+        if report.warns() {
+            progress.eprintln(&format!(
+                "warning: {} would be refused, but its rule is in warn mode",
+                report.reference()
+            ));
         }
         let places = sources.get(&image.to_string()).cloned().unwrap_or_default();
         match args.output {
-            OutputFormat::Text => progress
-                .println((report.render() + &crate::deploy::render_sources(&places)).trim_end()),
+            OutputFormat::Text => progress.println(
+                (render_report(&report) + &crate::deploy::render_sources(&places)).trim_end(),
+            ),
             OutputFormat::Json => reports.push(Sourced {
                 report,
                 sources: places,
@@ -323,8 +275,6 @@ where
     })
     .await;
     progress.finish();
-    if let Some(c) = cache {
-        c.trim();
-    }
+    verifier.trim_cache();
     (reports, exit)
 }

@@ -12,7 +12,8 @@ use crate::error::StoreError;
 use crate::options::StoreOptions;
 use crate::{http, layout, registry};
 
-/// Opens repositories, sharing one HTTP connection pool across them.
+/// Opens repositories, sharing one HTTP connection pool across them (and across clones).
+#[derive(Clone)]
 pub struct Stores {
     transport: Arc<http::Transport>,
     limits: Limits,
