@@ -3,8 +3,13 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 
+/// Text that is base64 in none of the alphabets and paddings protobuf JSON may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("invalid base64")]
+pub(crate) struct InvalidBase64;
+
 /// Decode, or say why not.
-pub(crate) fn decode(s: &str) -> Result<Vec<u8>, String> {
+pub(crate) fn decode(s: &str) -> Result<Vec<u8>, InvalidBase64> {
     // Line breaks are skipped, as Go's and Python's decoders do (`base64` wraps at 76).
     let owned;
     let s = if s.contains(['\n', '\r']) {
@@ -18,7 +23,7 @@ pub(crate) fn decode(s: &str) -> Result<Vec<u8>, String> {
         .or_else(|_| STANDARD_NO_PAD.decode(s))
         .or_else(|_| URL_SAFE.decode(s))
         .or_else(|_| URL_SAFE_NO_PAD.decode(s))
-        .map_err(|_| "invalid base64".to_string())
+        .map_err(|_| InvalidBase64)
 }
 
 /// serde helper: a base64 string field.

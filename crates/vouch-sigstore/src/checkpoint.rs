@@ -8,6 +8,31 @@ use base64::engine::general_purpose::STANDARD;
 use super::crypto::VerifyKey;
 
 /// One signature line.
+/// Why a checkpoint does not parse, or is not signed by the log.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum CheckpointError {
+    #[error("checkpoint has no signature block")]
+    NoSignatureBlock,
+    #[error("checkpoint has no origin")]
+    NoOrigin,
+    #[error("checkpoint tree size {0:?} is not a number")]
+    TreeSize(String),
+    #[error("checkpoint root hash {0:?} is not 32 bytes")]
+    RootHash(String),
+    #[error("checkpoint has no signatures")]
+    NoSignatures,
+    #[error("checkpoint signature block does not end with a newline")]
+    NoFinalNewline,
+    #[error("malformed checkpoint signature line {0:?}")]
+    SignatureLine(String),
+    #[error("checkpoint signature for {0:?} is not base64")]
+    SignatureBase64(String),
+    #[error("checkpoint signature by {0} is invalid")]
+    InvalidSignature(String),
+    #[error("checkpoint has no signature by {name} with the log's key hint {hint}")]
+    NoSignatureBy { name: String, hint: String },
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct NoteSignature {
     pub(crate) name: String,
@@ -27,16 +52,16 @@ pub(crate) struct Checkpoint {
 }
 
 impl Checkpoint {
-    pub(crate) fn parse(envelope: &str) -> Result<Self, String> {
+    pub(crate) fn parse(envelope: &str) -> Result<Self, CheckpointError> {
         let split = envelope
             .find("\n\n")
-            .ok_or_else(|| "checkpoint has no signature block".to_string())?;
+            .ok_or(CheckpointError::NoSignatureBlock)?;
         let text = &envelope[..=split];
         let sigs = &envelope[split + 2..];
         let mut lines = text.lines();
         let origin = lines.next().unwrap_or_default();
         if origin.is_empty() {
-            return Err("checkpoint has no origin".into());
+            return Err(CheckpointError::NoOrigin);
         }
         let size_line = lines.next().unwrap_or_default();
         let valid_number = !size_line.is_empty()
@@ -45,32 +70,29 @@ impl Checkpoint {
         let size: u64 = valid_number
             .then(|| size_line.parse().ok())
             .flatten()
-            .ok_or_else(|| format!("checkpoint tree size {size_line:?} is not a number"))?;
+            .ok_or_else(|| CheckpointError::TreeSize(size_line.to_string()))?;
         let root_line = lines.next().unwrap_or_default();
         let root_hash = STANDARD
             .decode(root_line)
             .ok()
             .filter(|h| h.len() == 32)
-            .ok_or_else(|| format!("checkpoint root hash {root_line:?} is not 32 bytes"))?;
+            .ok_or_else(|| CheckpointError::RootHash(root_line.to_string()))?;
         if sigs.is_empty() {
-            return Err("checkpoint has no signatures".into());
+            return Err(CheckpointError::NoSignatures);
         }
         if !sigs.ends_with('\n') {
-            return Err("checkpoint signature block does not end with a newline".into());
+            return Err(CheckpointError::NoFinalNewline);
         }
         let mut signatures = Vec::new();
         for line in sigs.lines() {
-            let rest = line
-                .strip_prefix("\u{2014} ")
-                .ok_or_else(|| format!("malformed checkpoint signature line {line:?}"))?;
-            let (name, b64) = rest
-                .rsplit_once(' ')
-                .ok_or_else(|| format!("malformed checkpoint signature line {line:?}"))?;
+            let malformed = || CheckpointError::SignatureLine(line.to_string());
+            let rest = line.strip_prefix("\u{2014} ").ok_or_else(malformed)?;
+            let (name, b64) = rest.rsplit_once(' ').ok_or_else(malformed)?;
             let raw = STANDARD
                 .decode(b64)
-                .map_err(|_| format!("checkpoint signature for {name:?} is not base64"))?;
+                .map_err(|_| CheckpointError::SignatureBase64(name.to_string()))?;
             if name.is_empty() || name.contains(char::is_whitespace) || raw.len() < 5 {
-                return Err(format!("malformed checkpoint signature line {line:?}"));
+                return Err(malformed());
             }
             let mut hint = [0u8; 4];
             hint.copy_from_slice(&raw[..4]);
@@ -81,7 +103,7 @@ impl Checkpoint {
             });
         }
         if signatures.is_empty() {
-            return Err("checkpoint has no signatures".into());
+            return Err(CheckpointError::NoSignatures);
         }
         Ok(Checkpoint {
             origin: origin.to_string(),
@@ -101,7 +123,7 @@ impl Checkpoint {
 
     /// Some signature line must be by the log: named as the origin, with the log's key hint
     /// and a valid signature. Other lines (witness cosignatures, unknown keys) are ignored.
-    pub(crate) fn verify(&self, hint: &[u8], key: &VerifyKey) -> Result<(), String> {
+    pub(crate) fn verify(&self, hint: &[u8], key: &VerifyKey) -> Result<(), CheckpointError> {
         let name = self.signer_name();
         let mut tried = false;
         for sig in &self.signatures {
@@ -117,12 +139,12 @@ impl Checkpoint {
             }
         }
         Err(if tried {
-            format!("checkpoint signature by {name} is invalid")
+            CheckpointError::InvalidSignature(name.to_string())
         } else {
-            format!(
-                "checkpoint has no signature by {name} with the log's key hint {}",
-                hex::encode(hint)
-            )
+            CheckpointError::NoSignatureBy {
+                name: name.to_string(),
+                hint: hex::encode(hint),
+            }
         })
     }
 }

@@ -39,12 +39,17 @@ pub(crate) fn hash_from_proto(name: &str) -> Option<HashAlgorithm> {
     }
 }
 
+/// A signature algorithm vouch does not verify.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unsupported signature algorithm {0}")]
+pub(crate) struct UnsupportedAlgorithm(pub(crate) ObjectIdentifier);
+
 /// A signature scheme from a signature AlgorithmIdentifier's OID (X.509, CMS). `digest` is the
 /// CMS digest algorithm, used when the signature algorithm names only the key type.
 pub(crate) fn scheme_from_algorithm(
     oid: &ObjectIdentifier,
     digest: Option<HashAlgorithm>,
-) -> Result<Scheme, String> {
+) -> Result<Scheme, UnsupportedAlgorithm> {
     let scheme = match (*oid, digest) {
         (ECDSA_SHA256, _) => Scheme::Ecdsa(HashAlgorithm::Sha256),
         (ECDSA_SHA384, _) => Scheme::Ecdsa(HashAlgorithm::Sha384),
@@ -55,7 +60,7 @@ pub(crate) fn scheme_from_algorithm(
         (ED25519, _) => Scheme::Ed25519,
         (EC_PUBLIC_KEY, Some(d)) => Scheme::Ecdsa(d),
         (RSA, Some(d)) => Scheme::RsaPkcs1(d),
-        _ => return Err(format!("unsupported signature algorithm {oid}")),
+        _ => return Err(UnsupportedAlgorithm(*oid)),
     };
     Ok(scheme)
 }

@@ -52,15 +52,26 @@ pub struct Statement {
     pub predicate_type: String,
 }
 
+/// Why a DSSE payload is not an in-toto statement vouch reads.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum StatementError {
+    #[error("not an in-toto statement: {0}")]
+    NotAStatement(String),
+    #[error("unknown statement type {0:?}")]
+    UnknownType(String),
+    #[error("statement has no subject")]
+    NoSubject,
+}
+
 /// Parse an in-toto statement payload.
-pub(crate) fn parse_statement(payload: &[u8]) -> Result<Statement, String> {
-    let s: Statement =
-        serde_json::from_slice(payload).map_err(|e| format!("not an in-toto statement: {e}"))?;
+pub(crate) fn parse_statement(payload: &[u8]) -> Result<Statement, StatementError> {
+    let s: Statement = serde_json::from_slice(payload)
+        .map_err(|e| StatementError::NotAStatement(e.to_string()))?;
     if !STATEMENT_TYPES.contains(&s.statement_type.as_str()) {
-        return Err(format!("unknown statement type {:?}", s.statement_type));
+        return Err(StatementError::UnknownType(s.statement_type));
     }
     if s.subject.is_empty() {
-        return Err("statement has no subject".into());
+        return Err(StatementError::NoSubject);
     }
     Ok(s)
 }

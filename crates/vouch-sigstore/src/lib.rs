@@ -35,6 +35,8 @@ use std::fmt;
 
 pub use crypto::HashAlgorithm;
 pub use dsse::{IN_TOTO_PAYLOAD_TYPE, Statement, Subject};
+#[doc(hidden)]
+pub use fulcio::IdentityError;
 pub use model::BundleVersion;
 pub use roots::{PRODUCTION_TRUSTED_ROOT, STAGING_TRUSTED_ROOT, production_root};
 pub use sig_layer::{SigLayer, verify_sig_layer};
@@ -49,8 +51,8 @@ use vouch_keys::PublicKey;
 /// validates at the certificate's notBefore.
 #[doc(hidden)]
 pub type CertificateReading = (
-    Result<Vec<String>, String>,
-    Result<Option<String>, String>,
+    Result<Vec<String>, IdentityError>,
+    Result<Option<String>, IdentityError>,
     bool,
     Vec<bool>,
 );

@@ -19,6 +19,17 @@ fn node_hash(left: &[u8], right: &[u8]) -> [u8; 32] {
     h.finalize().into()
 }
 
+/// An inclusion proof of the wrong shape.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum ProofError {
+    #[error("leaf index {index} is not below tree size {size}")]
+    IndexOutOfTree { index: u64, size: u64 },
+    #[error("inclusion proof is too long")]
+    TooLong,
+    #[error("inclusion proof is too short")]
+    TooShort,
+}
+
 /// The root that `proof` yields for `leaf` at `index` in a tree of `size` leaves
 /// (RFC 9162 §2.1.3.2), or an error if the proof has the wrong shape.
 pub(crate) fn root_from_inclusion_proof(
@@ -26,15 +37,15 @@ pub(crate) fn root_from_inclusion_proof(
     size: u64,
     leaf: [u8; 32],
     proof: &[[u8; 32]],
-) -> Result<[u8; 32], String> {
+) -> Result<[u8; 32], ProofError> {
     if index >= size {
-        return Err(format!("leaf index {index} is not below tree size {size}"));
+        return Err(ProofError::IndexOutOfTree { index, size });
     }
     let (mut f, mut s) = (index, size - 1);
     let mut r = leaf;
     for p in proof {
         if s == 0 {
-            return Err("inclusion proof is too long".into());
+            return Err(ProofError::TooLong);
         }
         if f & 1 == 1 || f == s {
             r = node_hash(p, &r);
@@ -51,7 +62,7 @@ pub(crate) fn root_from_inclusion_proof(
         s >>= 1;
     }
     if s != 0 {
-        return Err("inclusion proof is too short".into());
+        return Err(ProofError::TooShort);
     }
     Ok(r)
 }

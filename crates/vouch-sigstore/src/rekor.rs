@@ -4,11 +4,47 @@
 
 use serde_json::Value;
 
-use super::b64;
+use vouch_keys::PublicKey;
+
+use super::b64::{self, InvalidBase64};
 use super::crypto::HashAlgorithm;
 use super::dsse;
 use super::model::{Envelope, KindVersion};
-use vouch_keys::PublicKey;
+use super::x509::CertificateError;
+
+/// Why a log entry's body does not describe the bundle it comes with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum BodyError {
+    #[error("log entry body: {0}")]
+    Json(String),
+    #[error("log entry has no {0}")]
+    Missing(String),
+    #[error("log entry {0} is not a string")]
+    NotAString(String),
+    #[error("log entry {path}: {error}")]
+    Base64 { path: String, error: InvalidBase64 },
+    /// The logged key or certificate is not base64.
+    #[error(transparent)]
+    KeyBase64(#[from] InvalidBase64),
+    #[error("log entry key is not PEM")]
+    KeyNotPem,
+    #[error(transparent)]
+    Certificate(#[from] CertificateError),
+    #[error("log entry hash algorithm {0:?} unsupported")]
+    HashAlgorithm(String),
+    #[error("log entry hash is not hex")]
+    HashNotHex,
+    #[error("log entry kind/version differs from the bundle's kindVersion")]
+    KindVersion,
+    #[error("log entry {0} does not match the bundle")]
+    Mismatch(&'static str),
+    #[error("log entry signatures is not a list")]
+    SignaturesNotAList,
+    #[error("log entry kind {kind} {version} is unsupported for this bundle's content")]
+    Unsupported { kind: String, version: String },
+    #[error("DSSE envelope must have exactly one signature")]
+    NotOneSignature,
+}
 
 /// What the bundle signed.
 pub(crate) enum Content<'a> {
@@ -29,30 +65,33 @@ pub(crate) enum Signer<'a> {
     Key(&'a [u8]),
 }
 
-fn field<'v>(v: &'v Value, path: &[&str]) -> Result<&'v Value, String> {
+fn field<'v>(v: &'v Value, path: &[&str]) -> Result<&'v Value, BodyError> {
     let mut cur = v;
     for p in path {
         cur = cur
             .get(p)
-            .ok_or_else(|| format!("log entry has no {}", path.join(".")))?;
+            .ok_or_else(|| BodyError::Missing(path.join(".")))?;
     }
     Ok(cur)
 }
 
-fn text<'v>(v: &'v Value, path: &[&str]) -> Result<&'v str, String> {
+fn text<'v>(v: &'v Value, path: &[&str]) -> Result<&'v str, BodyError> {
     field(v, path)?
         .as_str()
-        .ok_or_else(|| format!("log entry {} is not a string", path.join(".")))
+        .ok_or_else(|| BodyError::NotAString(path.join(".")))
 }
 
-fn bytes(v: &Value, path: &[&str]) -> Result<Vec<u8>, String> {
-    b64::decode(text(v, path)?).map_err(|e| format!("log entry {}: {e}", path.join(".")))
+fn bytes(v: &Value, path: &[&str]) -> Result<Vec<u8>, BodyError> {
+    b64::decode(text(v, path)?).map_err(|error| BodyError::Base64 {
+        path: path.join("."),
+        error,
+    })
 }
 
 /// PEM (base64-wrapped in the entry) naming a certificate or public key, as DER.
-fn pem_matches(pem_b64: &str, signer: Signer<'_>) -> Result<bool, String> {
+fn pem_matches(pem_b64: &str, signer: Signer<'_>) -> Result<bool, BodyError> {
     let pem = b64::decode(pem_b64)?;
-    let pem = String::from_utf8(pem).map_err(|_| "log entry key is not PEM".to_string())?;
+    let pem = String::from_utf8(pem).map_err(|_| BodyError::KeyNotPem)?;
     Ok(match signer {
         Signer::Certificate(der) => {
             let certs = super::x509::pem_certificates(&pem)?;
@@ -63,7 +102,7 @@ fn pem_matches(pem_b64: &str, signer: Signer<'_>) -> Result<bool, String> {
 }
 
 /// A Rekor v2 `verifier` object.
-fn verifier_matches(v: &Value, signer: Signer<'_>) -> Result<bool, String> {
+fn verifier_matches(v: &Value, signer: Signer<'_>) -> Result<bool, BodyError> {
     Ok(match signer {
         Signer::Certificate(der) => {
             bytes(v, &["x509Certificate", "rawBytes"]).ok().as_deref() == Some(der)
@@ -75,28 +114,28 @@ fn verifier_matches(v: &Value, signer: Signer<'_>) -> Result<bool, String> {
     })
 }
 
-fn hex_hash(v: &Value, path: &[&str]) -> Result<(HashAlgorithm, Vec<u8>), String> {
+fn hex_hash(v: &Value, path: &[&str]) -> Result<(HashAlgorithm, Vec<u8>), BodyError> {
     let alg = text(v, &[path, &["algorithm"]].concat())?;
     let alg = match alg {
         "sha256" => HashAlgorithm::Sha256,
         "sha384" => HashAlgorithm::Sha384,
         "sha512" => HashAlgorithm::Sha512,
-        other => return Err(format!("log entry hash algorithm {other:?} unsupported")),
+        other => return Err(BodyError::HashAlgorithm(other.to_string())),
     };
-    let value = hex::decode(text(v, &[path, &["value"]].concat())?)
-        .map_err(|_| "log entry hash is not hex".to_string())?;
+    let value =
+        hex::decode(text(v, &[path, &["value"]].concat())?).map_err(|_| BodyError::HashNotHex)?;
     Ok((alg, value))
 }
 
-fn proto_hash(v: &Value, path: &[&str]) -> Result<(HashAlgorithm, Vec<u8>), String> {
+fn proto_hash(v: &Value, path: &[&str]) -> Result<(HashAlgorithm, Vec<u8>), BodyError> {
     let alg = text(v, &[path, &["algorithm"]].concat())?;
     let alg = super::crypto::hash_from_proto(alg)
-        .ok_or_else(|| format!("log entry hash algorithm {alg:?} unsupported"))?;
+        .ok_or_else(|| BodyError::HashAlgorithm(alg.to_string()))?;
     Ok((alg, bytes(v, &[path, &["digest"]].concat())?))
 }
 
-fn mismatch(what: &str) -> String {
-    format!("log entry {what} does not match the bundle")
+fn mismatch(what: &'static str) -> BodyError {
+    BodyError::Mismatch(what)
 }
 
 /// Check that the entry body describes this bundle's content and signer.
@@ -105,10 +144,10 @@ pub(crate) fn check_body(
     kind: &KindVersion,
     content: &Content<'_>,
     signer: Signer<'_>,
-) -> Result<(), String> {
-    let v: Value = serde_json::from_slice(body).map_err(|e| format!("log entry body: {e}"))?;
+) -> Result<(), BodyError> {
+    let v: Value = serde_json::from_slice(body).map_err(|e| BodyError::Json(e.to_string()))?;
     if text(&v, &["kind"])? != kind.kind || text(&v, &["apiVersion"])? != kind.version {
-        return Err("log entry kind/version differs from the bundle's kindVersion".into());
+        return Err(BodyError::KindVersion);
     }
     match (kind.kind.as_str(), kind.version.as_str(), content) {
         (
@@ -173,7 +212,7 @@ pub(crate) fn check_body(
             }
             let sigs = field(&v, &["spec", "signatures"])?
                 .as_array()
-                .ok_or_else(|| "log entry signatures is not a list".to_string())?;
+                .ok_or(BodyError::SignaturesNotAList)?;
             if sigs.len() != env.signatures.len() {
                 return Err(mismatch("signature count"));
             }
@@ -196,7 +235,7 @@ pub(crate) fn check_body(
             }
             let sigs = field(spec, &["signatures"])?
                 .as_array()
-                .ok_or_else(|| "log entry signatures is not a list".to_string())?;
+                .ok_or(BodyError::SignaturesNotAList)?;
             if sigs.len() != env.signatures.len() {
                 return Err(mismatch("signature count"));
             }
@@ -223,7 +262,7 @@ pub(crate) fn check_body(
             }
             let sigs = field(logged, &["signatures"])?
                 .as_array()
-                .ok_or_else(|| "log entry signatures is not a list".to_string())?;
+                .ok_or(BodyError::SignaturesNotAList)?;
             if sigs.len() != env.signatures.len() {
                 return Err(mismatch("signature count"));
             }
@@ -243,15 +282,16 @@ pub(crate) fn check_body(
             }
             Ok(())
         }
-        (k, ver, _) => Err(format!(
-            "log entry kind {k} {ver} is unsupported for this bundle's content"
-        )),
+        (k, ver, _) => Err(BodyError::Unsupported {
+            kind: k.to_string(),
+            version: ver.to_string(),
+        }),
     }
 }
 
-fn single_sig(env: &Envelope) -> Result<&[u8], String> {
+fn single_sig(env: &Envelope) -> Result<&[u8], BodyError> {
     match env.signatures.as_slice() {
         [one] => Ok(&one.sig),
-        _ => Err("DSSE envelope must have exactly one signature".into()),
+        _ => Err(BodyError::NotOneSignature),
     }
 }

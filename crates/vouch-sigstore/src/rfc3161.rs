@@ -18,10 +18,10 @@ use x509_cert::ext::Extensions;
 use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::spki::AlgorithmIdentifierOwned;
 
-use super::crypto::HashAlgorithm;
+use super::crypto::{HashAlgorithm, UnsupportedAlgorithm};
 use super::time::UnixTime;
 use super::trust_root::Authority;
-use super::x509::{self, Certificate, EKU_TIME_STAMPING, EXT_EXTENDED_KEY_USAGE};
+use super::x509::{self, Certificate, CertificateError, EKU_TIME_STAMPING, EXT_EXTENDED_KEY_USAGE};
 
 const SIGNED_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.2");
 const TST_INFO: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.1.4");
@@ -89,13 +89,73 @@ struct Accuracy {
     micros: Option<u16>,
 }
 
-fn bad(e: impl std::fmt::Display) -> String {
-    format!("malformed timestamp: {e}")
+/// Why an RFC 3161 timestamp does not verify.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum TimestampError {
+    #[error("malformed timestamp: {0}")]
+    Malformed(String),
+    #[error("unsupported timestamp digest algorithm")]
+    DigestAlgorithm,
+    #[error("timestamp response status {0} (not granted)")]
+    NotGranted(u32),
+    #[error("timestamp token is not CMS SignedData")]
+    NotSignedData,
+    #[error("timestamp token does not carry a TSTInfo")]
+    NotTstInfo,
+    #[error("unsupported TSTInfo version")]
+    Version,
+    #[error("malformed timestamp genTime")]
+    GenTime,
+    #[error("timestamp is not over this bundle's signature (message imprint)")]
+    MessageImprint,
+    #[error("timestamp has more than one signer")]
+    SeveralSigners,
+    #[error(transparent)]
+    Algorithm(#[from] UnsupportedAlgorithm),
+    #[error(transparent)]
+    Certificate(#[from] CertificateError),
+    /// The signature does not verify under the signer's key.
+    #[error("{0}")]
+    Signature(String),
+    #[error("the timestamp authority's extended key usage is not critical")]
+    EkuNotCritical,
+    #[error("the timestamp authority's certificate must have the one extended key usage {0}")]
+    Eku(ObjectIdentifier),
+    #[error("timestamp time {time} is outside the trusted validity of {uri}")]
+    OutsideValidity { time: UnixTime, uri: String },
+    /// What one trusted authority found.
+    #[error("{uri}: {cause}")]
+    Authority {
+        uri: String,
+        cause: Box<TimestampError>,
+    },
+    #[error("signed by no trusted timestamp authority")]
+    NoTrustedAuthority,
+    /// Every candidate failed, each for its reason.
+    #[error("{}", join(.0))]
+    NotVerified(Vec<TimestampError>),
+    #[error("timestamp repeats a signed attribute")]
+    RepeatedAttribute,
+    #[error("timestamp signed attributes do not name TSTInfo")]
+    ContentType,
+    #[error("timestamp message-digest attribute does not match the TSTInfo")]
+    MessageDigest,
 }
 
-fn digest_algorithm(alg: &AlgorithmIdentifierOwned) -> Result<HashAlgorithm, String> {
-    super::crypto::hash_from_oid(&alg.oid)
-        .ok_or_else(|| "unsupported timestamp digest algorithm".into())
+fn join(errors: &[TimestampError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn bad(e: impl std::fmt::Display) -> TimestampError {
+    TimestampError::Malformed(e.to_string())
+}
+
+fn digest_algorithm(alg: &AlgorithmIdentifierOwned) -> Result<HashAlgorithm, TimestampError> {
+    super::crypto::hash_from_oid(&alg.oid).ok_or(TimestampError::DigestAlgorithm)
 }
 
 /// The elements of a constructed value, each as received.
@@ -156,16 +216,13 @@ pub(crate) fn verify(
     token: &[u8],
     signature: &[u8],
     tsas: &[Authority],
-) -> Result<Verified, String> {
+) -> Result<Verified, TimestampError> {
     let content_info = match ContentInfo::from_der(token) {
         Ok(ci) => ci,
         Err(_) => {
             let response = TimeStampResp::from_der(token).map_err(bad)?;
             if response.status.status > 1 {
-                return Err(format!(
-                    "timestamp response status {} (not granted)",
-                    response.status.status
-                ));
+                return Err(TimestampError::NotGranted(response.status.status));
             }
             response
                 .time_stamp_token
@@ -173,7 +230,7 @@ pub(crate) fn verify(
         }
     };
     if content_info.content_type != SIGNED_DATA {
-        return Err("timestamp token is not CMS SignedData".into());
+        return Err(TimestampError::NotSignedData);
     }
     let signed_data_der = content_info.content.to_der().map_err(bad)?;
     let signed_data = SignedData::from_der(&signed_data_der).map_err(bad)?;
@@ -186,7 +243,7 @@ pub(crate) fn verify(
 
     let encap = &signed_data.encap_content_info;
     if encap.econtent_type != TST_INFO {
-        return Err("timestamp token does not carry a TSTInfo".into());
+        return Err(TimestampError::NotTstInfo);
     }
     let econtent = encap
         .econtent
@@ -200,23 +257,23 @@ pub(crate) fn verify(
     // TSTInfo, consumed whole: the time and what was stamped.
     let tst = TstInfo::from_der(tst_der).map_err(bad)?;
     if tst.version != 1 {
-        return Err("unsupported TSTInfo version".into());
+        return Err(TimestampError::Version);
     }
     if tst.gen_time.tag() != Tag::GeneralizedTime {
         return Err(bad("genTime is not a GeneralizedTime"));
     }
-    let time = UnixTime::from_generalized_time(tst.gen_time.value())
-        .ok_or_else(|| "malformed timestamp genTime".to_string())?;
+    let time =
+        UnixTime::from_generalized_time(tst.gen_time.value()).ok_or(TimestampError::GenTime)?;
     let imprint_alg = digest_algorithm(&tst.message_imprint.hash_algorithm)?;
     if imprint_alg.digest(signature) != tst.message_imprint.hashed_message.as_bytes() {
-        return Err("timestamp is not over this bundle's signature (message imprint)".into());
+        return Err(TimestampError::MessageImprint);
     }
 
     let [signer] = signed_data.signer_infos.0.as_slice() else {
         return Err(if signed_data.signer_infos.0.is_empty() {
             bad("no signer")
         } else {
-            "timestamp has more than one signer".into()
+            TimestampError::SeveralSigners
         });
     };
     let digest = digest_algorithm(&signer.digest_alg)?;
@@ -240,10 +297,12 @@ pub(crate) fn verify(
             .chain(tsa.chain.iter())
             .filter(|c| signer_matches(&signer.sid, c));
         for cert in candidates {
-            let result = check_signer_eku(cert)
-                .and_then(|()| x509::verify_path(cert, &tsa.chain, time, &EKU_TIME_STAMPING))
-                .and_then(|_| cert.key())
-                .and_then(|k| k.verify(scheme, &signed_bytes, signer.signature.as_bytes()));
+            let result = check_signer_eku(cert).and_then(|()| {
+                x509::verify_path(cert, &tsa.chain, time, &EKU_TIME_STAMPING)?;
+                cert.key()?
+                    .verify(scheme, &signed_bytes, signer.signature.as_bytes())
+                    .map_err(TimestampError::Signature)
+            });
             match result {
                 Ok(()) if tsa.valid_for.contains(time) => {
                     return Ok(Verified {
@@ -251,20 +310,24 @@ pub(crate) fn verify(
                         authority: tsa.uri.clone(),
                     });
                 }
-                Ok(()) => errors.push(format!(
-                    "timestamp time {time} is outside the trusted validity of {}",
-                    tsa.uri
-                )),
+                Ok(()) => errors.push(TimestampError::OutsideValidity {
+                    time,
+                    uri: tsa.uri.clone(),
+                }),
                 Err(e) if tsa.uri.is_empty() => errors.push(e),
-                Err(e) => errors.push(format!("{}: {e}", tsa.uri)),
+                Err(e) => errors.push(TimestampError::Authority {
+                    uri: tsa.uri.clone(),
+                    cause: Box::new(e),
+                }),
             }
         }
     }
     if errors.is_empty() {
-        errors.push("signed by no trusted timestamp authority".into());
+        errors.push(TimestampError::NoTrustedAuthority);
     }
-    errors.dedup();
-    Err(errors.join("; "))
+    // Repeats are dropped by what they say, as one message lists them.
+    errors.dedup_by(|a, b| a.to_string() == b.to_string());
+    Err(TimestampError::NotVerified(errors))
 }
 
 fn signer_matches(sid: &SignerIdentifier, cert: &Certificate) -> bool {
@@ -283,21 +346,21 @@ fn signer_matches(sid: &SignerIdentifier, cert: &Certificate) -> bool {
 
 /// RFC 3161 §2.3: the TSA's certificate has exactly one extended key usage, id-kp-timeStamping,
 /// in a critical extension.
-fn check_signer_eku(cert: &Certificate) -> Result<(), String> {
+fn check_signer_eku(cert: &Certificate) -> Result<(), TimestampError> {
     match cert.extended_key_usage()? {
         Some(list) if list == [EKU_TIME_STAMPING] && cert.is_critical(&EXT_EXTENDED_KEY_USAGE) => {
             Ok(())
         }
-        Some(list) if list == [EKU_TIME_STAMPING] => {
-            Err("the timestamp authority's extended key usage is not critical".into())
-        }
-        _ => Err(format!(
-            "the timestamp authority's certificate must have the one extended key usage {EKU_TIME_STAMPING}"
-        )),
+        Some(list) if list == [EKU_TIME_STAMPING] => Err(TimestampError::EkuNotCritical),
+        _ => Err(TimestampError::Eku(EKU_TIME_STAMPING)),
     }
 }
 
-fn check_attributes(signer: &SignerInfo, digest: HashAlgorithm, tst: &[u8]) -> Result<(), String> {
+fn check_attributes(
+    signer: &SignerInfo,
+    digest: HashAlgorithm,
+    tst: &[u8],
+) -> Result<(), TimestampError> {
     let (mut content_type, mut message_digest) = (None, None);
     for attr in signer.signed_attrs.iter().flat_map(|a| a.iter()) {
         let slot = if attr.oid == ATTR_CONTENT_TYPE {
@@ -308,7 +371,7 @@ fn check_attributes(signer: &SignerInfo, digest: HashAlgorithm, tst: &[u8]) -> R
             continue;
         };
         if slot.is_some() {
-            return Err("timestamp repeats a signed attribute".into());
+            return Err(TimestampError::RepeatedAttribute);
         }
         let [value] = attr.values.as_slice() else {
             return Err(bad("a signed attribute must have one value"));
@@ -317,11 +380,11 @@ fn check_attributes(signer: &SignerInfo, digest: HashAlgorithm, tst: &[u8]) -> R
     }
     match content_type.map(|v| v.decode_as::<ObjectIdentifier>()) {
         Some(Ok(oid)) if oid == TST_INFO => {}
-        _ => return Err("timestamp signed attributes do not name TSTInfo".into()),
+        _ => return Err(TimestampError::ContentType),
     }
     match message_digest.map(|v| v.decode_as::<&OctetStringRef>()) {
         Some(Ok(md)) if md.as_bytes() == digest.digest(tst) => Ok(()),
-        _ => Err("timestamp message-digest attribute does not match the TSTInfo".into()),
+        _ => Err(TimestampError::MessageDigest),
     }
 }
 
@@ -352,7 +415,9 @@ mod tests {
 
         let mut other = message.clone();
         other.push(b'!');
-        let err = verify(&token, &other, &root.tsas).expect_err("other message");
+        let err = verify(&token, &other, &root.tsas)
+            .expect_err("other message")
+            .to_string();
         assert!(err.contains("message imprint"), "{err}");
 
         // Any flipped byte in the token must be caught (parse, imprint, digest or signature).

@@ -15,32 +15,72 @@ use x509_cert::ext::pkix::{SignedCertificateTimestampList, sct};
 
 use super::crypto::{HashAlgorithm, Scheme};
 use super::time::UnixTime;
-use super::trust_root::LogInstance;
-use super::x509::Certificate;
+use super::trust_root::{LogInstance, UnusableKey};
+use super::x509::{Certificate, CertificateError};
 
 const EXT_SCT_LIST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.11129.2.4.2");
 
+/// Why the embedded SCTs do not show the certificate was logged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum SctError {
+    #[error(transparent)]
+    Certificate(#[from] CertificateError),
+    #[error("certificate has no embedded SCT")]
+    Missing,
+    #[error("malformed SCT list: {0}")]
+    MalformedList(String),
+    #[error("malformed SCT: {0}")]
+    Malformed(String),
+    #[error("certificate too large for an SCT")]
+    TooLarge,
+    #[error("SCT from unknown log {0}")]
+    UnknownLog(String),
+    #[error("SCT time {0} outside the CT log key's validity")]
+    OutsideValidity(UnixTime),
+    #[error("CT log key unusable: {0}")]
+    UnusableKey(UnusableKey),
+    #[error("SCT hash algorithm {0} unsupported")]
+    HashAlgorithm(String),
+    #[error("SCT signature algorithm {0} unsupported")]
+    SignatureAlgorithm(String),
+    #[error("SCT signature: {0}")]
+    Signature(String),
+    #[error("no SCT in the list")]
+    Empty,
+    /// Every SCT failed, each for its reason.
+    #[error("{}", join(.0))]
+    NoneVerified(Vec<SctError>),
+}
+
+fn join(errors: &[SctError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// The version-1 SCTs of the leaf's list. SCTs of other versions cannot be checked and are
 /// skipped, as CT clients do; a malformed version-1 SCT fails the whole list.
-fn parse_list(leaf: &Certificate) -> Result<Vec<sct::SignedCertificateTimestamp>, String> {
+fn parse_list(leaf: &Certificate) -> Result<Vec<sct::SignedCertificateTimestamp>, SctError> {
     let (_, list) = leaf
         .extension::<SignedCertificateTimestampList>()?
-        .ok_or_else(|| "certificate has no embedded SCT".to_string())?;
+        .ok_or(SctError::Missing)?;
     let serialized = list
         .parse_timestamps()
-        .map_err(|e| format!("malformed SCT list: {e:?}"))?;
+        .map_err(|e| SctError::MalformedList(format!("{e:?}")))?;
     let mut out = Vec::new();
     for s in serialized {
         // The serialized form is the u16 length, then the SCT: its first byte is the version.
         let bytes = s
             .tls_serialize()
-            .map_err(|e| format!("malformed SCT: {e:?}"))?;
+            .map_err(|e| SctError::Malformed(format!("{e:?}")))?;
         if bytes.get(2) != Some(&0) {
             continue;
         }
         out.push(
             s.parse_timestamp()
-                .map_err(|e| format!("malformed SCT: {e:?}"))?,
+                .map_err(|e| SctError::Malformed(format!("{e:?}")))?,
         );
     }
     Ok(out)
@@ -48,8 +88,8 @@ fn parse_list(leaf: &Certificate) -> Result<Vec<sct::SignedCertificateTimestamp>
 
 /// The leaf's TBSCertificate without the SCT-list extension (the precertificate's TBS),
 /// re-assembled from the elements as received.
-fn precert_tbs(leaf: &Certificate) -> Result<Vec<u8>, String> {
-    let bad = |e: der::Error| format!("malformed certificate: {e}");
+fn precert_tbs(leaf: &Certificate) -> Result<Vec<u8>, CertificateError> {
+    let bad = |e: der::Error| CertificateError::Malformed(e.to_string());
     let extensions_tag = Tag::ContextSpecific {
         constructed: true,
         number: TagNumber(3),
@@ -95,11 +135,11 @@ pub(crate) fn verify_embedded_scts(
     leaf: &Certificate,
     issuer: &Certificate,
     ctlogs: &[LogInstance],
-) -> Result<(), String> {
+) -> Result<(), SctError> {
     let scts = parse_list(leaf)?;
     let tbs = precert_tbs(leaf)?;
     if tbs.len() >= 1 << 24 {
-        return Err("certificate too large for an SCT".into());
+        return Err(SctError::TooLarge);
     }
     let issuer_key_hash = Sha256::digest(&issuer.spki);
     let mut failures = Vec::new();
@@ -107,17 +147,17 @@ pub(crate) fn verify_embedded_scts(
         let time = UnixTime::from_millis(sct.timestamp);
         let log_id = &sct.log_id.key_id;
         let Some(log) = ctlogs.iter().find(|l| l.key_id == log_id) else {
-            failures.push(format!("SCT from unknown log {}", hex::encode(log_id)));
+            failures.push(SctError::UnknownLog(hex::encode(log_id)));
             continue;
         };
         if !log.valid_for.contains(time) {
-            failures.push(format!("SCT time {time} outside the CT log key's validity"));
+            failures.push(SctError::OutsideValidity(time));
             continue;
         }
         let key = match &log.key {
             Ok(k) => k,
             Err(e) => {
-                failures.push(format!("CT log key unusable: {e}"));
+                failures.push(SctError::UnusableKey(e.clone()));
                 continue;
             }
         };
@@ -127,7 +167,7 @@ pub(crate) fn verify_embedded_scts(
             SctHash::Sha384 => HashAlgorithm::Sha384,
             SctHash::Sha512 => HashAlgorithm::Sha512,
             ref other => {
-                failures.push(format!("SCT hash algorithm {other:?} unsupported"));
+                failures.push(SctError::HashAlgorithm(format!("{other:?}")));
                 continue;
             }
         };
@@ -136,7 +176,7 @@ pub(crate) fn verify_embedded_scts(
             SignatureAlgorithm::Ecdsa => Scheme::Ecdsa(hash),
             SignatureAlgorithm::Ed25519 => Scheme::Ed25519,
             ref other => {
-                failures.push(format!("SCT signature algorithm {other:?} unsupported"));
+                failures.push(SctError::SignatureAlgorithm(format!("{other:?}")));
                 continue;
             }
         };
@@ -151,11 +191,11 @@ pub(crate) fn verify_embedded_scts(
         signed.extend_from_slice(extensions);
         match key.verify(scheme, &signed, sct.signature.signature.as_slice()) {
             Ok(()) => return Ok(()),
-            Err(e) => failures.push(format!("SCT signature: {e}")),
+            Err(e) => failures.push(SctError::Signature(e)),
         }
     }
     if failures.is_empty() {
-        failures.push("no SCT in the list".into());
+        failures.push(SctError::Empty);
     }
-    Err(failures.join("; "))
+    Err(SctError::NoneVerified(failures))
 }

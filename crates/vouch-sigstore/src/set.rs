@@ -23,6 +23,11 @@ pub(crate) fn signed_payload(
     .into_bytes()
 }
 
+/// A signed entry timestamp that does not verify under the log's key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("signed entry timestamp: {0}")]
+pub(crate) struct SetError(String);
+
 /// Verify a SET with the log's key.
 pub(crate) fn verify(
     key: &VerifyKey,
@@ -31,8 +36,8 @@ pub(crate) fn verify(
     integrated_time: i64,
     log_id: &[u8],
     log_index: i64,
-) -> Result<(), String> {
+) -> Result<(), SetError> {
     let msg = signed_payload(body, integrated_time, log_id, log_index);
     key.verify(key.default_scheme(), &msg, set)
-        .map_err(|e| format!("signed entry timestamp: {e}"))
+        .map_err(SetError)
 }

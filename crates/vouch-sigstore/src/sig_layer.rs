@@ -166,7 +166,8 @@ fn timestamp(annotation: &str) -> Result<Rfc3161Timestamp, BundleError> {
         serde_json::from_str(bounded(annotation, MAX_JSON_BYTES, RFC3161_ANNOTATION)?)
             .map_err(|e| bad(e.to_string()))?;
     Ok(Rfc3161Timestamp {
-        signed_timestamp: b64::decode(&parsed.signed_rfc3161_timestamp).map_err(bad)?,
+        signed_timestamp: b64::decode(&parsed.signed_rfc3161_timestamp)
+            .map_err(|e| bad(e.to_string()))?,
     })
 }
 

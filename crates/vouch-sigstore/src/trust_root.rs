@@ -36,8 +36,19 @@ pub(crate) struct LogInstance {
     pub(crate) base_url: String,
     pub(crate) key_id: Vec<u8>,
     /// The key, or why it cannot be used (unsupported type): such logs still parse.
-    pub(crate) key: Result<VerifyKey, String>,
+    pub(crate) key: Result<VerifyKey, UnusableKey>,
     pub(crate) valid_for: TimeRange,
+}
+
+/// Why a log's key cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum UnusableKey {
+    /// `PKCS1_RSA…` key details, but neither PKCS#1 nor SPKI.
+    #[error("unparseable PKCS#1 RSA key")]
+    Pkcs1Rsa,
+    /// An SPKI of a kind or shape vouch does not verify with.
+    #[error("{0}")]
+    Spki(String),
 }
 
 /// A Fulcio CA or a timestamp authority: a chain (issuing cert first, root last).
@@ -157,9 +168,9 @@ fn log(raw: &RawLog, what: &str) -> Result<LogInstance, TrustRootError> {
         rsa::PublicKey::from_pkcs1_der(bytes)
             .map(VerifyKey::Rsa)
             .or_else(|_| VerifyKey::from_spki_der(bytes))
-            .map_err(|_| "unparseable PKCS#1 RSA key".to_string())
+            .map_err(|_| UnusableKey::Pkcs1Rsa)
     } else {
-        VerifyKey::from_spki_der(bytes)
+        VerifyKey::from_spki_der(bytes).map_err(UnusableKey::Spki)
     };
     Ok(LogInstance {
         base_url: raw.base_url.clone(),

@@ -2,12 +2,14 @@
 
 use std::collections::HashSet;
 
-use super::checkpoint::Checkpoint;
+use super::checkpoint::{Checkpoint, CheckpointError};
 use super::crypto::{HashAlgorithm, Scheme, VerifyKey};
+use super::merkle::ProofError;
 use super::model::{Bundle, BundleVersion, TlogEntry};
-use super::rekor::{self, Content, Signer};
-use super::trust_root::{LogInstance, TrustedRoot};
-use super::x509::{self, Certificate, EKU_CODE_SIGNING};
+use super::rekor::{self, BodyError, Content, Signer};
+use super::set::SetError;
+use super::trust_root::{LogInstance, TrustedRoot, UnusableKey};
+use super::x509::{self, Certificate, CertificateError, EKU_CODE_SIGNING};
 use super::{
     Artifact, BundleError, IdentityPolicy, MAX_TIMESTAMPS, PolicyMismatch, SignerIdentity,
     TimeSource, VerifiedBundle, VerifiedLogEntry, VerifiedTime, VerifyOptions, dsse, fulcio,
@@ -92,7 +94,9 @@ pub(crate) fn verify_parsed(
                     .map(|c| c.raw_bytes.clone())
                     .collect::<Vec<_>>(),
             )
-            .map_err(|e| BundleError::Certificate { reason: e })?;
+            .map_err(|e| BundleError::Certificate {
+                reason: e.to_string(),
+            })?;
             check_bundle_chain(&certs)?;
             let leaf = certs
                 .into_iter()
@@ -101,8 +105,9 @@ pub(crate) fn verify_parsed(
             Material::Certificate(Box::new(leaf))
         }
         (None, Some(cert), None) => Material::Certificate(Box::new(
-            Certificate::from_der(&cert.raw_bytes)
-                .map_err(|e| BundleError::Certificate { reason: e })?,
+            Certificate::from_der(&cert.raw_bytes).map_err(|e| BundleError::Certificate {
+                reason: e.to_string(),
+            })?,
         )),
         (None, None, Some(_)) => Material::Key,
         _ => {
@@ -124,8 +129,9 @@ pub(crate) fn verify_parsed(
             Material::Certificate(leaf),
             IdentityPolicy::Identity { .. } | IdentityPolicy::AnyCertificate,
         ) => (
-            leaf.key()
-                .map_err(|e| BundleError::Certificate { reason: e })?,
+            leaf.key().map_err(|e| BundleError::Certificate {
+                reason: e.to_string(),
+            })?,
             leaf.spki.clone(),
             None,
         ),
@@ -239,7 +245,10 @@ pub(crate) fn verify_parsed(
                 time: v.time,
                 source: TimeSource::TimestampAuthority { uri: v.authority },
             }),
-            Err(reason) => timestamp_errors.push(BundleError::Timestamp { index, reason }),
+            Err(e) => timestamp_errors.push(BundleError::Timestamp {
+                index,
+                reason: e.to_string(),
+            }),
         }
     }
     let tsa_times: Vec<_> = times.iter().map(|t| t.time).collect();
@@ -271,12 +280,15 @@ pub(crate) fn verify_parsed(
     }
     let mut log_entries = Vec::new();
     for (i, entry) in vm.tlog_entries.iter().enumerate() {
-        let fail = |reason: String| BundleError::Tlog { entry: i, reason };
+        let fail = |cause: LogEntryError| BundleError::Tlog {
+            entry: i,
+            reason: cause.to_string(),
+        };
         let log = root
             .tlogs
             .iter()
             .find(|l| l.key_id == entry.log_id.key_id)
-            .ok_or_else(|| fail("entry is from a log that is not in the trusted root".into()))?;
+            .ok_or_else(|| fail(LogEntryError::UnknownLog))?;
         let set_time =
             verify_entry(entry, log, version, &content, signer, &tsa_times).map_err(fail)?;
         if let Some(t) = set_time {
@@ -385,8 +397,9 @@ fn check_statement(
             reason: format!("DSSE payload type {payload_type:?} is not an in-toto statement"),
         });
     }
-    let statement = dsse::parse_statement(payload)
-        .map_err(|reason| BundleError::ArtifactMismatch { reason })?;
+    let statement = dsse::parse_statement(payload).map_err(|e| BundleError::ArtifactMismatch {
+        reason: e.to_string(),
+    })?;
     let matches = statement.subject.iter().any(|s| {
         s.digest.iter().any(|(alg, hex_value)| {
             let algorithm = match alg.as_str() {
@@ -407,6 +420,47 @@ fn check_statement(
     Ok(statement)
 }
 
+/// Why a transparency-log entry does not verify.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum LogEntryError {
+    #[error("entry is from a log that is not in the trusted root")]
+    UnknownLog,
+    #[error("negative log index")]
+    NegativeIndex,
+    #[error("the log's key is unusable: {0}")]
+    UnusableKey(UnusableKey),
+    #[error(transparent)]
+    Body(#[from] BodyError),
+    #[error(transparent)]
+    Set(#[from] SetError),
+    #[error("integrated time {0} is outside the log key's validity")]
+    OutsideValidity(super::UnixTime),
+    #[error("signed entry timestamp without an integrated time")]
+    SetWithoutTime,
+    #[error("a v0.1 bundle needs a signed entry timestamp")]
+    V01NeedsSet,
+    #[error("entry has no inclusion proof (required from bundle v0.2)")]
+    NoInclusionProof,
+    #[error("no signed entry timestamp, and no verified timestamp within the log key's validity")]
+    NoVerifiedTime,
+    #[error("inclusion proof has a negative index or an empty tree")]
+    ProofShape,
+    #[error("inclusion proof hash is not 32 bytes")]
+    ProofHash,
+    #[error(transparent)]
+    Proof(#[from] ProofError),
+    #[error("inclusion proof does not lead to its root hash")]
+    ProofRoot,
+    #[error("inclusion proof has no checkpoint")]
+    NoCheckpoint,
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    #[error("checkpoint is for a different tree than the inclusion proof")]
+    CheckpointTree,
+    #[error("log id is too short")]
+    LogIdTooShort,
+}
+
 /// Verify one log entry; returns the integrated time if a SET proves it.
 fn verify_entry(
     entry: &TlogEntry,
@@ -415,14 +469,14 @@ fn verify_entry(
     content: &Content<'_>,
     signer: Signer<'_>,
     tsa_times: &[super::UnixTime],
-) -> Result<Option<super::UnixTime>, String> {
+) -> Result<Option<super::UnixTime>, LogEntryError> {
     if entry.log_index < 0 {
-        return Err("negative log index".into());
+        return Err(LogEntryError::NegativeIndex);
     }
     let key = log
         .key
         .as_ref()
-        .map_err(|e| format!("the log's key is unusable: {e}"))?;
+        .map_err(|e| LogEntryError::UnusableKey(e.clone()))?;
     rekor::check_body(
         &entry.canonicalized_body,
         &entry.kind_version,
@@ -443,15 +497,13 @@ fn verify_entry(
             )?;
             let t = super::UnixTime::from_secs(t);
             if !log.valid_for.contains(t) {
-                return Err(format!(
-                    "integrated time {t} is outside the log key's validity"
-                ));
+                return Err(LogEntryError::OutsideValidity(t));
             }
             set_time = Some(t);
         }
-        (Some(_), _) => return Err("signed entry timestamp without an integrated time".into()),
+        (Some(_), _) => return Err(LogEntryError::SetWithoutTime),
         (None, _) if version == BundleVersion::V0_1 => {
-            return Err("a v0.1 bundle needs a signed entry timestamp".into());
+            return Err(LogEntryError::V01NeedsSet);
         }
         (None, _) => {}
     }
@@ -459,17 +511,14 @@ fn verify_entry(
     match &entry.inclusion_proof {
         Some(proof) => verify_inclusion(entry, proof, log, key)?,
         None if version >= BundleVersion::V0_2 => {
-            return Err("entry has no inclusion proof (required from bundle v0.2)".into());
+            return Err(LogEntryError::NoInclusionProof);
         }
         None => {}
     }
 
     // Without a SET the log's key must have been valid at a timestamp's time.
     if set_time.is_none() && !tsa_times.iter().any(|t| log.valid_for.contains(*t)) {
-        return Err(
-            "no signed entry timestamp, and no verified timestamp within the log key's validity"
-                .into(),
-        );
+        return Err(LogEntryError::NoVerifiedTime);
     }
     Ok(set_time)
 }
@@ -479,9 +528,9 @@ fn verify_inclusion(
     proof: &super::model::InclusionProof,
     log: &LogInstance,
     key: &VerifyKey,
-) -> Result<(), String> {
+) -> Result<(), LogEntryError> {
     if proof.log_index < 0 || proof.tree_size <= 0 {
-        return Err("inclusion proof has a negative index or an empty tree".into());
+        return Err(LogEntryError::ProofShape);
     }
     let hashes = proof
         .hashes
@@ -490,7 +539,7 @@ fn verify_inclusion(
             super::b64::decode(h)
                 .ok()
                 .and_then(|b| <[u8; 32]>::try_from(b).ok())
-                .ok_or_else(|| "inclusion proof hash is not 32 bytes".to_string())
+                .ok_or(LogEntryError::ProofHash)
         })
         .collect::<Result<Vec<_>, _>>()?;
     let leaf = merkle::leaf_hash(&entry.canonicalized_body);
@@ -501,21 +550,18 @@ fn verify_inclusion(
         &hashes,
     )?;
     if root[..] != proof.root_hash[..] {
-        return Err("inclusion proof does not lead to its root hash".into());
+        return Err(LogEntryError::ProofRoot);
     }
     let envelope = proof
         .checkpoint
         .as_ref()
-        .ok_or_else(|| "inclusion proof has no checkpoint".to_string())?;
+        .ok_or(LogEntryError::NoCheckpoint)?;
     let checkpoint = Checkpoint::parse(&envelope.envelope)?;
     if checkpoint.size != proof.tree_size as u64 || checkpoint.root_hash != proof.root_hash {
-        return Err("checkpoint is for a different tree than the inclusion proof".into());
+        return Err(LogEntryError::CheckpointTree);
     }
-    let hint = log
-        .key_id
-        .get(..4)
-        .ok_or_else(|| "log id is too short".to_string())?;
-    checkpoint.verify(hint, key)
+    let hint = log.key_id.get(..4).ok_or(LogEntryError::LogIdTooShort)?;
+    Ok(checkpoint.verify(hint, key)?)
 }
 
 /// The chain to a trusted Fulcio CA at every one of `times`, and the embedded SCT.
@@ -530,8 +576,9 @@ fn check_certificate(
         issuer_cert.get_or_insert(issuing);
     }
     let issuing = issuer_cert.ok_or(BundleError::NoVerifiedTime)?;
-    sct::verify_embedded_scts(leaf, &issuing, &root.ctlogs)
-        .map_err(|e| BundleError::Certificate { reason: e })
+    sct::verify_embedded_scts(leaf, &issuing, &root.ctlogs).map_err(|e| BundleError::Certificate {
+        reason: e.to_string(),
+    })
 }
 
 fn verify_certificate(
@@ -539,7 +586,7 @@ fn verify_certificate(
     root: &TrustedRoot,
     at: super::UnixTime,
 ) -> Result<Certificate, BundleError> {
-    let mut errors = Vec::new();
+    let mut errors: Vec<CertificateError> = Vec::new();
     for ca in &root.cas {
         if !ca.valid_for.contains(at) {
             continue;
@@ -550,17 +597,20 @@ fn verify_certificate(
         }
     }
     if errors.is_empty() {
-        errors.push(format!("no trusted Fulcio CA is valid at {at}"));
+        errors.push(CertificateError::NoCaValidAt(at));
     }
-    errors.dedup();
+    // Repeats are dropped by what they say, as one message lists them.
+    errors.dedup_by(|a, b| a.to_string() == b.to_string());
     Err(BundleError::Certificate {
-        reason: errors.join("; "),
+        reason: CertificateError::NoTrustedPath(errors).to_string(),
     })
 }
 
 /// The one identity a Fulcio certificate names, and its issuer (for the caller to judge).
 fn certificate_identity(leaf: &Certificate) -> Result<SignerIdentity, BundleError> {
-    let sans = fulcio::san_identities(leaf).map_err(|e| BundleError::Certificate { reason: e })?;
+    let sans = fulcio::san_identities(leaf).map_err(|e| BundleError::Certificate {
+        reason: e.to_string(),
+    })?;
     let [subject] = sans.as_slice() else {
         return Err(BundleError::Certificate {
             reason: format!(
@@ -570,7 +620,9 @@ fn certificate_identity(leaf: &Certificate) -> Result<SignerIdentity, BundleErro
         });
     };
     let issuer = fulcio::oidc_issuer(leaf)
-        .map_err(|e| BundleError::Certificate { reason: e })?
+        .map_err(|e| BundleError::Certificate {
+            reason: e.to_string(),
+        })?
         .ok_or_else(|| BundleError::Certificate {
             reason: "the certificate names no OIDC issuer".into(),
         })?;
@@ -585,14 +637,18 @@ fn check_identity(
     subject: &str,
     issuer: &str,
 ) -> Result<SignerIdentity, BundleError> {
-    let sans = fulcio::san_identities(leaf).map_err(|e| BundleError::Certificate { reason: e })?;
+    let sans = fulcio::san_identities(leaf).map_err(|e| BundleError::Certificate {
+        reason: e.to_string(),
+    })?;
     if !sans.iter().any(|s| s == subject) {
         return Err(BundleError::Policy(PolicyMismatch::Subject {
             expected: subject.to_string(),
             found: sans,
         }));
     }
-    let found = fulcio::oidc_issuer(leaf).map_err(|e| BundleError::Certificate { reason: e })?;
+    let found = fulcio::oidc_issuer(leaf).map_err(|e| BundleError::Certificate {
+        reason: e.to_string(),
+    })?;
     if found.as_deref() != Some(issuer) {
         return Err(BundleError::Policy(PolicyMismatch::Issuer {
             expected: issuer.to_string(),

@@ -14,7 +14,7 @@ use rustls_pki_types::CertificateDer;
 use spki::ObjectIdentifier;
 use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectKeyIdentifier};
 
-use super::crypto::VerifyKey;
+use super::crypto::{UnsupportedAlgorithm, VerifyKey};
 use super::time::UnixTime;
 
 pub(crate) const EXT_BASIC_CONSTRAINTS: ObjectIdentifier =
@@ -56,12 +56,113 @@ pub(crate) struct Certificate {
     pub(crate) spki: Vec<u8>,
 }
 
-fn malformed(e: impl std::fmt::Display) -> String {
-    format!("malformed certificate: {e}")
+/// Why a certificate, or its path to a trusted CA, is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum CertificateError {
+    /// Not DER the X.509 grammar admits.
+    #[error("malformed certificate: {0}")]
+    Malformed(String),
+    #[error("certificate has extensions but is not version 3")]
+    ExtensionsBeforeV3,
+    #[error("version 1 certificate has unique identifiers")]
+    UniqueIdentifiersInV1,
+    #[error("certificate signature algorithms disagree")]
+    SignatureAlgorithmsDisagree,
+    #[error("certificate repeats an extension")]
+    RepeatedExtension,
+    #[error("malformed certificate validity time")]
+    ValidityTime,
+    #[error("malformed certificate extension {oid}: {reason}")]
+    MalformedExtension {
+        oid: ObjectIdentifier,
+        reason: String,
+    },
+    /// The key is of a kind or shape vouch does not verify with.
+    #[error("{0}")]
+    Key(String),
+    #[error(transparent)]
+    Algorithm(#[from] UnsupportedAlgorithm),
+    /// The signature does not verify under the issuer's key.
+    #[error("{0}")]
+    Signature(String),
+    #[error("certificate is not issued by a trusted CA")]
+    UntrustedIssuer,
+    #[error("trust anchor: {0}")]
+    Anchor(String),
+    #[error("certificate: {0}")]
+    EndEntity(String),
+    #[error("cannot validate a certificate at {0}, before 1970")]
+    BeforeEpoch(UnixTime),
+    #[error("certificate path leaves the trusted chain")]
+    LeavesTrustedChain,
+    #[error("CA certificate is not valid at {at} (valid {not_before} to {not_after})")]
+    CaNotValidAt {
+        at: UnixTime,
+        not_before: UnixTime,
+        not_after: UnixTime,
+    },
+    #[error("trusted chain is out of order")]
+    ChainOutOfOrder,
+    #[error("trusted chain signature: {0}")]
+    ChainSignature(Box<CertificateError>),
+    #[error("trust anchor self-signature: {0}")]
+    AnchorSignature(Box<CertificateError>),
+    #[error("no certificate path rule for extended key usage {0}")]
+    NoPathRule(ObjectIdentifier),
+    #[error("a certificate on the path lacks extended key usage {0}")]
+    PathLacksEku(ObjectIdentifier),
+    #[error("signing certificate is a CA")]
+    LeafIsCa,
+    #[error("issuing certificate is not a CA (basicConstraints)")]
+    IssuerNotCa,
+    #[error("CA path length constraint exceeded")]
+    PathLength,
+    #[error("a CA certificate is not valid at the verified time")]
+    CaExpired,
+    #[error("certificate has an unknown critical extension")]
+    UnknownCriticalExtension,
+    #[error("certificate path: {0}")]
+    Path(String),
+    #[error("CA certificate has unknown critical extension {0}")]
+    CaUnknownCriticalExtension(ObjectIdentifier),
+    #[error("CA certificate's basicConstraints is not critical")]
+    BasicConstraintsNotCritical,
+    #[error("CA certificate may not sign certificates (keyUsage)")]
+    CaMayNotSignCertificates,
+    #[error("certificate is not valid at {at} (valid {not_before} to {not_after})")]
+    NotValidAt {
+        at: UnixTime,
+        not_before: UnixTime,
+        not_after: UnixTime,
+    },
+    #[error("certificate may not make digital signatures (keyUsage)")]
+    MayNotSign,
+    #[error("certificate lacks extended key usage {0}")]
+    LacksEku(ObjectIdentifier),
+    /// A PEM block that does not decode.
+    #[error("{0}")]
+    Pem(String),
+    #[error("no trusted Fulcio CA is valid at {0}")]
+    NoCaValidAt(UnixTime),
+    /// Every trusted CA refused the certificate, each for its reason.
+    #[error("{}", join(.0))]
+    NoTrustedPath(Vec<CertificateError>),
+}
+
+fn join(errors: &[CertificateError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn malformed(e: impl std::fmt::Display) -> CertificateError {
+    CertificateError::Malformed(e.to_string())
 }
 
 impl Certificate {
-    pub(crate) fn from_der(der: &[u8]) -> Result<Self, String> {
+    pub(crate) fn from_der(der: &[u8]) -> Result<Self, CertificateError> {
         let parsed = x509_cert::Certificate::from_der(der).map_err(malformed)?;
         // The signed bytes are taken from the input, never from a re-encoding.
         let outer = AnyRef::from_der(der).map_err(malformed)?;
@@ -72,30 +173,29 @@ impl Certificate {
         // (a v1 certificate with extensions used to be taken as it came).
         use x509_cert::certificate::Version;
         if tbs_cert.extensions().is_some() && tbs_cert.version() != Version::V3 {
-            return Err("certificate has extensions but is not version 3".into());
+            return Err(CertificateError::ExtensionsBeforeV3);
         }
         if (tbs_cert.issuer_unique_id().is_some() || tbs_cert.subject_unique_id().is_some())
             && tbs_cert.version() == Version::V1
         {
-            return Err("version 1 certificate has unique identifiers".into());
+            return Err(CertificateError::UniqueIdentifiersInV1);
         }
         if parsed.signature().as_bytes().is_none() {
             return Err(malformed("the signature has unused bits"));
         }
         if tbs_cert.signature() != parsed.signature_algorithm() {
-            return Err("certificate signature algorithms disagree".into());
+            return Err(CertificateError::SignatureAlgorithmsDisagree);
         }
         // vouch: RFC 5280 §4.2 allows one instance of an extension; readers disagree on which
         // of two counts, so a repeat is refused.
         let extensions = tbs_cert.extensions().map(Vec::as_slice).unwrap_or_default();
         for (i, e) in extensions.iter().enumerate() {
             if extensions[..i].iter().any(|o| o.extn_id == e.extn_id) {
-                return Err("certificate repeats an extension".into());
+                return Err(CertificateError::RepeatedExtension);
             }
         }
         let time = |t: x509_cert::time::Time| {
-            UnixTime::from_unix_duration(t.to_unix_duration())
-                .ok_or_else(|| "malformed certificate validity time".to_string())
+            UnixTime::from_unix_duration(t.to_unix_duration()).ok_or(CertificateError::ValidityTime)
         };
         let validity = tbs_cert.validity();
         Ok(Certificate {
@@ -114,14 +214,17 @@ impl Certificate {
     }
 
     /// An extension's criticality and decoded value, if present.
-    pub(crate) fn extension<'a, T>(&'a self) -> Result<Option<(bool, T)>, String>
+    pub(crate) fn extension<'a, T>(&'a self) -> Result<Option<(bool, T)>, CertificateError>
     where
         T: der::Decode<'a, Error = der::Error> + const_oid::AssociatedOid,
     {
         self.parsed
             .tbs_certificate()
             .get_extension::<T>()
-            .map_err(|e| format!("malformed certificate extension {}: {e}", T::OID))
+            .map_err(|e| CertificateError::MalformedExtension {
+                oid: T::OID,
+                reason: e.to_string(),
+            })
     }
 
     /// The raw value of the extension `oid` (its OCTET STRING's contents), if present.
@@ -146,8 +249,8 @@ impl Certificate {
         self.parsed.tbs_certificate().serial_number().as_bytes()
     }
 
-    pub(crate) fn key(&self) -> Result<VerifyKey, String> {
-        VerifyKey::from_spki_der(&self.spki)
+    pub(crate) fn key(&self) -> Result<VerifyKey, CertificateError> {
+        VerifyKey::from_spki_der(&self.spki).map_err(CertificateError::Key)
     }
 
     pub(crate) fn valid_at(&self, t: UnixTime) -> bool {
@@ -159,7 +262,7 @@ impl Certificate {
     }
 
     /// Check this certificate's signature with `issuer`'s key.
-    pub(crate) fn verify_signed_by(&self, issuer: &Certificate) -> Result<(), String> {
+    pub(crate) fn verify_signed_by(&self, issuer: &Certificate) -> Result<(), CertificateError> {
         let scheme =
             super::crypto::scheme_from_algorithm(&self.parsed.signature_algorithm().oid, None)?;
         let signature = self
@@ -167,29 +270,34 @@ impl Certificate {
             .signature()
             .as_bytes()
             .ok_or_else(|| malformed("signature has unused bits"))?;
-        issuer.key()?.verify(scheme, &self.tbs, signature)
+        issuer
+            .key()?
+            .verify(scheme, &self.tbs, signature)
+            .map_err(CertificateError::Signature)
     }
 
     /// (cA, pathLenConstraint) if the extension is present.
-    pub(crate) fn basic_constraints(&self) -> Result<Option<(bool, Option<u8>)>, String> {
+    pub(crate) fn basic_constraints(&self) -> Result<Option<(bool, Option<u8>)>, CertificateError> {
         Ok(self
             .extension::<BasicConstraints>()?
             .map(|(_, bc)| (bc.ca, bc.path_len_constraint)))
     }
 
     /// The keyUsage extension, if present.
-    pub(crate) fn key_usage(&self) -> Result<Option<KeyUsage>, String> {
+    pub(crate) fn key_usage(&self) -> Result<Option<KeyUsage>, CertificateError> {
         Ok(self.extension::<KeyUsage>()?.map(|(_, ku)| ku))
     }
 
     /// The ExtendedKeyUsage OIDs, if the extension is present.
-    pub(crate) fn extended_key_usage(&self) -> Result<Option<Vec<ObjectIdentifier>>, String> {
+    pub(crate) fn extended_key_usage(
+        &self,
+    ) -> Result<Option<Vec<ObjectIdentifier>>, CertificateError> {
         Ok(self.extension::<ExtendedKeyUsage>()?.map(|(_, eku)| eku.0))
     }
 }
 
 /// Parse every certificate of a list (DER).
-pub(crate) fn parse_all(ders: &[Vec<u8>]) -> Result<Vec<Certificate>, String> {
+pub(crate) fn parse_all(ders: &[Vec<u8>]) -> Result<Vec<Certificate>, CertificateError> {
     ders.iter().map(|d| Certificate::from_der(d)).collect()
 }
 
@@ -203,26 +311,23 @@ pub(crate) fn verify_path<'c>(
     cas: &'c [Certificate],
     at: UnixTime,
     required_eku: &ObjectIdentifier,
-) -> Result<&'c Certificate, String> {
+) -> Result<&'c Certificate, CertificateError> {
     let cas: Vec<&Certificate> = cas.iter().filter(|c| c.der != leaf.der).collect();
-    let (anchor, intermediates) = cas
-        .split_last()
-        .ok_or_else(|| "certificate is not issued by a trusted CA".to_string())?;
+    let (anchor, intermediates) = cas.split_last().ok_or(CertificateError::UntrustedIssuer)?;
     check_leaf(leaf, at, required_eku)?;
 
     // webpki: the path from the leaf through the trusted intermediates to the anchor.
     let anchor_der = CertificateDer::from(anchor.der.as_slice());
-    let trust_anchor =
-        webpki::anchor_from_trusted_cert(&anchor_der).map_err(|e| format!("trust anchor: {e}"))?;
+    let trust_anchor = webpki::anchor_from_trusted_cert(&anchor_der)
+        .map_err(|e| CertificateError::Anchor(e.to_string()))?;
     let leaf_der = CertificateDer::from(leaf.der.as_slice());
-    let end_entity =
-        webpki::EndEntityCert::try_from(&leaf_der).map_err(|e| format!("certificate: {e}"))?;
+    let end_entity = webpki::EndEntityCert::try_from(&leaf_der)
+        .map_err(|e| CertificateError::EndEntity(e.to_string()))?;
     let intermediate_ders: Vec<CertificateDer<'_>> = intermediates
         .iter()
         .map(|c| CertificateDer::from(c.der.as_slice()))
         .collect();
-    let whole_seconds = u64::try_from(at.secs())
-        .map_err(|_| format!("cannot validate a certificate at {at}, before 1970"))?;
+    let whole_seconds = u64::try_from(at.secs()).map_err(|_| CertificateError::BeforeEpoch(at))?;
     let time =
         rustls_pki_types::UnixTime::since_unix_epoch(std::time::Duration::from_secs(whole_seconds));
     let path = end_entity
@@ -244,7 +349,7 @@ pub(crate) fn verify_path<'c>(
         Some(der) => intermediates
             .iter()
             .position(|c| c.der == der)
-            .ok_or_else(|| "certificate path leaves the trusted chain".to_string())?,
+            .ok_or(CertificateError::LeavesTrustedChain)?,
         None => intermediates.len(),
     };
 
@@ -255,25 +360,26 @@ pub(crate) fn verify_path<'c>(
         // vouch: validity at the exact instant, the anchor's included (webpki reads whole
         // seconds and never looks at the anchor's own validity).
         if !ca.valid_at(at) {
-            return Err(format!(
-                "CA certificate is not valid at {at} (valid {} to {})",
-                ca.not_before, ca.not_after
-            ));
+            return Err(CertificateError::CaNotValidAt {
+                at,
+                not_before: ca.not_before,
+                not_after: ca.not_after,
+            });
         }
         check_ca(ca, i)?;
         match path.get(i + 1) {
             Some(parent) => {
                 if ca.issuer != parent.subject {
-                    return Err("trusted chain is out of order".into());
+                    return Err(CertificateError::ChainOutOfOrder);
                 }
                 ca.verify_signed_by(parent)
-                    .map_err(|e| format!("trusted chain signature: {e}"))?;
+                    .map_err(|e| CertificateError::ChainSignature(Box::new(e)))?;
             }
             None => {
                 // vouch: the anchor is trusted as given, but a self-signed one must be intact.
                 if ca.is_self_issued() {
                     ca.verify_signed_by(ca)
-                        .map_err(|e| format!("trust anchor self-signature: {e}"))?;
+                        .map_err(|e| CertificateError::AnchorSignature(Box::new(e)))?;
                 }
             }
         }
@@ -283,33 +389,27 @@ pub(crate) fn verify_path<'c>(
 
 /// webpki's extended-key-usage rule, for every certificate on the path: one that lists key
 /// purposes must list this one. (That the leaf lists it at all is checked in `check_leaf`.)
-fn key_usage(eku: &ObjectIdentifier) -> Result<webpki::KeyUsage, String> {
+fn key_usage(eku: &ObjectIdentifier) -> Result<webpki::KeyUsage, CertificateError> {
     const CODE_SIGNING: &[u8] = EKU_CODE_SIGNING.as_bytes();
     const TIME_STAMPING: &[u8] = EKU_TIME_STAMPING.as_bytes();
     match *eku {
         EKU_CODE_SIGNING => Ok(webpki::KeyUsage::required_if_present(CODE_SIGNING)),
         EKU_TIME_STAMPING => Ok(webpki::KeyUsage::required_if_present(TIME_STAMPING)),
-        _ => Err(format!(
-            "no certificate path rule for extended key usage {eku}"
-        )),
+        _ => Err(CertificateError::NoPathRule(*eku)),
     }
 }
 
-fn path_error(e: &webpki::Error, eku: &ObjectIdentifier) -> String {
+fn path_error(e: &webpki::Error, eku: &ObjectIdentifier) -> CertificateError {
     use webpki::Error as E;
     match e {
-        E::UnknownIssuer => "certificate is not issued by a trusted CA".into(),
-        E::RequiredEkuNotFoundContext(_) => {
-            format!("a certificate on the path lacks extended key usage {eku}")
-        }
-        E::CaUsedAsEndEntity => "signing certificate is a CA".into(),
-        E::EndEntityUsedAsCa => "issuing certificate is not a CA (basicConstraints)".into(),
-        E::PathLenConstraintViolated => "CA path length constraint exceeded".into(),
-        E::CertExpired { .. } | E::CertNotValidYet { .. } => {
-            "a CA certificate is not valid at the verified time".into()
-        }
-        E::UnsupportedCriticalExtension => "certificate has an unknown critical extension".into(),
-        other => format!("certificate path: {other}"),
+        E::UnknownIssuer => CertificateError::UntrustedIssuer,
+        E::RequiredEkuNotFoundContext(_) => CertificateError::PathLacksEku(*eku),
+        E::CaUsedAsEndEntity => CertificateError::LeafIsCa,
+        E::EndEntityUsedAsCa => CertificateError::IssuerNotCa,
+        E::PathLenConstraintViolated => CertificateError::PathLength,
+        E::CertExpired { .. } | E::CertNotValidYet { .. } => CertificateError::CaExpired,
+        E::UnsupportedCriticalExtension => CertificateError::UnknownCriticalExtension,
+        other => CertificateError::Path(other.to_string()),
     }
 }
 
@@ -317,25 +417,23 @@ fn path_error(e: &webpki::Error, eku: &ObjectIdentifier) -> String {
 /// the path, the anchor included: a critical basicConstraints with cA set, a keyUsage allowing
 /// certificate signing, a path length that admits the `below` CA certificates between it and
 /// the leaf, and no critical extension vouch does not know (webpki does not parse the anchor's).
-fn check_ca(ca: &Certificate, below: usize) -> Result<(), String> {
+fn check_ca(ca: &Certificate, below: usize) -> Result<(), CertificateError> {
     if let Some(oid) = unknown_critical(ca) {
-        return Err(format!(
-            "CA certificate has unknown critical extension {oid}"
-        ));
+        return Err(CertificateError::CaUnknownCriticalExtension(oid));
     }
     match ca.basic_constraints()? {
         Some((true, path_len)) => {
             if path_len.is_some_and(|n| below > usize::from(n)) {
-                return Err("CA path length constraint exceeded".into());
+                return Err(CertificateError::PathLength);
             }
         }
-        _ => return Err("issuing certificate is not a CA (basicConstraints)".into()),
+        _ => return Err(CertificateError::IssuerNotCa),
     }
     if !ca.is_critical(&EXT_BASIC_CONSTRAINTS) {
-        return Err("CA certificate's basicConstraints is not critical".into());
+        return Err(CertificateError::BasicConstraintsNotCritical);
     }
     if !ca.key_usage()?.is_some_and(|ku| ku.key_cert_sign()) {
-        return Err("CA certificate may not sign certificates (keyUsage)".into());
+        return Err(CertificateError::CaMayNotSignCertificates);
     }
     Ok(())
 }
@@ -343,19 +441,24 @@ fn check_ca(ca: &Certificate, below: usize) -> Result<(), String> {
 /// Leaf requirements webpki leaves to the caller: validity at the exact instant, a keyUsage
 /// (if any) that allows signatures, and the extended key usage listed (webpki's rule accepts a
 /// leaf without the extension).
-fn check_leaf(leaf: &Certificate, at: UnixTime, eku: &ObjectIdentifier) -> Result<(), String> {
+fn check_leaf(
+    leaf: &Certificate,
+    at: UnixTime,
+    eku: &ObjectIdentifier,
+) -> Result<(), CertificateError> {
     if !leaf.valid_at(at) {
-        return Err(format!(
-            "certificate is not valid at {at} (valid {} to {})",
-            leaf.not_before, leaf.not_after
-        ));
+        return Err(CertificateError::NotValidAt {
+            at,
+            not_before: leaf.not_before,
+            not_after: leaf.not_after,
+        });
     }
     if leaf.key_usage()?.is_some_and(|ku| !ku.digital_signature()) {
-        return Err("certificate may not make digital signatures (keyUsage)".into());
+        return Err(CertificateError::MayNotSign);
     }
     match leaf.extended_key_usage()? {
         Some(list) if list.contains(eku) => Ok(()),
-        _ => Err(format!("certificate lacks extended key usage {eku}")),
+        _ => Err(CertificateError::LacksEku(*eku)),
     }
 }
 
@@ -385,10 +488,15 @@ pub(crate) fn subject_key_id(cert: &Certificate) -> Option<Vec<u8>> {
 }
 
 /// Split a PEM text into the DER of each CERTIFICATE block (other blocks are skipped).
-pub(crate) fn pem_certificates(text: &str) -> Result<Vec<Vec<u8>>, String> {
+pub(crate) fn pem_certificates(text: &str) -> Result<Vec<Vec<u8>>, CertificateError> {
     let mut out = Vec::new();
     for block in vouch_keys::pem::blocks_labelled(text, "CERTIFICATE") {
-        out.push(block.map_err(|e| e.to_string())?.der.to_vec());
+        out.push(
+            block
+                .map_err(|e| CertificateError::Pem(e.to_string()))?
+                .der
+                .to_vec(),
+        );
     }
     Ok(out)
 }
@@ -411,7 +519,7 @@ mod tests {
         leaf: &Certificate,
         at: UnixTime,
         eku: &ObjectIdentifier,
-    ) -> Result<(), String> {
+    ) -> Result<(), CertificateError> {
         check_leaf(leaf, at, eku)?;
         verify_path(leaf, &[pem("bogus-root.pem")], at, eku).map(|_| ())
     }
@@ -440,7 +548,9 @@ mod tests {
     fn v1_certificate_with_extensions_is_refused() {
         let leaf = pem("bogus-leaf.pem");
         let v1 = as_v1(&leaf.der);
-        let err = Certificate::from_der(&v1).expect_err("v1 with extensions");
+        let err = Certificate::from_der(&v1)
+            .expect_err("v1 with extensions")
+            .to_string();
         assert!(err.contains("not version 3"), "{err}");
     }
 
