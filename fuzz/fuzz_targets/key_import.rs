@@ -11,7 +11,7 @@
 //! what follows it is a MAC check that no mutated input passes, so inputs whose KDF would cost
 //! more than `MAX_FUZZ_WORK` are skipped before vouch sees them. The parameter checks, the
 //! base64 and JSON layers, and decryption with cheap parameters are still fuzzed; the parameter
-//! limits themselves are covered by unit tests in `cli/src/keys/encrypted.rs`.
+//! limits themselves are covered by unit tests in `crates/vouch-keys/src/encrypted.rs`.
 #![no_main]
 
 use base64::Engine as _;
