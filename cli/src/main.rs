@@ -1,4 +1,10 @@
 //! The `vouch` binary: parse flags, run, map the outcome to a documented exit code.
+//!
+//! Wiring only: [`args`] are the flags, [`commands`] one file per command over the library
+//! crates, [`exit`] decides exit codes, [`render`] and [`progress`] are what people see,
+//! [`inputs`] and [`deploy`] read what the command line names, [`batch`] runs many images at
+//! once. Trust boundary: the user's own command line and files; everything else is judged by
+//! the library crates.
 #![forbid(unsafe_code)]
 
 mod args;
