@@ -402,7 +402,8 @@ fn key_usage(eku: &ObjectIdentifier) -> Result<webpki::KeyUsage, CertificateErro
 fn path_error(e: &webpki::Error, eku: &ObjectIdentifier) -> CertificateError {
     use webpki::Error as E;
     match e {
-        E::UnknownIssuer => CertificateError::UntrustedIssuer,
+        // A namesake of a trusted CA (same name, another key) is no trusted issuer either.
+        E::UnknownIssuer | E::InvalidSignatureForPublicKey => CertificateError::UntrustedIssuer,
         E::RequiredEkuNotFoundContext(_) => CertificateError::PathLacksEku(*eku),
         E::CaUsedAsEndEntity => CertificateError::LeafIsCa,
         E::EndEntityUsedAsCa => CertificateError::IssuerNotCa,
