@@ -45,5 +45,5 @@ pub use policy::{
     Signer, SubjectMatcher, SubjectRegex, TransparencyLog, validate, validate_with_root,
 };
 pub use schema::{KeySource, RawPolicy, parse};
-pub use time::{TimeError, Timestamp, format_rfc3339, parse_rfc3339};
+pub use time::{TimeError, Timestamp};
 pub use yaml::{MAX_DEPTH, MAX_SOURCE_BYTES};

@@ -25,11 +25,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use vouch::keys::{Algorithm, PrivateKey};
 use vouch_e2e::hostile::{Body, Ctx, Framing, Hostile, Logged, Reply, Repo, Req, Route};
 use vouch_e2e::hostile::{base64, gzip_bomb};
 use vouch_e2e::image::Blob;
 use vouch_e2e::{TEST_PASSWORD, TestImage, TestIndex, vouch_bin, workspace_root};
+use vouch_keys::{Algorithm, PrivateKey};
 
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
