@@ -2,7 +2,7 @@
 
 use crate::diag::{Diagnostic, Diagnostics, SourceMap, Span};
 use crate::eval::{Evaluation, ImageFacts, SignatureFact};
-use crate::policy::Policy;
+use crate::model::Policy;
 use crate::schema::{Fields, Sp, boolean, expect_map, expect_seq, string, string_map};
 use crate::time::Timestamp;
 use crate::util::{did_you_mean, is_digest, is_hex64};

@@ -2,7 +2,7 @@
 //! a broken part is kept as far as it is readable so that stage two can still check the rest.
 
 use crate::diag::{Diagnostic, Diagnostics, SourceMap, Span};
-use crate::policy::{AllowKind, DefaultDecision, Identity, Mode, TransparencyLog};
+use crate::model::{AllowKind, DefaultDecision, Identity, Mode, TransparencyLog};
 use crate::util::did_you_mean;
 use crate::yaml::{Kind, Node, ScalarType, parse_tree};
 use serde::Serialize;
