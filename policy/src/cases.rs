@@ -2,8 +2,11 @@
 
 use crate::diag::{Diagnostic, Diagnostics, SourceMap, Span};
 use crate::eval::{Evaluation, ImageFacts, SignatureFact};
+use crate::fields::{
+    Fields, boolean, expect_map, expect_seq, not_a_digest, not_a_key_id, string, string_map,
+    timestamp,
+};
 use crate::model::Policy;
-use crate::schema::{Fields, Sp, boolean, expect_map, expect_seq, string, string_map};
 use crate::time::Timestamp;
 use crate::util::{did_you_mean, is_digest, is_hex64};
 use crate::yaml::parse_tree;
@@ -131,7 +134,7 @@ pub fn run_cases(
         let default_at = f
             .optional("at")
             .and_then(|n| string(n, "`at`", &mut d))
-            .and_then(|s| time(&s, &mut d));
+            .and_then(|s| timestamp(&s, &mut d));
         if let Some(list) = f.required("cases", root.span, "the cases file", &mut d)
             && let Some(items) = expect_seq(list, "`cases`", &mut d)
         {
@@ -212,20 +215,6 @@ fn run_one(policy: &Policy, case: Case, now: Timestamp) -> CaseResult {
     }
 }
 
-fn time(s: &Sp<String>, d: &mut Vec<Diagnostic>) -> Option<Timestamp> {
-    match Timestamp::parse_rfc3339(&s.value) {
-        Ok(t) => Some(t),
-        Err(e) => {
-            d.push(
-                Diagnostic::new("bad-timestamp", s.span, e.to_string())
-                    .with_label("not RFC 3339")
-                    .with_hint("write e.g. 2026-01-01T00:00:00Z"),
-            );
-            None
-        }
-    }
-}
-
 fn read_case(
     node: &crate::yaml::Node,
     policy: &Policy,
@@ -282,19 +271,12 @@ fn read_case(
     if let Some(dg) = &digest_field
         && !is_digest(&dg.value)
     {
-        d.push(
-            Diagnostic::new(
-                "bad-digest",
-                dg.span,
-                format!("\"{}\" is not a digest", dg.value),
-            )
-            .with_label("expected sha256: and 64 lowercase hex digits"),
-        );
+        d.push(not_a_digest(dg));
     }
     let at = f
         .optional("at")
         .and_then(|n| string(n, "`at`", d))
-        .and_then(|s| time(&s, d));
+        .and_then(|s| timestamp(&s, d));
     let mut signatures = Vec::new();
     if let Some(list) = f.optional("signatures")
         && let Some(items) = expect_seq(list, "`signatures`", d)
@@ -481,14 +463,7 @@ fn read_signature(
         },
         (None, Some(k)) => {
             if !is_hex64(&k.value) {
-                d.push(
-                    Diagnostic::new(
-                        "bad-key-id",
-                        k.span,
-                        format!("\"{}\" is not a key id", k.value),
-                    )
-                    .with_label("expected 64 lowercase hex digits"),
-                );
+                d.push(not_a_key_id(&k));
                 return None;
             }
             k.value

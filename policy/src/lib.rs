@@ -21,6 +21,7 @@ mod analysis;
 mod cases;
 mod diag;
 mod eval;
+mod fields;
 mod glob;
 mod key;
 mod model;

@@ -2,13 +2,13 @@
 //! read, patterns compiled, rule overlaps decided, every problem a diagnostic.
 
 use crate::diag::{Diagnostic, Diagnostics, Span};
+use crate::fields::{Sp, not_a_digest, not_a_key_id, timestamp};
 use crate::glob::Pattern;
 use crate::model::{
     AllowKind, Keyless, Policy, Requirement, Rule, RuleIndex, RuleKind, Signer, SubjectMatcher,
     SubjectRegex,
 };
-use crate::schema::{KeySource, RawKeyless, RawPolicy, RawRule, Sp};
-use crate::time::Timestamp;
+use crate::schema::{KeySource, RawKeyless, RawPolicy, RawRule};
 use crate::util::{did_you_mean, is_digest, is_hex64};
 use std::collections::{BTreeSet, HashMap};
 
@@ -213,8 +213,8 @@ fn check_signers(
             .keyless
             .as_ref()
             .and_then(|k| check_keyless(k, &name.value, d));
-        let not_before = timestamp(raw_signer.not_before.as_ref(), d);
-        let not_after = timestamp(raw_signer.not_after.as_ref(), d);
+        let not_before = raw_signer.not_before.as_ref().and_then(|t| timestamp(t, d));
+        let not_after = raw_signer.not_after.as_ref().and_then(|t| timestamp(t, d));
         if let (Some(nb), Some(na), Some(nb_sp), Some(na_sp)) = (
             not_before,
             not_after,
@@ -643,15 +643,7 @@ fn check_revoked(raw: &RawPolicy, d: &mut Vec<Diagnostic>) -> (BTreeSet<String>,
     let mut revoked_keys = BTreeSet::new();
     for k in &raw.revoked_keys {
         if !is_hex64(&k.value) {
-            d.push(
-                Diagnostic::new(
-                    "bad-key-id",
-                    k.span,
-                    format!("\"{}\" is not a key id", k.value),
-                )
-                .with_label("expected 64 lowercase hex digits")
-                .with_hint("`vouch key id FILE` prints a key's id"),
-            );
+            d.push(not_a_key_id(k).with_hint("`vouch key id FILE` prints a key's id"));
         } else if !revoked_keys.insert(k.value.clone()) {
             d.push(duplicate(k.span, "this key is already revoked"));
         }
@@ -685,21 +677,6 @@ fn duplicate(span: Span, message: &str) -> Diagnostic {
     Diagnostic::new("duplicate-entry", span, message).with_label("duplicate")
 }
 
-fn timestamp(value: Option<&Sp<String>>, d: &mut Vec<Diagnostic>) -> Option<Timestamp> {
-    let v = value?;
-    match Timestamp::parse_rfc3339(&v.value) {
-        Ok(t) => Some(t),
-        Err(e) => {
-            d.push(
-                Diagnostic::new("bad-timestamp", v.span, e.to_string())
-                    .with_label("not RFC 3339")
-                    .with_hint("write e.g. 2026-01-01T00:00:00Z"),
-            );
-            None
-        }
-    }
-}
-
 fn check_digest(dg: &Sp<String>, d: &mut Vec<Diagnostic>) -> bool {
     if is_digest(&dg.value) {
         return true;
@@ -714,14 +691,6 @@ fn check_digest(dg: &Sp<String>, d: &mut Vec<Diagnostic>) -> bool {
     } else {
         None
     };
-    d.push(
-        Diagnostic::new(
-            "bad-digest",
-            dg.span,
-            format!("\"{}\" is not a digest", dg.value),
-        )
-        .with_label("expected sha256: and 64 lowercase hex digits")
-        .with_hint_opt(hint),
-    );
+    d.push(not_a_digest(dg).with_hint_opt(hint));
     false
 }
