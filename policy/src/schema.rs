@@ -1,7 +1,7 @@
 //! Stage one: YAML to a spanned, unvalidated [`RawPolicy`]. Every schema problem is collected;
 //! a broken part is kept as far as it is readable so that stage two can still check the rest.
 
-use crate::diag::{Diagnostic, Diagnostics, SourceMap, Span};
+use crate::diag::{Diagnostic, Diagnostics, Span};
 use crate::fields::{
     Fields, Sp, expect_map, expect_seq, key_string, string, string_list, string_map, word,
     wrong_type,
@@ -120,9 +120,8 @@ impl RawPolicy {
 /// types, …) are kept in [`RawPolicy::diagnostics`] and reported by [`crate::validate`] together
 /// with everything else, so `policy check` shows every problem at once.
 pub fn parse(source: &str, file_name: &str) -> Result<RawPolicy, Diagnostics> {
-    let map = SourceMap::new(source);
     let mut diags = Vec::new();
-    let Some(root) = parse_tree(source, &map, &mut diags) else {
+    let Some(root) = parse_tree(source, &mut diags) else {
         return Err(Diagnostics(diags));
     };
     let Some(top) = expect_map(&root, "the policy", &mut diags) else {

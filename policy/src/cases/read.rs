@@ -1,7 +1,7 @@
 //! Reading a cases file: each case's image, signatures and expected outcome, checked against
 //! the policy's signer and rule names. Every problem is a diagnostic.
 
-use crate::diag::{Diagnostic, Diagnostics, SourceMap, Span};
+use crate::diag::{Diagnostic, Diagnostics, Span};
 use crate::eval::{ImageFacts, KeylessIdentity, SignatureFact};
 use crate::fields::{
     Fields, boolean, expect_map, expect_seq, not_a_digest, not_a_key_id, string, string_map,
@@ -73,9 +73,8 @@ pub(crate) fn read_cases(
     cases_source: &str,
     options: &CaseOptions<'_>,
 ) -> Result<(Vec<Case>, Vec<Diagnostic>), Diagnostics> {
-    let map = SourceMap::new(cases_source);
     let mut d = Vec::new();
-    let Some(root) = parse_tree(cases_source, &map, &mut d) else {
+    let Some(root) = parse_tree(cases_source, &mut d) else {
         return Err(Diagnostics(d));
     };
     let mut cases = Vec::new();
