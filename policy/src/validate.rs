@@ -1,393 +1,16 @@
-//! Stage two: a [`RawPolicy`] checked and compiled into a [`Policy`].
+//! Stage two: a [`RawPolicy`] checked and compiled into a [`Policy`]: names resolved, keys
+//! read, patterns compiled, rule overlaps decided, every problem a diagnostic.
 
 use crate::diag::{Diagnostic, Diagnostics, Span};
+use crate::fields::{Sp, not_a_digest, not_a_key_id, timestamp};
 use crate::glob::Pattern;
-use crate::schema::{KeySource, RawKeyless, RawPolicy, RawRule, Sp};
-use crate::time::Timestamp;
+use crate::model::{
+    AllowKind, Keyless, Policy, Requirement, Rule, RuleIndex, RuleKind, Signer, SubjectMatcher,
+    SubjectRegex,
+};
+use crate::schema::{KeySource, RawKeyless, RawPolicy, RawRule};
 use crate::util::{did_you_mean, is_digest, is_hex64};
-use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-
-/// Whether a rule's deny is enforced or only reported.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum Mode {
-    /// A deny is a deny (the default).
-    #[default]
-    Enforce,
-    /// A deny is reported as a warning and the image passes.
-    Warn,
-}
-
-/// Which `docker-reference` a signature's payload must name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum Identity {
-    /// The image's repository (the default).
-    #[default]
-    Repository,
-    /// The repository and, for a tag reference, the tag.
-    Exact,
-    /// Anything.
-    Any,
-}
-
-/// An `allow:` rule, which needs no signature.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum AllowKind {
-    /// Explicit opt-out: every digest passes (unless pinned or revoked).
-    Always,
-    /// The digest must be listed in the rule's `digests`.
-    Pinned,
-}
-
-/// What happens to an image no rule matches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum DefaultDecision {
-    /// Refuse it (the default when `default` is omitted).
-    #[default]
-    Deny,
-    /// Let it pass, reported as `allow-default`.
-    Allow,
-}
-
-/// A compiled `subject_regex`: matches a whole subject, never a part of it.
-#[derive(Debug, Clone)]
-pub struct SubjectRegex {
-    source: String,
-    regex: regex::Regex,
-}
-
-impl SubjectRegex {
-    /// Most bytes a compiled regex may take (the `regex` crate's NFA and lazy DFA).
-    pub const SIZE_LIMIT: usize = 1 << 20;
-
-    /// Compiles `source`, anchored at both ends (`\A(?:…)\z`): it must match the whole subject.
-    pub fn new(source: &str) -> Result<SubjectRegex, String> {
-        let regex = regex::RegexBuilder::new(&format!("\\A(?:{source})\\z"))
-            .size_limit(Self::SIZE_LIMIT)
-            .dfa_size_limit(Self::SIZE_LIMIT)
-            .build()
-            .map_err(|e| match e {
-                regex::Error::Syntax(s) => s,
-                regex::Error::CompiledTooBig(limit) => {
-                    format!("the compiled regex is larger than {limit} bytes")
-                }
-                other => other.to_string(),
-            })?;
-        Ok(SubjectRegex {
-            source: source.to_string(),
-            regex,
-        })
-    }
-
-    /// The regex as written in the policy.
-    pub fn as_str(&self) -> &str {
-        &self.source
-    }
-
-    /// True when the regex matches all of `subject`.
-    pub fn is_full_match(&self, subject: &str) -> bool {
-        self.regex.is_match(subject)
-    }
-}
-
-impl PartialEq for SubjectRegex {
-    fn eq(&self, other: &Self) -> bool {
-        self.source == other.source
-    }
-}
-
-impl Eq for SubjectRegex {}
-
-impl Serialize for SubjectRegex {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.source)
-    }
-}
-
-/// How a keyless signer's certificate subject is matched.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SubjectMatcher {
-    /// `subject`: the certificate's identity, exactly.
-    Subject(String),
-    /// `subject_regex`: a regular expression matching the whole identity.
-    SubjectRegex(SubjectRegex),
-}
-
-/// Whether a keyless signer's signatures must be in a transparency log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TransparencyLog {
-    /// A signature counts only with a verified log entry (the default).
-    #[default]
-    Required,
-    /// A signature with no log entry counts too; its certificate is then checked at its
-    /// verified RFC 3161 time, or at the time judged.
-    Optional,
-}
-
-/// A keyless (Fulcio certificate) signer identity: `keyless: {issuer, subject | subject_regex}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Keyless {
-    /// The OIDC issuer URL, compared exactly.
-    pub issuer: String,
-    /// The identity (certificate SAN) the signer must have.
-    #[serde(flatten)]
-    pub subject: SubjectMatcher,
-    /// Whether its signatures must have a transparency-log entry.
-    pub transparency_log: TransparencyLog,
-}
-
-impl Keyless {
-    /// True when a certificate naming `subject`, issued after login at `issuer`, is this signer.
-    pub fn matches(&self, issuer: &str, subject: &str) -> bool {
-        self.issuer == issuer
-            && match &self.subject {
-                SubjectMatcher::Subject(s) => s == subject,
-                SubjectMatcher::SubjectRegex(r) => r.is_full_match(subject),
-            }
-    }
-
-    /// `subject "…"` or `subject_regex "…"`, and the issuer, for messages.
-    pub fn describe(&self) -> String {
-        let who = match &self.subject {
-            SubjectMatcher::Subject(s) => format!("subject {s:?} from {}", self.issuer),
-            SubjectMatcher::SubjectRegex(r) => {
-                format!("subject_regex {:?} from {}", r.as_str(), self.issuer)
-            }
-        };
-        match self.transparency_log {
-            TransparencyLog::Required => who,
-            TransparencyLog::Optional => format!("{who}, also without a transparency-log entry"),
-        }
-    }
-}
-
-/// A named trust anchor.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
-pub struct Signer {
-    /// Its name under `signers`.
-    pub name: String,
-    /// Key ids (hex SHA-256 of SPKI DER), in file order; several keys allow rotation.
-    pub key_ids: Vec<String>,
-    /// The keyless identity it signs as, if any (a signer may have keys, keyless, or both).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub keyless: Option<Keyless>,
-    /// Signatures count from this instant on (inclusive).
-    pub not_before: Option<Timestamp>,
-    /// Signatures count up to this instant (inclusive), and not after it.
-    pub not_after: Option<Timestamp>,
-}
-
-impl Signer {
-    /// True when the signer counts at `at`.
-    pub fn valid_at(&self, at: Timestamp) -> bool {
-        self.not_before.is_none_or(|t| t <= at) && self.not_after.is_none_or(|t| at <= t)
-    }
-}
-
-/// What a `require:` rule asks of signatures.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
-pub struct Requirement {
-    /// Signer names, deduplicated, in file order.
-    pub signers: Vec<String>,
-    /// Distinct signers needed.
-    pub threshold: usize,
-    /// What the payload's `docker-reference` must name.
-    pub identity: Identity,
-    /// Signed annotations that must be present with these values.
-    pub annotations: BTreeMap<String, String>,
-}
-
-/// How a rule decides.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum RuleKind {
-    /// Signatures are required.
-    Require(Requirement),
-    /// No signature is needed.
-    Allow(AllowKind),
-}
-
-/// A validated rule.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct Rule {
-    /// Its name (unique in the policy).
-    pub name: String,
-    /// Its position in the file (0-based), for reports only: order never decides.
-    pub index: usize,
-    /// Image patterns.
-    pub images: Vec<Pattern>,
-    /// What it asks.
-    pub kind: RuleKind,
-    /// When set, only these digests may pass.
-    pub digests: Option<BTreeSet<String>>,
-    /// `enforce` or `warn`.
-    pub mode: Mode,
-    /// Where its name is written.
-    pub span: Span,
-    /// Where each pattern of `images` is written.
-    pub image_spans: Vec<Span>,
-}
-
-/// A validated policy, ready to evaluate images. Built only by [`validate`].
-#[derive(Debug, Clone)]
-pub struct Policy {
-    pub(crate) file_name: String,
-    pub(crate) signers: Vec<Signer>,
-    pub(crate) rules: Vec<Rule>,
-    pub(crate) revoked_digests: BTreeSet<String>,
-    pub(crate) revoked_keys: BTreeSet<String>,
-    pub(crate) default: DefaultDecision,
-    pub(crate) trusted_root: Option<String>,
-    pub(crate) warnings: Vec<Diagnostic>,
-    /// Signer indexes owning each key id, ascending.
-    pub(crate) key_owners: HashMap<String, Vec<usize>>,
-    pub(crate) index: RuleIndex,
-}
-
-impl Policy {
-    /// The file name given to [`crate::parse`].
-    pub fn file_name(&self) -> &str {
-        &self.file_name
-    }
-
-    /// Signers, in file order.
-    pub fn signers(&self) -> &[Signer] {
-        &self.signers
-    }
-
-    /// A signer by name.
-    pub fn signer(&self, name: &str) -> Option<&Signer> {
-        self.signers.iter().find(|s| s.name == name)
-    }
-
-    /// Rules, in file order.
-    pub fn rules(&self) -> &[Rule] {
-        &self.rules
-    }
-
-    /// A rule by name.
-    pub fn rule(&self, name: &str) -> Option<&Rule> {
-        self.rules.iter().find(|r| r.name == name)
-    }
-
-    /// Every key id the policy trusts, sorted and deduplicated: the keys to verify signatures
-    /// against. Revoked keys are included when they are listed under a signer, so reports can
-    /// say "revoked" rather than "unknown".
-    pub fn key_ids(&self) -> Vec<&str> {
-        let mut ids: Vec<&str> = self.key_owners.keys().map(String::as_str).collect();
-        ids.sort_unstable();
-        ids
-    }
-
-    /// Names of the signers a key is listed under.
-    pub fn signers_of_key(&self, key_id: &str) -> Vec<&str> {
-        self.key_owners.get(key_id).map_or_else(Vec::new, |o| {
-            o.iter().map(|&i| self.signers[i].name.as_str()).collect()
-        })
-    }
-
-    /// Revoked digests.
-    pub fn revoked_digests(&self) -> &BTreeSet<String> {
-        &self.revoked_digests
-    }
-
-    /// Revoked key ids.
-    pub fn revoked_keys(&self) -> &BTreeSet<String> {
-        &self.revoked_keys
-    }
-
-    /// The decision for images no rule matches.
-    pub fn default_decision(&self) -> DefaultDecision {
-        self.default
-    }
-
-    /// Warnings found while validating.
-    pub fn warnings(&self) -> &[Diagnostic] {
-        &self.warnings
-    }
-
-    /// `trusted_root` as written (relative to the policy file), if given.
-    pub fn trusted_root(&self) -> Option<&str> {
-        self.trusted_root.as_deref()
-    }
-
-    /// True when some signer is keyless: certificate-signed bundles are worth verifying.
-    pub fn has_keyless(&self) -> bool {
-        self.signers.iter().any(|s| s.keyless.is_some())
-    }
-
-    /// True when some keyless signer accepts signatures with no transparency-log entry.
-    pub fn accepts_unlogged(&self) -> bool {
-        self.signers.iter().any(|s| {
-            s.keyless
-                .as_ref()
-                .is_some_and(|k| k.transparency_log == TransparencyLog::Optional)
-        })
-    }
-
-    /// Indexes of the signers whose keyless identity matches, ascending.
-    pub(crate) fn keyless_owners(&self, issuer: &str, subject: &str) -> Vec<usize> {
-        self.signers
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| {
-                s.keyless
-                    .as_ref()
-                    .is_some_and(|k| k.matches(issuer, subject))
-            })
-            .map(|(i, _)| i)
-            .collect()
-    }
-}
-
-/// Rules indexed by the literal segments their patterns start with, so selecting a rule looks
-/// only at patterns that can match.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct RuleIndex {
-    children: HashMap<String, RuleIndex>,
-    /// `(rule, pattern)` indexes whose literal prefix ends here.
-    entries: Vec<(usize, usize)>,
-}
-
-impl RuleIndex {
-    fn build(rules: &[Rule]) -> RuleIndex {
-        let mut root = RuleIndex::default();
-        for (ri, rule) in rules.iter().enumerate() {
-            for (pi, p) in rule.images.iter().enumerate() {
-                let mut node = &mut root;
-                for seg in p.literal_prefix() {
-                    node = node.children.entry(seg.clone()).or_default();
-                }
-                node.entries.push((ri, pi));
-            }
-        }
-        root
-    }
-
-    /// Every `(rule, pattern)` whose literal prefix is a prefix of `repository`'s segments.
-    pub(crate) fn candidates(&self, repository: &str, out: &mut Vec<(usize, usize)>) {
-        let mut node = self;
-        out.extend(&node.entries);
-        for seg in repository.split('/') {
-            match node.children.get(seg) {
-                Some(next) => {
-                    node = next;
-                    out.extend(&node.entries);
-                }
-                None => break,
-            }
-        }
-    }
-}
+use std::collections::{BTreeSet, HashMap};
 
 /// Checks a raw policy and compiles it. `resolve` turns each key entry (a path relative to the
 /// policy file, or inline PEM) into a key id, or says why it cannot; it is called once per
@@ -420,10 +43,82 @@ pub fn validate_with_root(
                 .with_hint("a Sigstore trusted_root.json, relative to the policy file"),
         );
     }
+    let (signers, signer_spans) = check_signers(&raw, resolve, &mut d);
+    let signer_names: Vec<&str> = signers.iter().map(|s| s.name.as_str()).collect();
+    let (rules, complete, used_signers) = check_rules(&raw, &signer_names, &mut d);
+    let (revoked_digests, revoked_keys) = check_revoked(&raw, &mut d);
+
+    // Warnings about the whole.
+    if !raw.signers_broken {
+        for (s, span) in signers.iter().zip(&signer_spans) {
+            if !used_signers.contains(&s.name) {
+                d.push(
+                    Diagnostic::new(
+                        "unused-signer",
+                        *span,
+                        format!("signer \"{}\" is not required by any rule", s.name),
+                    )
+                    .with_label("unused"),
+                );
+            }
+        }
+    }
+    if raw.rules.is_empty() {
+        d.push(
+            Diagnostic::new(
+                "no-rules",
+                raw.rules_span.unwrap_or(raw.root_span),
+                "the policy has no rules, so `default` decides every image",
+            )
+            .with_label("no rules"),
+        );
+    }
+    crate::overlap::check(
+        &rules,
+        &complete,
+        raw.rules_span.unwrap_or(raw.root_span),
+        &mut d,
+    );
+
+    let mut diags = Diagnostics(d);
+    diags.sort();
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    let mut key_owners: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, s) in signers.iter().enumerate() {
+        for k in &s.key_ids {
+            let owners = key_owners.entry(k.clone()).or_default();
+            if !owners.contains(&i) {
+                owners.push(i);
+            }
+        }
+    }
+    let index = RuleIndex::build(&rules);
+    Ok(Policy {
+        file_name: raw.file_name,
+        signers,
+        rules,
+        revoked_digests,
+        revoked_keys,
+        default: raw.default.map(|d| d.value).unwrap_or_default(),
+        trusted_root: raw.trusted_root.map(|t| t.value),
+        warnings: diags.0,
+        key_owners,
+        index,
+    })
+}
+
+/// Checks each signer: its name, keys (resolved to key ids), keyless identity and validity
+/// window. Returns them with the span of each name.
+fn check_signers(
+    raw: &RawPolicy,
+    resolve: &dyn Fn(&KeySource) -> Result<String, String>,
+    d: &mut Vec<Diagnostic>,
+) -> (Vec<Signer>, Vec<Span>) {
     let key_sources = raw.key_sources();
     let mut sources = key_sources.iter();
 
-    // Signers.
     let mut signers: Vec<Signer> = Vec::new();
     let mut signer_spans: Vec<Span> = Vec::new();
     let mut key_first: HashMap<String, (usize, Span)> = HashMap::new();
@@ -517,9 +212,9 @@ pub fn validate_with_root(
         let keyless = raw_signer
             .keyless
             .as_ref()
-            .and_then(|k| check_keyless(k, &name.value, &mut d));
-        let not_before = timestamp(raw_signer.not_before.as_ref(), &mut d);
-        let not_after = timestamp(raw_signer.not_after.as_ref(), &mut d);
+            .and_then(|k| check_keyless(k, &name.value, d));
+        let not_before = raw_signer.not_before.as_ref().and_then(|t| timestamp(t, d));
+        let not_after = raw_signer.not_after.as_ref().and_then(|t| timestamp(t, d));
         if let (Some(nb), Some(na), Some(nb_sp), Some(na_sp)) = (
             not_before,
             not_after,
@@ -549,126 +244,10 @@ pub fn validate_with_root(
         });
         signer_spans.push(name.span);
     }
-    let signer_names: Vec<&str> = signers.iter().map(|s| s.name.as_str()).collect();
-
-    // Rules.
-    let mut rules: Vec<Rule> = Vec::new();
-    let mut complete: Vec<bool> = Vec::new();
-    let mut rule_names: HashMap<String, Span> = HashMap::new();
-    let mut used_signers: BTreeSet<String> = BTreeSet::new();
-    for (index, rr) in raw.rules.iter().enumerate() {
-        let (rule, ok) = check_rule(rr, index, &signer_names, raw.signers_broken, &mut d);
-        if let Some(req) = &rr.require
-            && let Some(list) = &req.value.signers
-        {
-            used_signers.extend(list.value.iter().map(|s| s.value.clone()));
-        }
-        let Some(rule) = rule else {
-            continue;
-        };
-        if let Some(first) = rule_names.get(&rule.name) {
-            d.push(
-                Diagnostic::new(
-                    "duplicate-rule",
-                    rule.span,
-                    format!("two rules are named \"{}\"", rule.name),
-                )
-                .with_label("second rule with this name")
-                .with_secondary(*first, "first rule with this name")
-                .with_hint("rule names identify rules in reports and tests: make them unique"),
-            );
-        } else {
-            rule_names.insert(rule.name.clone(), rule.span);
-        }
-        rules.push(rule);
-        complete.push(ok);
-    }
-
-    // Revocation.
-    let mut revoked_digests = BTreeSet::new();
-    for dg in &raw.revoked_digests {
-        if check_digest(dg, &mut d) && !revoked_digests.insert(dg.value.clone()) {
-            d.push(duplicate(dg.span, "this digest is already revoked"));
-        }
-    }
-    let mut revoked_keys = BTreeSet::new();
-    for k in &raw.revoked_keys {
-        if !is_hex64(&k.value) {
-            d.push(
-                Diagnostic::new(
-                    "bad-key-id",
-                    k.span,
-                    format!("\"{}\" is not a key id", k.value),
-                )
-                .with_label("expected 64 lowercase hex digits")
-                .with_hint("`vouch key id FILE` prints a key's id"),
-            );
-        } else if !revoked_keys.insert(k.value.clone()) {
-            d.push(duplicate(k.span, "this key is already revoked"));
-        }
-    }
-
-    // Warnings about the whole.
-    if !raw.signers_broken {
-        for (s, span) in signers.iter().zip(&signer_spans) {
-            if !used_signers.contains(&s.name) {
-                d.push(
-                    Diagnostic::new(
-                        "unused-signer",
-                        *span,
-                        format!("signer \"{}\" is not required by any rule", s.name),
-                    )
-                    .with_label("unused"),
-                );
-            }
-        }
-    }
-    if raw.rules.is_empty() {
-        d.push(
-            Diagnostic::new(
-                "no-rules",
-                raw.rules_span.unwrap_or(raw.root_span),
-                "the policy has no rules, so `default` decides every image",
-            )
-            .with_label("no rules"),
-        );
-    }
-    crate::overlap::check(
-        &rules,
-        &complete,
-        raw.rules_span.unwrap_or(raw.root_span),
-        &mut d,
-    );
-
-    let mut diags = Diagnostics(d);
-    diags.sort();
-    if diags.has_errors() {
-        return Err(diags);
-    }
-    let mut key_owners: HashMap<String, Vec<usize>> = HashMap::new();
-    for (i, s) in signers.iter().enumerate() {
-        for k in &s.key_ids {
-            let owners = key_owners.entry(k.clone()).or_default();
-            if !owners.contains(&i) {
-                owners.push(i);
-            }
-        }
-    }
-    let index = RuleIndex::build(&rules);
-    Ok(Policy {
-        file_name: raw.file_name,
-        signers,
-        rules,
-        revoked_digests,
-        revoked_keys,
-        default: raw.default.map(|d| d.value).unwrap_or_default(),
-        trusted_root: raw.trusted_root.map(|t| t.value),
-        warnings: diags.0,
-        key_owners,
-        index,
-    })
+    (signers, signer_spans)
 }
 
+/// Checks a signer's `keyless` identity; `None` when some part of it is unusable.
 fn check_keyless(k: &RawKeyless, signer: &str, d: &mut Vec<Diagnostic>) -> Option<Keyless> {
     let issuer = match &k.issuer {
         Some(i) if valid_issuer(&i.value) => Some(i.value.clone()),
@@ -758,71 +337,45 @@ fn check_keyless(k: &RawKeyless, signer: &str, d: &mut Vec<Diagnostic>) -> Optio
     })
 }
 
-fn valid_issuer(s: &str) -> bool {
-    let rest = s
-        .strip_prefix("https://")
-        .or_else(|| s.strip_prefix("http://"));
-    rest.is_some_and(|r| !r.is_empty()) && !s.chars().any(|c| c.is_whitespace() || c.is_control())
-}
-
-fn valid_signer_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 128
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-}
-
-fn valid_rule_name(name: &str) -> bool {
-    !name.trim().is_empty()
-        && name.trim() == name
-        && name.chars().count() <= 128
-        && !name.chars().any(char::is_control)
-}
-
-fn duplicate(span: Span, message: &str) -> Diagnostic {
-    Diagnostic::new("duplicate-entry", span, message).with_label("duplicate")
-}
-
-fn timestamp(value: Option<&Sp<String>>, d: &mut Vec<Diagnostic>) -> Option<Timestamp> {
-    let v = value?;
-    match Timestamp::parse_rfc3339(&v.value) {
-        Ok(t) => Some(t),
-        Err(e) => {
-            d.push(
-                Diagnostic::new("bad-timestamp", v.span, e.to_string())
-                    .with_label("not RFC 3339")
-                    .with_hint("write e.g. 2026-01-01T00:00:00Z"),
-            );
-            None
+/// Checks each rule and that names are unique. Returns the usable rules, whether each was read
+/// completely (for the overlap analysis), and every signer name some rule requires.
+fn check_rules(
+    raw: &RawPolicy,
+    signer_names: &[&str],
+    d: &mut Vec<Diagnostic>,
+) -> (Vec<Rule>, Vec<bool>, BTreeSet<String>) {
+    let mut rules: Vec<Rule> = Vec::new();
+    let mut complete: Vec<bool> = Vec::new();
+    let mut rule_names: HashMap<String, Span> = HashMap::new();
+    let mut used_signers: BTreeSet<String> = BTreeSet::new();
+    for (index, rr) in raw.rules.iter().enumerate() {
+        let (rule, ok) = check_rule(rr, index, signer_names, raw.signers_broken, d);
+        if let Some(req) = &rr.require
+            && let Some(list) = &req.value.signers
+        {
+            used_signers.extend(list.value.iter().map(|s| s.value.clone()));
         }
+        let Some(rule) = rule else {
+            continue;
+        };
+        if let Some(first) = rule_names.get(&rule.name) {
+            d.push(
+                Diagnostic::new(
+                    "duplicate-rule",
+                    rule.span,
+                    format!("two rules are named \"{}\"", rule.name),
+                )
+                .with_label("second rule with this name")
+                .with_secondary(*first, "first rule with this name")
+                .with_hint("rule names identify rules in reports and tests: make them unique"),
+            );
+        } else {
+            rule_names.insert(rule.name.clone(), rule.span);
+        }
+        rules.push(rule);
+        complete.push(ok);
     }
-}
-
-fn check_digest(dg: &Sp<String>, d: &mut Vec<Diagnostic>) -> bool {
-    if is_digest(&dg.value) {
-        return true;
-    }
-    let hint = if dg.value.len() == 64 && dg.value.bytes().all(|b| b.is_ascii_hexdigit()) {
-        Some(format!(
-            "write \"sha256:{}\"",
-            dg.value.to_ascii_lowercase()
-        ))
-    } else if is_digest(&dg.value.to_ascii_lowercase()) {
-        Some(format!("write \"{}\"", dg.value.to_ascii_lowercase()))
-    } else {
-        None
-    };
-    d.push(
-        Diagnostic::new(
-            "bad-digest",
-            dg.span,
-            format!("\"{}\" is not a digest", dg.value),
-        )
-        .with_label("expected sha256: and 64 lowercase hex digits")
-        .with_hint_opt(hint),
-    );
-    false
+    (rules, complete, used_signers)
 }
 
 /// Checks one rule. Returns it when it is usable for the overlap analysis, and whether it was
@@ -1077,4 +630,67 @@ fn check_rule(
         span: name.span,
     };
     (Some(rule), ok)
+}
+
+/// Checks `revoked`: digests and key ids well-formed, none listed twice.
+fn check_revoked(raw: &RawPolicy, d: &mut Vec<Diagnostic>) -> (BTreeSet<String>, BTreeSet<String>) {
+    let mut revoked_digests = BTreeSet::new();
+    for dg in &raw.revoked_digests {
+        if check_digest(dg, d) && !revoked_digests.insert(dg.value.clone()) {
+            d.push(duplicate(dg.span, "this digest is already revoked"));
+        }
+    }
+    let mut revoked_keys = BTreeSet::new();
+    for k in &raw.revoked_keys {
+        if !is_hex64(&k.value) {
+            d.push(not_a_key_id(k).with_hint("`vouch key id FILE` prints a key's id"));
+        } else if !revoked_keys.insert(k.value.clone()) {
+            d.push(duplicate(k.span, "this key is already revoked"));
+        }
+    }
+    (revoked_digests, revoked_keys)
+}
+
+fn valid_issuer(s: &str) -> bool {
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"));
+    rest.is_some_and(|r| !r.is_empty()) && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+fn valid_signer_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+fn valid_rule_name(name: &str) -> bool {
+    !name.trim().is_empty()
+        && name.trim() == name
+        && name.chars().count() <= 128
+        && !name.chars().any(char::is_control)
+}
+
+fn duplicate(span: Span, message: &str) -> Diagnostic {
+    Diagnostic::new("duplicate-entry", span, message).with_label("duplicate")
+}
+
+fn check_digest(dg: &Sp<String>, d: &mut Vec<Diagnostic>) -> bool {
+    if is_digest(&dg.value) {
+        return true;
+    }
+    let hint = if dg.value.len() == 64 && dg.value.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Some(format!(
+            "write \"sha256:{}\"",
+            dg.value.to_ascii_lowercase()
+        ))
+    } else if is_digest(&dg.value.to_ascii_lowercase()) {
+        Some(format!("write \"{}\"", dg.value.to_ascii_lowercase()))
+    } else {
+        None
+    };
+    d.push(not_a_digest(dg).with_hint_opt(hint));
+    false
 }

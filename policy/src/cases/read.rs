@@ -1,15 +1,18 @@
-//! `policy test`: table-driven cases run against a policy, offline.
+//! Reading a cases file: each case's image, signatures and expected outcome, checked against
+//! the policy's signer and rule names. Every problem is a diagnostic.
 
-use crate::diag::{Diagnostic, Diagnostics, SourceMap, Span};
-use crate::eval::{Evaluation, ImageFacts, SignatureFact};
-use crate::policy::Policy;
-use crate::schema::{Fields, Sp, boolean, expect_map, expect_seq, string, string_map};
+use crate::diag::{Diagnostic, Diagnostics, Span};
+use crate::eval::{ImageFacts, KeylessIdentity, SignatureFact};
+use crate::fields::{
+    Fields, boolean, expect_map, expect_seq, not_a_digest, not_a_key_id, string, string_map,
+    timestamp,
+};
+use crate::model::{Keyless, Policy, SubjectMatcher};
 use crate::time::Timestamp;
 use crate::util::{did_you_mean, is_digest, is_hex64};
-use crate::yaml::parse_tree;
+use crate::yaml::{Node, parse_tree};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
-use std::fmt;
 
 /// A reference split by the caller's normalizer.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -22,7 +25,7 @@ pub struct ImageName {
     pub digest: Option<String>,
 }
 
-/// What [`run_cases`] needs from the caller.
+/// What [`crate::run_cases`] needs from the caller.
 pub struct CaseOptions<'a> {
     /// The instant for cases that give no `at` (neither per case nor at the top).
     pub now: Timestamp,
@@ -44,47 +47,14 @@ pub enum ExpectedRule {
     Rule(String),
 }
 
-/// The result of one case.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CaseResult {
-    /// The case's name.
+/// One case, read and checked, ready to run.
+pub(crate) struct Case {
     pub name: String,
-    /// Line of the case in the cases file.
-    pub line: usize,
-    /// True when the decision (and rule, if given) were as expected.
-    pub passed: bool,
-    /// The expected decision as written: `allow`, `deny`, `warn`, or an exact allow kind.
-    pub expected_decision: String,
-    /// The expected rule, if the case names one.
-    pub expected_rule: Option<ExpectedRule>,
-    /// What went differently, in words.
-    pub failures: Vec<String>,
-    /// The full evaluation.
-    pub evaluation: Evaluation,
-}
-
-/// All case results.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CaseReport {
-    /// The cases file's name.
-    pub file: String,
-    /// Results, in file order.
-    pub cases: Vec<CaseResult>,
-    /// Cases that passed.
-    pub passed: usize,
-    /// Cases that failed.
-    pub failed: usize,
-    /// Warnings about the cases file.
-    pub warnings: Vec<Diagnostic>,
-}
-
-struct Case {
-    name: String,
-    span: Span,
-    facts: ImageFacts,
-    at: Option<Timestamp>,
-    expect: String,
-    rule: Option<ExpectedRule>,
+    pub span: Span,
+    pub facts: ImageFacts,
+    pub at: Option<Timestamp>,
+    pub expect: String,
+    pub rule: Option<ExpectedRule>,
 }
 
 const DECISIONS: &[&str] = &[
@@ -96,33 +66,15 @@ const DECISIONS: &[&str] = &[
     "allow-default",
 ];
 
-/// Runs a cases file against a policy:
-///
-/// ```yaml
-/// at: 2026-06-01T00:00:00Z            # optional, for every case
-/// cases:
-///   - name: prod image signed by both teams
-///     image: registry.example.com/prod/app:1.0
-///     digest: sha256:…                # optional
-///     signatures:
-///       - signer: release-ci          # its first key; or `key: <key id>`
-///         annotations: {env: prod}
-///       - signer: security-team
-///         identity: registry.example.com/prod/other   # optional payload docker-reference
-///     expect: {decision: allow, rule: production}
-/// ```
-///
-/// Problems in the cases file (unknown signers or rules, bad references, …) are all returned
-/// as diagnostics; failing cases are not errors, they are in the report.
-pub fn run_cases(
+/// Reads every case of a cases file. Fails with every error found (and the warnings); on
+/// success returns the cases, in file order, and the warnings.
+pub(crate) fn read_cases(
     policy: &Policy,
     cases_source: &str,
-    file_name: &str,
     options: &CaseOptions<'_>,
-) -> Result<CaseReport, Diagnostics> {
-    let map = SourceMap::new(cases_source);
+) -> Result<(Vec<Case>, Vec<Diagnostic>), Diagnostics> {
     let mut d = Vec::new();
-    let Some(root) = parse_tree(cases_source, &map, &mut d) else {
+    let Some(root) = parse_tree(cases_source, &mut d) else {
         return Err(Diagnostics(d));
     };
     let mut cases = Vec::new();
@@ -131,7 +83,7 @@ pub fn run_cases(
         let default_at = f
             .optional("at")
             .and_then(|n| string(n, "`at`", &mut d))
-            .and_then(|s| time(&s, &mut d));
+            .and_then(|s| timestamp(&s, &mut d));
         if let Some(list) = f.required("cases", root.span, "the cases file", &mut d)
             && let Some(items) = expect_seq(list, "`cases`", &mut d)
         {
@@ -155,79 +107,11 @@ pub fn run_cases(
     if diags.has_errors() {
         return Err(diags);
     }
-    let results: Vec<CaseResult> = cases
-        .into_iter()
-        .map(|c| run_one(policy, c, options.now))
-        .collect();
-    let passed = results.iter().filter(|r| r.passed).count();
-    Ok(CaseReport {
-        file: file_name.to_string(),
-        failed: results.len() - passed,
-        passed,
-        cases: results,
-        warnings: diags.0,
-    })
-}
-
-fn run_one(policy: &Policy, case: Case, now: Timestamp) -> CaseResult {
-    let evaluation = policy.evaluate(&case.facts, case.at.unwrap_or(now));
-    let mut failures = Vec::new();
-    let actual = evaluation.decision;
-    let decision_ok = if case.expect.contains('-') {
-        actual.as_str() == case.expect
-    } else {
-        actual.class() == case.expect
-    };
-    let actual_rule = evaluation.rule.as_ref().map(|r| r.name.as_str());
-    if !decision_ok {
-        failures.push(format!(
-            "expected decision {}, got {}{}",
-            case.expect,
-            actual,
-            actual_rule
-                .map(|r| format!(" (rule \"{r}\")"))
-                .unwrap_or_default()
-        ));
-    }
-    match (&case.rule, actual_rule) {
-        (Some(ExpectedRule::Rule(want)), got) if got != Some(want.as_str()) => {
-            failures.push(format!(
-                "expected rule \"{want}\", got {}",
-                got.map_or("no rule".to_string(), |g| format!("\"{g}\""))
-            ));
-        }
-        (Some(ExpectedRule::NoRule), Some(got)) => {
-            failures.push(format!("expected no rule, got \"{got}\""));
-        }
-        _ => {}
-    }
-    CaseResult {
-        name: case.name,
-        line: case.span.line,
-        passed: failures.is_empty(),
-        expected_decision: case.expect,
-        expected_rule: case.rule,
-        failures,
-        evaluation,
-    }
-}
-
-fn time(s: &Sp<String>, d: &mut Vec<Diagnostic>) -> Option<Timestamp> {
-    match Timestamp::parse_rfc3339(&s.value) {
-        Ok(t) => Some(t),
-        Err(e) => {
-            d.push(
-                Diagnostic::new("bad-timestamp", s.span, e.to_string())
-                    .with_label("not RFC 3339")
-                    .with_hint("write e.g. 2026-01-01T00:00:00Z"),
-            );
-            None
-        }
-    }
+    Ok((cases, diags.0))
 }
 
 fn read_case(
-    node: &crate::yaml::Node,
+    node: &Node,
     policy: &Policy,
     options: &CaseOptions<'_>,
     names: &mut HashMap<String, Span>,
@@ -282,19 +166,12 @@ fn read_case(
     if let Some(dg) = &digest_field
         && !is_digest(&dg.value)
     {
-        d.push(
-            Diagnostic::new(
-                "bad-digest",
-                dg.span,
-                format!("\"{}\" is not a digest", dg.value),
-            )
-            .with_label("expected sha256: and 64 lowercase hex digits"),
-        );
+        d.push(not_a_digest(dg));
     }
     let at = f
         .optional("at")
         .and_then(|n| string(n, "`at`", d))
-        .and_then(|s| time(&s, d));
+        .and_then(|s| timestamp(&s, d));
     let mut signatures = Vec::new();
     if let Some(list) = f.optional("signatures")
         && let Some(items) = expect_seq(list, "`signatures`", d)
@@ -391,7 +268,7 @@ fn read_case(
 }
 
 fn read_signature(
-    node: &crate::yaml::Node,
+    node: &Node,
     index: usize,
     policy: &Policy,
     options: &CaseOptions<'_>,
@@ -436,12 +313,12 @@ fn read_signature(
         (Some(s), None) => match policy.signer(&s.value) {
             Some(signer) if !signer.key_ids.is_empty() => signer.key_ids[0].clone(),
             Some(signer) => match &signer.keyless {
-                Some(crate::Keyless {
+                Some(Keyless {
                     issuer,
-                    subject: crate::SubjectMatcher::Subject(subject),
+                    subject: SubjectMatcher::Subject(subject),
                     ..
                 }) => {
-                    keyless = Some(crate::KeylessIdentity {
+                    keyless = Some(KeylessIdentity {
                         issuer: issuer.clone(),
                         subject: subject.clone(),
                     });
@@ -481,14 +358,7 @@ fn read_signature(
         },
         (None, Some(k)) => {
             if !is_hex64(&k.value) {
-                d.push(
-                    Diagnostic::new(
-                        "bad-key-id",
-                        k.span,
-                        format!("\"{}\" is not a key id", k.value),
-                    )
-                    .with_label("expected 64 lowercase hex digits"),
-                );
+                d.push(not_a_key_id(&k));
                 return None;
             }
             k.value
@@ -577,10 +447,7 @@ fn read_signature(
 }
 
 /// A case signature's `keyless: {issuer, subject}`: a certificate identity.
-fn read_case_keyless(
-    node: &crate::yaml::Node,
-    d: &mut Vec<Diagnostic>,
-) -> Option<crate::KeylessIdentity> {
+fn read_case_keyless(node: &Node, d: &mut Vec<Diagnostic>) -> Option<KeylessIdentity> {
     let entries = expect_map(node, "`keyless`", d)?;
     let f = Fields::new(entries, &["issuer", "subject"], "`keyless`", d);
     let issuer = f
@@ -589,46 +456,8 @@ fn read_case_keyless(
     let subject = f
         .required("subject", node.span, "`keyless`", d)
         .and_then(|n| string(n, "`subject`", d));
-    Some(crate::KeylessIdentity {
+    Some(KeylessIdentity {
         issuer: issuer?.value,
         subject: subject?.value,
     })
-}
-
-impl CaseReport {
-    /// True when every case passed.
-    pub fn all_passed(&self) -> bool {
-        self.failed == 0
-    }
-}
-
-impl fmt::Display for CaseReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for c in &self.cases {
-            let status = if c.passed { "ok" } else { "FAILED" };
-            writeln!(
-                f,
-                "case \"{}\" ({}:{}) ... {status}",
-                c.name, self.file, c.line
-            )?;
-            for failure in &c.failures {
-                writeln!(f, "    {failure}")?;
-            }
-            if !c.passed {
-                for r in &c.evaluation.reasons {
-                    writeln!(f, "    reason: {r}")?;
-                }
-            }
-        }
-        write!(
-            f,
-            "{} case{}: {} passed, {} failed",
-            self.cases.len(),
-            if self.cases.len() == 1 { "" } else { "s" },
-            self.passed,
-            self.failed
-        )?;
-        writeln!(f)?;
-        Ok(())
-    }
 }
