@@ -296,7 +296,7 @@ fn open_token(
     check_library(&module, uri, &path)?;
     let wanted = uri.describe_token();
     let slots = module
-        .get_slots_with_token()
+        .get_slots_with_initialized_token()
         .map_err(|e| Pkcs11Error::ModuleLoad {
             path: path.clone(),
             reason: format!("C_GetSlotList: {}", code_name(&e)),
