@@ -48,7 +48,27 @@ pub fn vouch_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
+        // Without the variables cargo set for this test (CARGO_PKG_NAME, CARGO_MANIFEST_DIR…):
+        // ring's build script tracks some, and values differing from the outer `cargo test`'s
+        // rebuilt ring, and everything above it, on every run.
+        let mut build = Command::new(cargo);
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy();
+            if [
+                "CARGO_PKG_",
+                "CARGO_MANIFEST_",
+                "CARGO_CRATE_",
+                "CARGO_BIN_",
+                "CARGO_PRIMARY_",
+                "CARGO_TARGET_TMPDIR",
+            ]
+            .iter()
+            .any(|prefix| name.starts_with(prefix))
+            {
+                build.env_remove(name.as_ref());
+            }
+        }
+        let status = build
             .args(["build", "--quiet", "-p", "vouch", "--bin", "vouch"])
             .current_dir(workspace_root())
             .status()
