@@ -105,6 +105,7 @@ and skopeo can use it too. The password comes from VOUCH_PASSWORD, COSIGN_PASSWO
   vouch sign registry.example.com/app@sha256:… --key release.key --recursive
   vouch sign registry.example.com/app@sha256:… --key release.key --format bundle
   vouch sign registry.example.com/app@sha256:… --key release.key --output-bundle app.sigstore.json
+  vouch sign registry.example.com/app:1.4 --key 'pkcs11:token=ci;object=release?pin-source=/run/pin'
 
 A tag is resolved to its digest once; the digest is what gets signed. Signatures are
 appended to the image's sha256-<hex>.sig manifest, never replacing earlier ones; with
@@ -243,10 +244,29 @@ The cases file format is in docs/policy.md.")]
 #[derive(Debug, Subcommand)]
 pub enum KeyCommand {
     /// Print a key's id: the hex SHA-256 of its public key (SPKI DER).
-    #[command(after_help = "Example:
-  vouch key id release.pub")]
+    #[command(after_help = "Examples:
+  vouch key id release.pub
+  vouch key id 'pkcs11:token=ci;object=release?module-path=/usr/lib/softhsm/libsofthsm2.so'")]
     Id {
-        /// A public key (PEM), or an encrypted private key (asks for its password).
+        /// A public key (PEM), an encrypted private key (asks for its password), or a
+        /// `pkcs11:` URI naming a key on a token.
+        #[arg(value_name = "KEY")]
+        file: PathBuf,
+        /// Read the private key's password from this file.
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+    },
+    /// Print a key's public half as PEM (what a .pub file holds): for a key on a PKCS#11
+    /// token, this is the file `verify --key` and `cosign verify --key` take.
+    #[command(after_help = "Examples:
+  vouch key public 'pkcs11:token=ci;object=release?module-path=/usr/lib/softhsm/libsofthsm2.so' > release.pub
+  vouch key public release.key > release.pub
+
+A PKCS#11 key's module and PIN can also come from VOUCH_PKCS11_MODULE_PATH and
+VOUCH_PKCS11_PIN (or cosign's COSIGN_PKCS11_MODULE_PATH and COSIGN_PKCS11_PIN).")]
+    Public {
+        /// A public key, an encrypted private key, or a `pkcs11:` URI.
+        #[arg(value_name = "KEY")]
         file: PathBuf,
         /// Read the private key's password from this file.
         #[arg(long)]
@@ -306,8 +326,10 @@ pub struct SignArgs {
     #[arg(long, short = 'j', value_name = "N", default_value_t = 16,
           value_parser = clap::value_parser!(u16).range(1..=256))]
     pub jobs: u16,
-    /// The private key (cosign/sigstore encrypted PEM).
-    #[arg(long)]
+    /// The private key: a cosign/sigstore encrypted PEM file, or a key on a PKCS#11 token as
+    /// an RFC 7512 URI (`pkcs11:token=…;object=…?module-path=…&pin-source=FILE`; module and
+    /// PIN also from VOUCH_PKCS11_MODULE_PATH and VOUCH_PKCS11_PIN, or cosign's COSIGN_ names).
+    #[arg(long, value_name = "KEY")]
     pub key: PathBuf,
     /// A signed annotation, KEY=VALUE (repeatable).
     #[arg(short = 'a', long = "annotation", value_name = "KEY=VALUE")]
@@ -371,7 +393,8 @@ pub struct VerifyArgs {
     /// Neither read nor write the verification cache.
     #[arg(long)]
     pub no_cache: bool,
-    /// A trusted public key (PEM); repeat for several. A signature by any of them counts.
+    /// A trusted public key (PEM, or a `pkcs11:` URI: the public half of a key on a token);
+    /// repeat for several. A signature by any of them counts.
     #[arg(
         long = "key",
         value_name = "PUB",

@@ -3,8 +3,10 @@
 //! only says what happened (a report, a store error, a usage error).
 
 use vouch_keys::KeyError;
+use vouch_pkcs11::Pkcs11Error;
 use vouch_registry::StoreError;
 use vouch_registry::credentials::CredentialError;
+use vouch_sign::SignError;
 use vouch_verify::policy_verify::PolicyLoadError;
 
 /// Documented exit codes (`vouch --help`, docs/guide.md). Ordered from best to worst, so
@@ -42,12 +44,13 @@ impl Exit {
         }
     }
 
-    /// A store error while signing: an image (or manifest) that is not there is the caller's
-    /// mistake; anything else the registry or layout did stops the write.
-    pub fn of_signing(e: &StoreError) -> Exit {
+    /// A failed sign: an image (or manifest) that is not there, or a key (token) that would
+    /// not sign, is the caller's to fix; anything else the registry or layout did stops the
+    /// write.
+    pub fn of_signing(e: &SignError) -> Exit {
         match e {
-            StoreError::NotFound(_) => Exit::Usage,
-            _ => Exit::Unreachable,
+            SignError::Store(StoreError::NotFound(_)) | SignError::Key(_) => Exit::Usage,
+            SignError::Store(_) => Exit::Unreachable,
         }
     }
 
@@ -91,6 +94,13 @@ impl Failure {
 /// A key, key file or password: exit 2.
 impl From<KeyError> for Failure {
     fn from(e: KeyError) -> Failure {
+        Failure::usage(e)
+    }
+}
+
+/// A PKCS#11 module, token, PIN or key that cannot be used: exit 2.
+impl From<Pkcs11Error> for Failure {
+    fn from(e: Pkcs11Error) -> Failure {
         Failure::usage(e)
     }
 }
@@ -147,11 +157,13 @@ mod tests {
             what: "manifest".into(),
             limit: 1,
         };
-        assert_eq!(Exit::of_signing(&missing), Exit::Usage);
-        assert_eq!(Exit::of_signing(&down), Exit::Unreachable);
-        assert_eq!(Exit::of_signing(&bad), Exit::Unreachable);
         assert_eq!(Exit::of_resolving(&missing), Exit::Usage);
         assert_eq!(Exit::of_resolving(&down), Exit::Unreachable);
         assert_eq!(Exit::of_resolving(&bad), Exit::Usage);
+        assert_eq!(Exit::of_signing(&missing.into()), Exit::Usage);
+        assert_eq!(Exit::of_signing(&down.into()), Exit::Unreachable);
+        assert_eq!(Exit::of_signing(&bad.into()), Exit::Unreachable);
+        let token = vouch_keys::SignerError("token \"ci\": C_Sign failed".into());
+        assert_eq!(Exit::of_signing(&token.into()), Exit::Usage);
     }
 }

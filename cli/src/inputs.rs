@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, anyhow};
-use vouch_keys as keys;
+use vouch_keys::{self as keys, PublicKey, Signer};
 use vouch_oci::reference::{self, ImageRef};
+use vouch_pkcs11::{OpenOptions, Pkcs11Signer, Pkcs11Uri};
 use vouch_registry::{StoreOptions, Stores};
 use vouch_verify::judge::TrustedKey;
 use vouch_verify::policy_verify::{LoadedPolicy, PolicyLoadError, load_policy};
@@ -65,7 +66,7 @@ pub fn parse_images(images: &[String]) -> Result<Vec<ImageRef>, Failure> {
 pub fn load_trusted_keys(paths: &[std::path::PathBuf]) -> Result<Vec<TrustedKey>, Failure> {
     let mut out: Vec<TrustedKey> = Vec::new();
     for path in paths {
-        let key = keys::load_public_key(path)?;
+        let (key, source) = load_public_key(path)?;
         let key_id = key.key_id();
         if out.iter().any(|k| k.key_id == key_id) {
             continue;
@@ -73,10 +74,52 @@ pub fn load_trusted_keys(paths: &[std::path::PathBuf]) -> Result<Vec<TrustedKey>
         out.push(TrustedKey {
             key,
             key_id,
-            source: path.display().to_string(),
+            source,
         });
     }
     Ok(out)
+}
+
+/// `--key pkcs11:…`: a key on a PKCS#11 token (RFC 7512 URI), else `None` for a key file.
+/// The URI's PIN, if any, is never shown: errors and [`Pkcs11Uri`]'s `Display` redact it.
+fn pkcs11_uri(key: &Path) -> Result<Option<Pkcs11Uri>, Failure> {
+    let Some(text) = key.to_str().filter(|t| Pkcs11Uri::is_pkcs11_uri(t)) else {
+        return Ok(None);
+    };
+    Pkcs11Uri::parse(text)
+        .map(Some)
+        .map_err(|e| Failure::usage(anyhow!("bad PKCS#11 URI in --key: {e}")))
+}
+
+/// The signing key `--key` names: an encrypted key file (its password from the environment,
+/// `password_file` or a prompt), or `pkcs11:…` on a token (module and PIN from the URI or
+/// `VOUCH_PKCS11_MODULE_PATH`/`VOUCH_PKCS11_PIN`, and cosign's `COSIGN_` spellings).
+pub fn load_signing_key(
+    key: &Path,
+    password_file: Option<&Path>,
+    allow_insecure_key_permissions: bool,
+) -> Result<Box<dyn Signer>, Failure> {
+    if let Some(uri) = pkcs11_uri(key)? {
+        let signer = Pkcs11Signer::open(&uri, &OpenOptions::from_env())?;
+        return Ok(Box::new(signer));
+    }
+    let password = keys::obtain_password(password_file, false)?;
+    let key = keys::load_private_key(key, password.as_bytes(), allow_insecure_key_permissions)?;
+    Ok(Box::new(key))
+}
+
+/// A public key `--key` names: a `.pub` file, or the public half of a `pkcs11:…` key; with
+/// how reports name it (the path, or the URI with any PIN redacted).
+pub fn load_public_key(key: &Path) -> Result<(PublicKey, String), Failure> {
+    if let Some(uri) = pkcs11_uri(key)? {
+        let public = vouch_pkcs11::load_public_key(&uri, &OpenOptions::from_env())?;
+        let public = public
+            .to_vouch_key()
+            .with_context(|| format!("the public key of {}", uri.describe_key()))
+            .map_err(Failure::usage)?;
+        return Ok((public, uri.to_string()));
+    }
+    Ok((keys::load_public_key(key)?, key.display().to_string()))
 }
 
 /// Loads a policy; on errors prints every diagnostic and fails with exit 2.

@@ -26,6 +26,10 @@ pub fn run(cli: Cli) -> Result<Exit, Failure> {
             file,
             password_file,
         }) => key::id(&file, password_file.as_deref()),
+        Command::Key(KeyCommand::Public {
+            file,
+            password_file,
+        }) => key::public(&file, password_file.as_deref()),
         Command::Policy(command) => policy::run(command),
         Command::Login(args) => login::login(args),
         Command::Logout { registry } => login::logout(&registry),

@@ -3,14 +3,13 @@
 use std::path::Path;
 
 use anyhow::{Context, anyhow};
-use vouch_keys as keys;
 use vouch_oci::reference::ImageRef;
 use vouch_registry::{StoreOptions, Stores};
 use vouch_sign::{SignFormat, SignOptions, bundle_for_file, sign_image};
 
 use crate::args::{OutputFormat, SignArgs, SignatureFormat};
 use crate::exit::{Exit, Failure, OrExit};
-use crate::inputs::{collect_images, open_stores, parse_annotations};
+use crate::inputs::{collect_images, load_signing_key, open_stores, parse_annotations};
 use crate::progress::Progress;
 use crate::render::print_json;
 
@@ -21,18 +20,16 @@ const SIGNS_IN_FLIGHT_PER_JOB: usize = 32;
 pub async fn run(args: SignArgs, options: StoreOptions) -> Result<Exit, Failure> {
     let annotations = parse_annotations(&args.annotations)?;
     let images = collect_images(&args.images, args.from.as_deref())?;
-    let password = keys::obtain_password(args.password_file.as_deref(), false)?;
-    let key = keys::load_private_key(
+    let key = load_signing_key(
         &args.key,
-        password.as_bytes(),
+        args.password_file.as_deref(),
         args.allow_insecure_key_permissions,
     )?;
-    drop(password);
     let stores = open_stores(&options)?;
     let jobs = usize::from(args.jobs);
     let slots = tokio::sync::Semaphore::new(jobs);
     let options = SignOptions {
-        key: &key,
+        key: key.as_ref(),
         annotations: &annotations,
         recursive: args.recursive,
         identity: args.identity.as_deref(),

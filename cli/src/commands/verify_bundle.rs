@@ -4,7 +4,6 @@ use std::path::Path;
 
 use anyhow::{Context, anyhow};
 
-use vouch_keys as keys;
 use vouch_sigstore::{
     Artifact, IdentityPolicy, PRODUCTION_TRUSTED_ROOT, STAGING_TRUSTED_ROOT, TrustedRoot,
     verify_bundle,
@@ -44,7 +43,7 @@ pub fn run(args: &VerifyBundleArgs) -> Result<Exit, Failure> {
         &args.certificate_identity,
         &args.certificate_oidc_issuer,
     ) {
-        (Some(key), None, None) => IdentityPolicy::Key(keys::load_public_key(key)?),
+        (Some(key), None, None) => IdentityPolicy::Key(crate::inputs::load_public_key(key)?.0),
         (None, Some(subject), Some(issuer)) => IdentityPolicy::Identity {
             subject: subject.clone(),
             issuer: issuer.clone(),

@@ -16,6 +16,7 @@ mod password;
 pub mod pem;
 mod private;
 mod public;
+mod signer;
 #[cfg(test)]
 mod test_vectors;
 mod verify_key;
@@ -28,6 +29,7 @@ pub use files::{load_private_key, load_public_key, write_key_pair};
 pub use password::{obtain_password, password_from_env_or_file};
 pub use private::PrivateKey;
 pub use public::PublicKey;
+pub use signer::{Signer, SignerError};
 pub use verify_key::HashAlgorithm;
 pub use verify_key::{Scheme, VerifyKey};
 

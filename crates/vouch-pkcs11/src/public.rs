@@ -73,6 +73,11 @@ impl PublicKeyInfo {
         key_id(&self.spki_der)
     }
 
+    /// The same key as vouch's verifying key type (what `verify --key` trusts).
+    pub fn to_vouch_key(&self) -> Result<vouch_keys::PublicKey, vouch_keys::KeyError> {
+        vouch_keys::PublicKey::from_der(&self.spki_der)
+    }
+
     /// From `CKA_EC_PARAMS` and `CKA_EC_POINT` of a `CKK_EC` or `CKK_EC_EDWARDS` key.
     pub(crate) fn from_ec_attributes(params: &[u8], point: &[u8]) -> Result<Self, String> {
         match curve(params)? {

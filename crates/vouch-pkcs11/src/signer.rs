@@ -60,6 +60,8 @@ pub struct Pkcs11Signer {
     session: Mutex<Session>,
     key: ObjectHandle,
     public: PublicKeyInfo,
+    /// `public` as vouch's key type, for [`vouch_keys::Signer`].
+    vouch_public: vouch_keys::PublicKey,
     description: String,
     token: String,
 }
@@ -179,9 +181,17 @@ impl Pkcs11Signer {
             }
             Err(e) => return Err(token_error(&token, &e, "C_GetMechanismInfo")),
         }
+        let vouch_public = public
+            .to_vouch_key()
+            .map_err(|e| Pkcs11Error::MalformedAttribute {
+                wanted: wanted.clone(),
+                attribute: "CKA_EC_POINT",
+                reason: e.to_string(),
+            })?;
         Ok(Pkcs11Signer {
             key,
             public,
+            vouch_public,
             description: wanted,
             token: token.description,
             session: Mutex::new(token.session),
@@ -633,4 +643,17 @@ fn public_from_certificate(
         wanted: wanted.to_string(),
         found,
     })
+}
+
+/// A token key signs wherever vouch signs (`sign`, bundles); the public half is vouch's own
+/// key type, parsed from the SPKI the token gave, so ids and checks match a `.pub` file's.
+impl vouch_keys::Signer for Pkcs11Signer {
+    fn sign_message(&self, message: &[u8]) -> Result<Vec<u8>, vouch_keys::SignerError> {
+        self.sign(message)
+            .map_err(|e| vouch_keys::SignerError(e.to_string()))
+    }
+
+    fn public_key(&self) -> vouch_keys::PublicKey {
+        self.vouch_public.clone()
+    }
 }

@@ -3,9 +3,10 @@
 //! (`--format bundle`) sign an in-toto statement into a Sigstore bundle and attach it as an
 //! OCI 1.1 referrer, keeping the `sha256-<hex>` referrers tag up to date the same way.
 //!
-//! Trust boundary: the signing key is trusted and never leaves this process; the registry is
-//! not. A tag is resolved to its digest once and only the digest is signed; every write is a
-//! superset of what was read, and read again once concurrent writers could have overwritten it.
+//! Trust boundary: the signing key is trusted and never leaves this process, or its hardware
+//! token (the key is any [`Signer`]); the registry is not. A tag is resolved to its digest
+//! once and only the digest is signed; every write is a superset of what was read, and read
+//! again once concurrent writers could have overwritten it.
 #![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
@@ -15,7 +16,7 @@ use base64::Engine as _;
 use serde::Serialize;
 
 use tokio::sync::{Semaphore, SemaphorePermit};
-use vouch_keys::PrivateKey;
+use vouch_keys::{Signer, SignerError};
 use vouch_oci::oci::{self, Limits, SignatureLayer};
 use vouch_oci::payload;
 use vouch_oci::reference::{Digest, ImageRef};
@@ -63,10 +64,21 @@ pub enum SignFormat {
     Bundle,
 }
 
+/// Why a sign failed: the store (registry or layout), or the key (a token that would not sign).
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    /// The registry or layout failed, or the image is not there.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The key could not sign.
+    #[error(transparent)]
+    Key(#[from] SignerError),
+}
+
 /// What to sign with.
 pub struct SignOptions<'a> {
-    /// The signing key.
-    pub key: &'a PrivateKey,
+    /// The signing key: a key file's key, or one on a token (`vouch_pkcs11::Pkcs11Signer`).
+    pub key: &'a dyn Signer,
     /// Signed annotations (`-a KEY=VALUE`).
     pub annotations: &'a BTreeMap<String, String>,
     /// Sign an index's platform manifests too.
@@ -116,7 +128,7 @@ pub async fn sign_image(
     stores: &Stores,
     image: &ImageRef,
     options: &SignOptions<'_>,
-) -> Result<Vec<SignedImage>, StoreError> {
+) -> Result<Vec<SignedImage>, SignError> {
     let limits = stores.limits();
     let repo = stores.repo(image);
     let mut slot = Slot::take(options.slots).await;
@@ -168,7 +180,7 @@ pub async fn sign_image(
             continue;
         }
         let payload = payload::build(&identity, &digest, options.annotations);
-        let signature = options.key.sign(&payload);
+        let signature = options.key.sign_message(&payload)?;
         let layer = SignatureLayer {
             payload,
             signature_b64: base64::engine::general_purpose::STANDARD.encode(signature),
@@ -194,14 +206,14 @@ pub async fn bundle_for_file(
     stores: &Stores,
     image: &ImageRef,
     options: &SignOptions<'_>,
-) -> Result<(SignedImage, Vec<u8>), StoreError> {
+) -> Result<(SignedImage, Vec<u8>), SignError> {
     let repo = stores.repo(image);
     let resolved = resolve(&repo, image, false, stores.limits()).await?;
     let identity = options
         .identity
         .map(str::to_string)
         .unwrap_or_else(|| image.default_identity());
-    let bundle = build_bundle(&identity, &resolved.digest, options);
+    let bundle = build_bundle(&identity, &resolved.digest, options)?;
     let signed = SignedImage {
         reference: image.to_string(),
         signed: image.pinned_display(&resolved.digest),
@@ -214,7 +226,11 @@ pub async fn bundle_for_file(
     Ok((signed, bundle))
 }
 
-fn build_bundle(identity: &str, digest: &Digest, options: &SignOptions<'_>) -> Vec<u8> {
+fn build_bundle(
+    identity: &str,
+    digest: &Digest,
+    options: &SignOptions<'_>,
+) -> Result<Vec<u8>, SignerError> {
     let statement = image_statement(digest.hex(), Some(identity), options.annotations);
     key_signed_bundle(options.key, &statement)
 }
@@ -236,7 +252,7 @@ async fn attach_bundle(
     options: &SignOptions<'_>,
     limits: &Limits,
     slot: &mut Slot<'_>,
-) -> Result<AttachedBundle, StoreError> {
+) -> Result<AttachedBundle, SignError> {
     let digest = &subject.digest;
     let existing = referrers::fetch_bundles(repo, digest, limits).await?;
     let public = options.key.public_key();
@@ -261,7 +277,7 @@ async fn attach_bundle(
             });
         }
     }
-    let bundle = build_bundle(identity, digest, options);
+    let bundle = build_bundle(identity, digest, options)?;
     let created = vouch_sigstore::UnixTime::from_secs(
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -285,7 +301,7 @@ async fn attach_bundle(
                 attempt += 1;
                 tokio::time::sleep(jitter(attempt)).await;
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         }
     };
     let referrer = manifest_digest.to_string();
@@ -336,7 +352,7 @@ struct Merged {
 /// Adds a layer to a `.sig` manifest.
 struct SigLayerUpdate<'a> {
     layer: &'a SignatureLayer,
-    key: &'a PrivateKey,
+    key: &'a dyn Signer,
     payload: [&'a [u8]; 1],
 }
 
@@ -443,7 +459,7 @@ async fn append_signature(
     repo: &Repo,
     digest: &Digest,
     layer: &SignatureLayer,
-    key: &PrivateKey,
+    key: &dyn Signer,
     limits: &Limits,
     slot: &mut Slot<'_>,
 ) -> Result<(&'static str, usize), StoreError> {

@@ -11,7 +11,7 @@ use serde::Serialize;
 use vouch_oci::oci::{BUNDLE_V03_MEDIA_TYPE, SIGN_PREDICATE_TYPE};
 
 use super::dsse::{IN_TOTO_PAYLOAD_TYPE, pae};
-use vouch_keys::PrivateKey;
+use vouch_keys::{Signer, SignerError};
 
 const STATEMENT_V1: &str = "https://in-toto.io/Statement/v1";
 
@@ -88,8 +88,8 @@ struct Signature {
 /// Signs `statement` (DSSE pre-authentication encoding) and wraps it in a v0.3 bundle whose
 /// verification material is the key's hint: the base64 SHA-256 of its SPKI DER, as cosign
 /// writes it (the same hash as vouch's hex key id). No log entry, no timestamp.
-pub fn key_signed_bundle(key: &PrivateKey, statement: &[u8]) -> Vec<u8> {
-    let signature = key.sign(&pae(IN_TOTO_PAYLOAD_TYPE, statement));
+pub fn key_signed_bundle(key: &dyn Signer, statement: &[u8]) -> Result<Vec<u8>, SignerError> {
+    let signature = key.sign_message(&pae(IN_TOTO_PAYLOAD_TYPE, statement))?;
     let key_hash = hex::decode(key.public_key().key_id()).unwrap_or_default();
     let bundle = Bundle {
         media_type: BUNDLE_V03_MEDIA_TYPE,
@@ -106,7 +106,7 @@ pub fn key_signed_bundle(key: &PrivateKey, statement: &[u8]) -> Vec<u8> {
             }],
         },
     };
-    serde_json::to_vec(&bundle).unwrap_or_default()
+    Ok(serde_json::to_vec(&bundle).unwrap_or_default())
 }
 
 #[cfg(test)]
@@ -116,7 +116,7 @@ mod tests {
         Artifact, BundleError, IdentityPolicy, TrustedRoot, VerifyOptions, verify_bundle,
         verify_bundle_with,
     };
-    use vouch_keys::Algorithm;
+    use vouch_keys::{Algorithm, PrivateKey};
 
     #[test]
     fn untimed_key_bundles_verify_only_when_allowed() {
@@ -127,7 +127,7 @@ mod tests {
         for algorithm in [Algorithm::EcdsaP256, Algorithm::Ed25519] {
             let key = PrivateKey::generate(algorithm);
             let statement = image_statement(&digest, Some("r.example/app"), &annotations);
-            let bundle = key_signed_bundle(&key, &statement);
+            let bundle = key_signed_bundle(&key, &statement).expect("an in-process key signs");
             let artifact = Artifact::from_sha256_ref(&format!("sha256:{digest}")).expect("a");
             let policy = IdentityPolicy::Key(key.public_key());
             // The conformance behaviour: a bundle needs a verified time.
