@@ -368,8 +368,15 @@ pub enum SignatureFormat {
     Bundle,
 }
 
-/// `vouch verify` flags.
+/// `vouch verify` flags. What to trust is required: keys, a policy or a keyless identity (the
+/// group makes clap's message name them all).
 #[derive(Debug, Args)]
+#[command(group(
+    clap::ArgGroup::new("trust")
+        .required(true)
+        .multiple(true)
+        .args(["keys", "policy", "certificate_identity", "certificate_identity_regexp"])
+))]
 pub struct VerifyArgs {
     /// Images: host[:port]/repo[:tag][@sha256:…] or oci:PATH[:TAG|@sha256:…].
     #[arg(required_unless_present_any = ["from", "files"], value_name = "IMAGE")]
@@ -395,12 +402,7 @@ pub struct VerifyArgs {
     pub no_cache: bool,
     /// A trusted public key (PEM, or a `pkcs11:` URI: the public half of a key on a token);
     /// repeat for several. A signature by any of them counts.
-    #[arg(
-        long = "key",
-        value_name = "PUB",
-        required_unless_present_any = ["policy", "certificate_identity", "certificate_identity_regexp"],
-        conflicts_with = "policy"
-    )]
+    #[arg(long = "key", value_name = "PUB", conflicts_with = "policy")]
     pub keys: Vec<PathBuf>,
     /// Accept keyless signatures (Fulcio certificates) naming exactly this identity: an
     /// email, URI or username, as in the certificate. Needs an issuer flag too.

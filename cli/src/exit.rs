@@ -84,6 +84,24 @@ impl Failure {
         }
     }
 
+    /// The error and its causes on one line, each cause once: a cause whose text an outer
+    /// message already holds (a typed error that names its source in its own message) is
+    /// left out, so nothing reads twice.
+    pub fn message(&self) -> String {
+        let mut message = String::new();
+        for cause in self.error.chain() {
+            let text = cause.to_string();
+            if text.is_empty() || message.contains(&text) {
+                continue;
+            }
+            if !message.is_empty() {
+                message.push_str(": ");
+            }
+            message.push_str(&text);
+        }
+        message
+    }
+
     /// A usage error (exit 2): flags, the files they name (keys, policies, lists, deployment
     /// files) and what those hold, passwords, or vouch's own output failing.
     pub fn usage(error: impl Into<anyhow::Error>) -> Failure {
@@ -143,6 +161,26 @@ mod tests {
         assert_eq!(Exit::of_report(true, false), Exit::Unreachable);
         assert_eq!(Exit::of_report(false, false), Exit::Refused);
         assert_eq!(Exit::of_report(false, true), Exit::Ok);
+    }
+
+    #[test]
+    fn a_cause_already_in_the_message_is_not_repeated() {
+        let in_file = KeyError::InFile {
+            path: "release.key".into(),
+            source: Box::new(KeyError::WrongPassword),
+        };
+        let failure = Failure::usage(in_file);
+        assert_eq!(
+            failure.message(),
+            "release.key: wrong password or corrupted key"
+        );
+        let context = Failure::usage(
+            anyhow::Error::new(KeyError::PrivateKeyGiven).context("cannot load release.key"),
+        );
+        assert_eq!(
+            context.message(),
+            "cannot load release.key: this is a private key; pass the .pub file"
+        );
     }
 
     #[test]

@@ -56,9 +56,12 @@ pub fn parse_images(images: &[String]) -> Result<Vec<ImageRef>, Failure> {
     images
         .iter()
         .map(|s| {
-            reference::parse(s)
-                .with_context(|| format!("bad image reference {s:?}"))
-                .map_err(Failure::usage)
+            reference::parse(s).map_err(|e| {
+                let hint = layout_suggestion(s)
+                    .map(|hint| format!(" ({hint})"))
+                    .unwrap_or_default();
+                Failure::usage(anyhow!("bad image reference {s:?}: {e:#}{hint}"))
+            })
         })
         .collect()
 }
@@ -78,6 +81,21 @@ pub fn load_trusted_keys(paths: &[std::path::PathBuf]) -> Result<Vec<TrustedKey>
         });
     }
     Ok(out)
+}
+
+/// A filesystem path given where a reference belongs: if it is an OCI layout, the `oci:`
+/// reference for it.
+fn layout_suggestion(text: &str) -> Option<String> {
+    let path = Path::new(text);
+    if path.join("oci-layout").is_file() {
+        Some(format!("{text} is an OCI image layout: name it oci:{text}"))
+    } else if path.is_dir() {
+        Some(format!(
+            "{text} is a directory; an OCI image layout is named oci:PATH"
+        ))
+    } else {
+        None
+    }
 }
 
 /// `--key pkcs11:…`: a key on a PKCS#11 token (RFC 7512 URI), else `None` for a key file.
@@ -103,6 +121,7 @@ pub fn load_signing_key(
         let signer = Pkcs11Signer::open(&uri, &OpenOptions::from_env())?;
         return Ok(Box::new(signer));
     }
+    keys::refuse_public_key_file(key)?;
     let password = keys::obtain_password(password_file, false)?;
     let key = keys::load_private_key(key, password.as_bytes(), allow_insecure_key_permissions)?;
     Ok(Box::new(key))

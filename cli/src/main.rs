@@ -23,7 +23,7 @@ fn main() -> std::process::ExitCode {
     match commands::run(cli) {
         Ok(exit) => std::process::ExitCode::from(exit as u8),
         Err(failure) => {
-            eprintln!("error: {:#}", failure.error);
+            eprintln!("error: {}", failure.message());
             std::process::ExitCode::from(failure.exit as u8)
         }
     }

@@ -286,8 +286,8 @@ fn corpus(dir: &Path) -> Corpus {
     c.line("sign: no password source", "sign --key @k.key oci:img", &["no password available"]);
     c.line("sign: password file not UTF-8", "sign --key @k.key --password-file @binary-password oci:img", &["binary-password", "not valid UTF-8"]);
     c.line("sign: private key readable by others", "sign --key @loose.key oci:img", &["loose.key", "accessible by group or others"]).env("VOUCH_PASSWORD", "x");
-    c.line("sign: public key given as --key", "sign --key @pub.pub oci:img", &["pub.pub", "unexpected PEM block \"PUBLIC KEY\""]).env("VOUCH_PASSWORD", "x");
-    c.line("sign: 0600 public key given as --key", "sign --key @pub-0600.pub oci:img", &["pub-0600.pub", "unexpected PEM block \"PUBLIC KEY\""]).env("VOUCH_PASSWORD", "x");
+    c.line("sign: public key given as --key", "sign --key @pub.pub oci:img", &["pub.pub", "this is a public key", "pass the .key file"]).env("VOUCH_PASSWORD", "x");
+    c.line("sign: 0600 public key given as --key", "sign --key @pub-0600.pub oci:img", &["pub-0600.pub", "this is a public key", "pass the .key file"]).env("VOUCH_PASSWORD", "x");
     c.line("sign: binary --key", "sign --key @binary oci:img", &["binary", "not a PEM file"]).env("VOUCH_PASSWORD", "x");
     c.line("verify: private key given as --key", "verify --key @k.key alpine", &["k.key", "this is a private key"]);
     c.line("verify: empty --key", "verify --key @empty alpine", &["empty", "malformed public key"]);

@@ -81,5 +81,5 @@ fn not_a_layout_is_a_clear_error() {
             .arg(&public),
     )
     .expect_code(3);
-    assert!(out.stdout.contains("not a directory"), "{}", out.all());
+    assert!(out.stdout.contains("no such directory"), "{}", out.all());
 }

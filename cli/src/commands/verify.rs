@@ -252,9 +252,15 @@ async fn verify_batch(
     let progress = Progress::new(images.len(), "verifying");
     let mut reports = Vec::new();
     let mut exit = Exit::Ok;
+    let (mut refused, mut unchecked) = (0, 0);
     let work = |image: ImageRef| async move { verifier.verify(&image).await };
     crate::batch::run_in_order(images, usize::from(args.jobs), work, |image, report| {
         progress.inc();
+        if report.unreachable() {
+            unchecked += 1;
+        } else if !report.passes() {
+            refused += 1;
+        }
         exit = exit.worst(Exit::of_report(report.unreachable(), report.passes()));
         if report.warns() {
             progress.eprintln(&format!(
@@ -276,5 +282,46 @@ async fn verify_batch(
     .await;
     progress.finish();
     verifier.trim_cache();
+    // The report may go to a file; a failure still leaves a line in the CI log.
+    if let Some(summary) = failure_summary(images.len(), refused, unchecked) {
+        eprintln!("{summary}");
+    }
     (reports, exit)
+}
+
+/// `vouch: 2 of 5 images refused, 1 could not be checked`, or `None` when all passed.
+fn failure_summary(total: usize, refused: usize, unchecked: usize) -> Option<String> {
+    let images = if total == 1 { "image" } else { "images" };
+    match (refused, unchecked) {
+        (0, 0) => None,
+        (r, 0) => Some(format!("vouch: {r} of {total} {images} refused")),
+        (0, u) => Some(format!(
+            "vouch: {u} of {total} {images} could not be checked"
+        )),
+        (r, u) => Some(format!(
+            "vouch: {r} of {total} {images} refused, {u} could not be checked"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod summary_tests {
+    use super::failure_summary;
+
+    #[test]
+    fn failure_summary_counts_refused_and_unchecked() {
+        assert_eq!(failure_summary(5, 0, 0), None);
+        assert_eq!(
+            failure_summary(5, 2, 1).as_deref(),
+            Some("vouch: 2 of 5 images refused, 1 could not be checked")
+        );
+        assert_eq!(
+            failure_summary(1, 1, 0).as_deref(),
+            Some("vouch: 1 of 1 image refused")
+        );
+        assert_eq!(
+            failure_summary(3, 0, 3).as_deref(),
+            Some("vouch: 3 of 3 images could not be checked")
+        );
+    }
 }

@@ -86,6 +86,22 @@ pub fn load_private_key(
     PrivateKey::from_encrypted_pem(text, password).map_err(|e| in_file(path, e))
 }
 
+/// Refuses a public key file given where a private key belongs, before any password is asked
+/// for it. Anything else (unreadable, another format) is left to [`load_private_key`].
+pub fn refuse_public_key_file(path: &Path) -> Result<(), KeyError> {
+    use std::io::Read as _;
+    let mut head = Vec::new();
+    // The PEM label is in the first line; a key file is small.
+    if File::open(path)
+        .and_then(|f| f.take(4096).read_to_end(&mut head))
+        .is_ok()
+        && PublicKey::from_pem_or_der(&head).is_ok()
+    {
+        return Err(in_file(path, KeyError::PublicKeyGiven));
+    }
+    Ok(())
+}
+
 /// Load a public key file (PEM `PUBLIC KEY` / `RSA PUBLIC KEY`, or DER).
 pub fn load_public_key(path: &Path) -> Result<PublicKey, KeyError> {
     let read_err = |error| KeyError::Read {

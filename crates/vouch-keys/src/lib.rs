@@ -25,7 +25,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-pub use files::{load_private_key, load_public_key, write_key_pair};
+pub use files::{load_private_key, load_public_key, refuse_public_key_file, write_key_pair};
 pub use password::{obtain_password, password_from_env_or_file};
 pub use private::PrivateKey;
 pub use public::PublicKey;
@@ -121,6 +121,9 @@ pub enum KeyError {
     /// A private key was given where a public key was expected.
     #[error("this is a private key; pass the .pub file")]
     PrivateKeyGiven,
+    /// A public key was given where the private key is needed (signing).
+    #[error("this is a public key; signing needs the private key: pass the .key file")]
+    PublicKeyGiven,
     /// A key file's contents were refused; says which file, as several may be given.
     #[error("{}: {source}", .path.display())]
     InFile {

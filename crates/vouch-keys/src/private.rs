@@ -70,6 +70,7 @@ impl PrivateKey {
             }
             "PRIVATE KEY" if password.is_empty() => Self::from_pkcs8_der(&block.der),
             "PRIVATE KEY" => Err(KeyError::UnencryptedWithPassword),
+            "PUBLIC KEY" | "RSA PUBLIC KEY" => Err(KeyError::PublicKeyGiven),
             other => Err(KeyError::UnexpectedPemLabel {
                 found: other.to_string(),
                 expected: ACCEPTED_ENCRYPTED,

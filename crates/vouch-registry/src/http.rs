@@ -25,6 +25,10 @@ const MAX_REDIRECTS: usize = 5;
 /// A registry asking us to wait longer than this is treated as unavailable.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
+/// The main message when an HTTPS request got a plain-HTTP answer.
+const PLAIN_HTTP: &str = "the registry answered plain HTTP, not HTTPS; pass --allow-insecure-registry to use it over plain HTTP";
+/// Added to TLS failures (an unknown CA, a self-signed certificate), never to DNS or
+/// connection errors, which no flag fixes.
 const INSECURE_HINT: &str = " (if this registry serves plain HTTP or a self-signed certificate, pass --allow-insecure-registry, or --registry-cacert for a private CA)";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -284,12 +288,18 @@ impl Transport {
                 })
                 .await
                 .map_err(|e| {
-                    let hint = !self.allow_insecure
-                        && matches!(e, SendError::Transport(_) | SendError::GaveUp(..))
-                        && url.starts_with("https:");
+                    let failure = if !self.allow_insecure && url.starts_with("https:") {
+                        https_failure(&e)
+                    } else {
+                        HttpsFailure::Other
+                    };
                     let mut err = e.into_store_error(req.registry, &describe(&url));
-                    if hint && let StoreError::Registry { reason, .. } = &mut err {
-                        reason.push_str(INSECURE_HINT);
+                    if let StoreError::Registry { reason, .. } = &mut err {
+                        match failure {
+                            HttpsFailure::PlainHttp => *reason = PLAIN_HTTP.into(),
+                            HttpsFailure::Tls => reason.push_str(INSECURE_HINT),
+                            HttpsFailure::Other => {}
+                        }
                     }
                     err
                 })?;
@@ -633,6 +643,47 @@ impl SendError {
         };
         registry_error(registry, request, reason)
     }
+}
+
+/// What an HTTPS request's failure says about the registry's TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HttpsFailure {
+    /// The answer was not TLS at all: a plain-HTTP registry.
+    PlainHttp,
+    /// TLS failed: a certificate vouch does not trust, or a handshake error.
+    Tls,
+    /// Anything else: DNS, a refused connection, a timeout, an HTTP status.
+    Other,
+}
+
+fn https_failure(e: &SendError) -> HttpsFailure {
+    let (SendError::Transport(e) | SendError::GaveUp(e, _)) = e else {
+        return HttpsFailure::Other;
+    };
+    match find_tls_error(e) {
+        // A TLS record whose first byte is `H` (of `HTTP/1.1 400`) is no record type.
+        Some(rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType)) => {
+            HttpsFailure::PlainHttp
+        }
+        Some(_) => HttpsFailure::Tls,
+        None => HttpsFailure::Other,
+    }
+}
+
+/// The rustls error somewhere in `e`'s causes. An io::Error's `source()` skips the error it
+/// wraps (and hyper wraps io errors in io errors), so each one is opened too.
+fn find_tls_error<'e>(e: &'e (dyn std::error::Error + 'static)) -> Option<&'e rustls::Error> {
+    if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+        return Some(tls);
+    }
+    if let Some(inner) = e
+        .downcast_ref::<std::io::Error>()
+        .and_then(|io| io.get_ref())
+        && let Some(tls) = find_tls_error(inner)
+    {
+        return Some(tls);
+    }
+    e.source().and_then(find_tls_error)
 }
 
 fn reason_of(e: &SendError) -> String {

@@ -46,6 +46,12 @@ impl Layout {
 
     fn check_layout(&self) -> Result<(), StoreError> {
         let marker = self.root.join(LAYOUT_FILE);
+        if !self.root.exists() {
+            return Err(self.err(
+                &self.root,
+                "no such directory (expected an OCI image layout)",
+            ));
+        }
         if !self.root.is_dir() {
             return Err(self.err(&self.root, "not a directory (expected an OCI image layout)"));
         }
@@ -67,6 +73,23 @@ impl Layout {
             return Err(self.err(&path, "no \"manifests\" array"));
         }
         Ok(index)
+    }
+
+    /// The image tags in `index.json` (signature and referrers tags left out), sorted.
+    pub fn image_tags(&self) -> Result<Vec<String>, StoreError> {
+        self.check_layout()?;
+        let index = self.read_index()?;
+        let mut tags: Vec<String> = index["manifests"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|entry| entry["annotations"][REF_NAME].as_str())
+            .filter(|tag| !is_attachment_tag(tag))
+            .map(str::to_string)
+            .collect();
+        tags.sort();
+        tags.dedup();
+        Ok(tags)
     }
 
     /// Digests of the distinct images in `index.json`, leaving out cosign signature tags.

@@ -45,7 +45,25 @@ pub async fn resolve(
         (ImageRef::Layout(_), None) => return resolve_untagged_layout(repo, image, limits).await,
     };
     let what = format!("image {image}");
-    let (fetched, parsed) = repo.get_parsed(Lookup::Tag(&tag), &what, limits).await?;
+    let (fetched, parsed) = match (
+        repo.get_parsed(Lookup::Tag(&tag), &what, limits).await,
+        repo,
+    ) {
+        // A layout's missing tag: say which tags it has.
+        (Err(StoreError::NotFound(_)), Repo::Layout(layout)) => {
+            let tags = layout.image_tags()?;
+            let listed = if tags.is_empty() {
+                "it has no tags".to_string()
+            } else {
+                format!("its tags: {}", tags.join(", "))
+            };
+            return Err(StoreError::NotFound(format!(
+                "tag {tag:?} in {} ({listed})",
+                image.repository_display()
+            )));
+        }
+        (other, _) => other?,
+    };
     Ok(Resolved {
         digest: fetched.digest.clone(),
         manifest: Some((fetched, parsed)),
