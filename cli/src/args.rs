@@ -4,11 +4,20 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// `vouch --version`: the release and the commit it was built from (`unknown` outside a git
+/// checkout; see build.rs).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("VOUCH_COMMIT"),
+    ")"
+);
+
 /// Sign container image digests in cosign's format and verify them before you deploy.
 #[derive(Debug, Parser)]
 #[command(
     name = "vouch",
-    version,
+    version = VERSION,
     after_help = TOP_HELP,
     propagate_version = true
 )]
@@ -89,6 +98,11 @@ The private key is written in cosign's encrypted format (scrypt + secretbox), so
 and skopeo can use it too. The password comes from VOUCH_PASSWORD, COSIGN_PASSWORD,
 --password-file, or a prompt on a terminal.")]
     Keygen(KeygenArgs),
+
+    /// Print vouch's version and the commit it was built from (as `vouch --version`).
+    #[command(after_help = "Example:
+  vouch version")]
+    Version,
 
     /// Inspect keys.
     #[command(

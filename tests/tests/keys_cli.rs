@@ -195,3 +195,28 @@ fn bad_references_and_annotations_exit_2() {
         );
     }
 }
+
+#[test]
+fn version_names_the_commit_and_vouch_version_works_too() {
+    let flag = vouch_e2e::Run::of(vouch_e2e::vouch().arg("--version")).expect_code(0);
+    let command = vouch_e2e::Run::of(vouch_e2e::vouch().arg("version")).expect_code(0);
+    assert_eq!(flag.stdout, command.stdout);
+    let line = flag.stdout.trim();
+    assert!(
+        line.starts_with(&format!("vouch {} (commit ", env!("CARGO_PKG_VERSION"))),
+        "{line}"
+    );
+    // In this checkout the commit is git's, not the fallback.
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(vouch_e2e::workspace_root())
+        .output()
+        .expect("git");
+    if head.status.success() {
+        let head = String::from_utf8_lossy(&head.stdout).trim().to_string();
+        assert!(
+            line.ends_with(&format!("(commit {head})")),
+            "{line} vs {head}"
+        );
+    }
+}

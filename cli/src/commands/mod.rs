@@ -22,6 +22,10 @@ pub fn run(cli: Cli) -> Result<Exit, Failure> {
     let globals = cli_globals(&cli);
     match cli.command {
         Command::Keygen(args) => keygen::run(args),
+        Command::Version => {
+            println!("vouch {}", crate::args::VERSION);
+            Ok(Exit::Ok)
+        }
         Command::Key(KeyCommand::Id {
             file,
             password_file,
