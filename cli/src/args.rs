@@ -99,6 +99,27 @@ and skopeo can use it too. The password comes from VOUCH_PASSWORD, COSIGN_PASSWO
 --password-file, or a prompt on a terminal.")]
     Keygen(KeygenArgs),
 
+    /// Print a shell completion script for bash, zsh, fish, elvish or powershell.
+    #[command(after_help = "Examples:
+  source <(vouch completion bash)          # in ~/.bashrc
+  vouch completion zsh > ~/.zfunc/_vouch   # with fpath+=(~/.zfunc) before compinit
+  vouch completion fish > ~/.config/fish/completions/vouch.fish")]
+    Completion {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+
+    /// Write man pages: vouch.1 and one page per subcommand (vouch-sign.1, …).
+    #[command(after_help = "Examples:
+  vouch man --output-dir ~/.local/share/man/man1 && man vouch-verify
+  vouch man | man -l -          # the top page, to stdout")]
+    Man {
+        /// Write every page into this directory instead of printing vouch.1 to stdout.
+        #[arg(long, value_name = "DIR")]
+        output_dir: Option<PathBuf>,
+    },
+
     /// Print vouch's version and the commit it was built from (as `vouch --version`).
     #[command(after_help = "Example:
   vouch version")]

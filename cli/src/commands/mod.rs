@@ -5,6 +5,7 @@ mod images;
 mod key;
 mod keygen;
 mod login;
+mod manual;
 mod pin;
 mod policy;
 mod sign;
@@ -22,6 +23,8 @@ pub fn run(cli: Cli) -> Result<Exit, Failure> {
     let globals = cli_globals(&cli);
     match cli.command {
         Command::Keygen(args) => keygen::run(args),
+        Command::Completion { shell } => manual::completion(shell),
+        Command::Man { output_dir } => manual::man(output_dir.as_deref()),
         Command::Version => {
             println!("vouch {}", crate::args::VERSION);
             Ok(Exit::Ok)
