@@ -203,6 +203,27 @@ Exit codes:
   2  usage error, or an unreadable bundle, key, artifact or trusted root")]
     VerifyBundle(VerifyBundleArgs),
 
+    /// Sign a file (a policy, an SBOM, a release tarball) as `cosign sign-blob --key` does.
+    #[command(after_help = "Examples:
+  vouch sign-blob policy.yaml --key release.key --output-signature policy.yaml.sig
+  vouch sign-blob app.tar.gz --key release.key --bundle app.tar.gz.sigstore.json
+  vouch sign-blob sbom.json --key 'pkcs11:token=ci;object=release?pin-source=/run/pin'
+
+The signature is base64 (printed, or written with --output-signature), cosign's format:
+cosign verify-blob --key release.pub --signature F --insecure-ignore-tlog=true FILE accepts
+it. --bundle writes a Sigstore bundle with a message signature (no transparency log).")]
+    SignBlob(SignBlobArgs),
+
+    /// Verify a file's signature (base64, as `cosign sign-blob` writes) or Sigstore bundle.
+    #[command(after_help = "Examples:
+  vouch verify-blob policy.yaml --key release.pub --signature policy.yaml.sig
+  vouch verify-blob app.tar.gz --key release.pub --bundle app.tar.gz.sigstore.json
+
+Key-signed only: the key is trusted directly, no transparency log or time is checked
+(cosign's --insecure-ignore-tlog=true). Exit codes: 0 verified, 1 refused, 2 usage or an
+unreadable file, key or signature.")]
+    VerifyBlob(VerifyBlobArgs),
+
     /// Check, explain and test trust policies, offline.
     #[command(
         subcommand,
@@ -347,6 +368,48 @@ pub enum OutputFormat {
     Json,
 }
 
+/// `vouch sign-blob` flags.
+#[derive(Debug, Args)]
+pub struct SignBlobArgs {
+    /// The file to sign.
+    pub file: PathBuf,
+    /// The private key: an encrypted PEM file or a `pkcs11:` URI (as for `sign`).
+    #[arg(long, value_name = "KEY")]
+    pub key: PathBuf,
+    /// Write the base64 signature to FILE instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub output_signature: Option<PathBuf>,
+    /// Also write a Sigstore bundle (message signature) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub bundle: Option<PathBuf>,
+    /// Read the key's password from this file.
+    #[arg(long)]
+    pub password_file: Option<PathBuf>,
+    /// Use a key file that others can read (normally refused, as ssh does).
+    #[arg(long)]
+    pub allow_insecure_key_permissions: bool,
+}
+
+/// `vouch verify-blob` flags.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("signature_source").required(true).args(["signature", "bundle"])))]
+pub struct VerifyBlobArgs {
+    /// The signed file.
+    pub file: PathBuf,
+    /// The public key (PEM, or a `pkcs11:` URI for a token key's public half).
+    #[arg(long, value_name = "PUB")]
+    pub key: PathBuf,
+    /// The base64 signature file (`cosign sign-blob --output-signature`).
+    #[arg(long, value_name = "FILE")]
+    pub signature: Option<PathBuf>,
+    /// A Sigstore bundle with a message signature (`cosign sign-blob --new-bundle-format`).
+    #[arg(long, value_name = "FILE")]
+    pub bundle: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: OutputFormat,
+}
+
 /// `vouch sign` flags.
 #[derive(Debug, Args)]
 pub struct SignArgs {
@@ -486,6 +549,13 @@ pub struct VerifyArgs {
     /// Judge images by this trust policy (YAML or JSON) instead of --key.
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
+    /// Use the policy only if this signature of it (base64, `vouch sign-blob` or `cosign
+    /// sign-blob`) verifies under --policy-key: a reviewed, signed policy gates the deploy.
+    #[arg(long, value_name = "SIG", requires_all = ["policy", "policy_key"])]
+    pub policy_signature: Option<PathBuf>,
+    /// The public key (PEM or `pkcs11:` URI) the policy's signature must verify under.
+    #[arg(long, value_name = "PUB", requires = "policy_signature")]
+    pub policy_key: Option<PathBuf>,
     /// Judge signer validity windows at this instant (RFC 3339) instead of now.
     // `requires` alone is not enough: clap lets it pass when --key (which conflicts with
     // --policy) is given, and the flag would be silently ignored.

@@ -10,7 +10,9 @@ use vouch_oci::reference::{self, ImageRef};
 use vouch_pkcs11::{OpenOptions, Pkcs11Signer, Pkcs11Uri};
 use vouch_registry::{StoreOptions, Stores};
 use vouch_verify::judge::TrustedKey;
-use vouch_verify::policy_verify::{LoadedPolicy, PolicyLoadError, load_policy};
+use vouch_verify::policy_verify::{
+    LoadedPolicy, PolicyLoadError, load_policy, load_policy_text, read_policy_text,
+};
 
 use crate::exit::Failure;
 
@@ -143,7 +145,45 @@ pub fn load_public_key(key: &Path) -> Result<(PublicKey, String), Failure> {
 
 /// Loads a policy; on errors prints every diagnostic and fails with exit 2.
 pub fn load_policy_or_fail(path: &Path) -> Result<LoadedPolicy, Failure> {
-    match load_policy(path) {
+    policy_or_fail(path, load_policy(path))
+}
+
+/// `--policy P --policy-signature S --policy-key K`: the policy is used only if S (base64,
+/// `sign-blob`'s format) verifies under K over exactly the bytes that are then loaded.
+/// Key files the policy names are not covered by the signature; inline keys are.
+pub fn load_signed_policy_or_fail(
+    path: &Path,
+    signature: &Path,
+    key: &Path,
+) -> Result<LoadedPolicy, Failure> {
+    use base64::Engine as _;
+    use std::io::Read as _;
+    let text = read_policy_text(path)?;
+    let (public, source) = load_public_key(key)?;
+    let mut encoded = Vec::new();
+    std::fs::File::open(signature)
+        .and_then(|f| f.take(1 << 20).read_to_end(&mut encoded))
+        .with_context(|| format!("cannot read policy signature {}", signature.display()))
+        .map_err(Failure::usage)?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(String::from_utf8_lossy(&encoded).trim())
+        .with_context(|| format!("{}: not a base64 signature", signature.display()))
+        .map_err(Failure::usage)?;
+    public.verify(text.as_bytes(), &decoded).map_err(|e| {
+        Failure::usage(anyhow!(
+            "refusing policy {}: its signature {} does not verify under key {source} ({e}); sign the reviewed policy with `vouch sign-blob`",
+            path.display(),
+            signature.display()
+        ))
+    })?;
+    policy_or_fail(path, load_policy_text(path, text))
+}
+
+fn policy_or_fail(
+    path: &Path,
+    loaded: Result<LoadedPolicy, PolicyLoadError>,
+) -> Result<LoadedPolicy, Failure> {
+    match loaded {
         Ok(loaded) => {
             if !loaded.warnings.is_empty() {
                 eprint!("{}", loaded.warnings);

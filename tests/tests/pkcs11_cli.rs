@@ -110,6 +110,30 @@ fn token_key_signs_an_image_that_cosign_and_vouch_verify() {
     let cosign = cosign_verify(home.path(), &public, &image);
     assert_eq!(cosign.code, 0, "cosign refused: {cosign:?}");
 
+    // sign-blob takes the token key too; cosign verifies the blob signature.
+    let blob = hsm.dir().join("sbom.json");
+    std::fs::write(&blob, b"{}").expect("write blob");
+    let sig = hsm.dir().join("sbom.json.sig");
+    let signed = Run::of(
+        vouch_on(&hsm)
+            .arg("sign-blob")
+            .arg(&blob)
+            .args(["--key", &uri, "--output-signature"])
+            .arg(&sig),
+    )
+    .expect_code(0);
+    assert_no_pin(&signed, &[USER_PIN]);
+    let cosign_blob = Run::of(
+        peers()
+            .cosign(home.path())
+            .args(["verify-blob", "--insecure-ignore-tlog=true", "--key"])
+            .arg(&public)
+            .arg("--signature")
+            .arg(&sig)
+            .arg(&blob),
+    );
+    assert_eq!(cosign_blob.code, 0, "cosign refused: {cosign_blob:?}");
+
     // Another key is refused by both (the checks above can fail).
     let dir = tempfile::tempdir().expect("tempdir");
     let (_, other) = keygen(dir.path(), "other", "ecdsa-p256");

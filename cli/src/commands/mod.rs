@@ -1,6 +1,7 @@
 //! The commands: each file is one command, flags in, library calls, human or JSON output,
 //! an exit code out. This module dispatches and sets up what several commands share.
 
+mod blob;
 mod images;
 mod key;
 mod keygen;
@@ -46,6 +47,8 @@ pub fn run(cli: Cli) -> Result<Exit, Failure> {
             runtime.block_on(sign::run(args, options))
         }
         Command::VerifyBundle(args) => verify_bundle::run(&args),
+        Command::SignBlob(args) => blob::sign(&args),
+        Command::VerifyBlob(args) => blob::verify(&args),
         Command::Verify(args) => {
             let options = store_options(&globals);
             let runtime = runtime()?;

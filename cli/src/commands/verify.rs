@@ -19,7 +19,8 @@ use crate::args::{OutputFormat, VerifyArgs};
 use crate::deploy::{Sourced, Sources};
 use crate::exit::{Exit, Failure, OrExit};
 use crate::inputs::{
-    collect_images, load_policy_or_fail, load_trusted_keys, open_stores, parse_annotations,
+    collect_images, load_policy_or_fail, load_signed_policy_or_fail, load_trusted_keys,
+    open_stores, parse_annotations,
 };
 use crate::progress::Progress;
 use crate::render::{print_json, render_report};
@@ -66,7 +67,10 @@ async fn verify_policy(
     policy_path: &std::path::Path,
     options: StoreOptions,
 ) -> Result<Exit, Failure> {
-    let loaded = load_policy_or_fail(policy_path)?;
+    let loaded = match (&args.policy_signature, &args.policy_key) {
+        (Some(signature), Some(key)) => load_signed_policy_or_fail(policy_path, signature, key)?,
+        _ => load_policy_or_fail(policy_path)?,
+    };
     let at = judgement_time(args.at.as_deref()).map_err(|e| Failure::usage(anyhow!(e)))?;
     let platform = args
         .platform

@@ -1,6 +1,7 @@
 //! Building the bundles `vouch sign --format bundle` writes: a DSSE envelope around an
 //! in-toto statement for the image digest (cosign v3's image signature), signed with a key,
-//! with no transparency-log entry and no timestamp.
+//! with no transparency-log entry and no timestamp; and `vouch sign-blob --bundle`'s: a
+//! message signature over a file (cosign `sign-blob --new-bundle-format`'s shape).
 
 use std::collections::BTreeMap;
 
@@ -109,6 +110,52 @@ pub fn key_signed_bundle(key: &dyn Signer, statement: &[u8]) -> Result<Vec<u8>, 
     Ok(serde_json::to_vec(&bundle).unwrap_or_default())
 }
 
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MessageBundle<'a> {
+    media_type: &'a str,
+    verification_material: Material,
+    message_signature: MessageSignature,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MessageSignature {
+    message_digest: MessageDigest,
+    signature: String,
+}
+
+#[derive(Serialize)]
+struct MessageDigest {
+    algorithm: &'static str,
+    digest: String,
+}
+
+/// Signs `message` (a file's bytes) as cosign `sign-blob` does (ECDSA over its SHA-256, or
+/// pure Ed25519) into a v0.3 bundle with a `messageSignature`: the SHA-256 of the message,
+/// the signature, and the key's hint. No log entry, no timestamp.
+pub fn key_signed_message_bundle(key: &dyn Signer, message: &[u8]) -> Result<Vec<u8>, SignerError> {
+    use sha2::Digest as _;
+    let signature = key.sign_message(message)?;
+    let key_hash = hex::decode(key.public_key().key_id()).unwrap_or_default();
+    let bundle = MessageBundle {
+        media_type: BUNDLE_V03_MEDIA_TYPE,
+        verification_material: Material {
+            public_key: Hint {
+                hint: STANDARD.encode(key_hash),
+            },
+        },
+        message_signature: MessageSignature {
+            message_digest: MessageDigest {
+                algorithm: "SHA2_256",
+                digest: STANDARD.encode(sha2::Sha256::digest(message)),
+            },
+            signature: STANDARD.encode(signature),
+        },
+    };
+    Ok(serde_json::to_vec(&bundle).unwrap_or_default())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,6 +164,28 @@ mod tests {
         verify_bundle_with,
     };
     use vouch_keys::{Algorithm, PrivateKey};
+
+    #[test]
+    fn message_bundles_verify_for_their_file_and_key_only() {
+        let root =
+            TrustedRoot::from_json(crate::roots::PRODUCTION_TRUSTED_ROOT.as_bytes()).expect("root");
+        let allow = VerifyOptions {
+            allow_untimed_key_signatures: true,
+            ..VerifyOptions::default()
+        };
+        for algorithm in [Algorithm::EcdsaP256, Algorithm::Ed25519] {
+            let key = PrivateKey::generate(algorithm);
+            let bundle = key_signed_message_bundle(&key, b"release.tar.gz").expect("signs");
+            let policy = IdentityPolicy::Key(key.public_key());
+            let file = Artifact::Bytes(b"release.tar.gz".to_vec());
+            let v = verify_bundle_with(&bundle, &file, &policy, &root, &allow).expect("ok");
+            assert_eq!(v.key_id, Some(key.public_key().key_id()));
+            let other = Artifact::Bytes(b"another file".to_vec());
+            assert!(verify_bundle_with(&bundle, &other, &policy, &root, &allow).is_err());
+            let stranger = IdentityPolicy::Key(PrivateKey::generate(algorithm).public_key());
+            assert!(verify_bundle_with(&bundle, &file, &stranger, &root, &allow).is_err());
+        }
+    }
 
     #[test]
     fn untimed_key_bundles_verify_only_when_allowed() {

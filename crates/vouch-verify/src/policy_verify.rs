@@ -87,9 +87,20 @@ pub fn read_text(path: &Path, what: &str) -> Result<String, PolicyLoadError> {
     })
 }
 
+/// A policy file's text, read as [`load_policy`] reads it (bounded, UTF-8).
+pub fn read_policy_text(path: &Path) -> Result<String, PolicyLoadError> {
+    read_text(path, "policy")
+}
+
 /// Loads and validates a policy file; key paths are relative to the policy's directory.
 pub fn load_policy(path: &Path) -> Result<LoadedPolicy, PolicyLoadError> {
     let source = read_text(path, "policy")?;
+    load_policy_text(path, source)
+}
+
+/// [`load_policy`] of text already read from `path` (whose signature was checked on exactly
+/// these bytes, so the file is not read a second time); key files resolve next to `path`.
+pub fn load_policy_text(path: &Path, source: String) -> Result<LoadedPolicy, PolicyLoadError> {
     let name = path.display().to_string();
     let invalid = |diags: vouch_policy::Diagnostics| {
         // Errors before warnings, so the first line printed names what stops the policy.
