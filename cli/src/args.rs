@@ -13,6 +13,48 @@ pub const VERSION: &str = concat!(
     ")"
 );
 
+/// The help heading of the registry flags (global: every command lists them).
+const REGISTRY_HEADING: &str = "Registry options";
+
+/// Commands that read only local files: their help leaves the registry flags out.
+const OFFLINE_COMMANDS: [&[&str]; 11] = [
+    &["keygen"],
+    &["key", "id"],
+    &["key", "public"],
+    &["policy", "check"],
+    &["policy", "explain"],
+    &["policy", "test"],
+    &["completion"],
+    &["man"],
+    &["version"],
+    &["sign-blob"],
+    &["verify-blob"],
+];
+
+/// The command line definition: [`Cli`]'s, with the registry flags hidden from the help of
+/// offline commands. They are global, and clap copies a global flag into each subcommand
+/// that has no flag of that id yet: offline commands get a hidden copy first.
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    let mut command = Cli::command();
+    let hidden: Vec<clap::Arg> = command
+        .get_arguments()
+        .filter(|a| a.is_global_set())
+        .map(|a| a.clone().hide(true))
+        .collect();
+    for path in OFFLINE_COMMANDS {
+        command = with_hidden(command, path, &hidden);
+    }
+    command
+}
+
+fn with_hidden(command: clap::Command, path: &[&str], hidden: &[clap::Arg]) -> clap::Command {
+    match path {
+        [] => command.args(hidden.iter().cloned()),
+        [first, rest @ ..] => command.mut_subcommand(*first, |sub| with_hidden(sub, rest, hidden)),
+    }
+}
+
 /// Sign container image digests in cosign's format and verify them before you deploy.
 #[derive(Debug, Parser)]
 #[command(
@@ -26,6 +68,7 @@ pub struct Cli {
     #[arg(
         long,
         global = true,
+        help_heading = REGISTRY_HEADING,
         env = "VOUCH_ALLOW_INSECURE_REGISTRY",
         value_parser = clap::builder::BoolishValueParser::new(),
         default_value_t = false,
@@ -35,13 +78,15 @@ pub struct Cli {
     pub allow_insecure_registry: bool,
 
     /// Trust this CA certificate (PEM) for registries, besides the system's roots; repeatable.
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, global = true,
+        help_heading = REGISTRY_HEADING, value_name = "FILE")]
     pub registry_cacert: Vec<PathBuf>,
 
     /// Client certificate (PEM) for registries that require mutual TLS.
     #[arg(
         long,
         global = true,
+        help_heading = REGISTRY_HEADING,
         value_name = "FILE",
         requires = "registry_client_key"
     )]
@@ -51,22 +96,25 @@ pub struct Cli {
     #[arg(
         long,
         global = true,
+        help_heading = REGISTRY_HEADING,
         value_name = "FILE",
         requires = "registry_client_cert"
     )]
     pub registry_client_key: Option<PathBuf>,
 
     /// Seconds one registry request may take, body included.
-    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 30)]
+    #[arg(long, global = true,
+        help_heading = REGISTRY_HEADING, value_name = "SECONDS", default_value_t = 30)]
     pub timeout: u64,
 
     /// Retries after a failed registry request (429, 5xx, resets), with backoff.
-    #[arg(long, global = true, value_name = "N", default_value_t = 4)]
+    #[arg(long, global = true,
+        help_heading = REGISTRY_HEADING, value_name = "N", default_value_t = 4)]
     pub retries: u32,
 
     /// Print each registry request (method, path, status, time) to stderr. Never prints
     /// credentials or tokens.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = REGISTRY_HEADING)]
     pub debug: bool,
 
     /// The command to run.
@@ -737,6 +785,7 @@ mod tests {
     #[test]
     fn cli_is_well_formed() {
         Cli::command().debug_assert();
+        command().debug_assert();
     }
 
     #[test]

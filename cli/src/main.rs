@@ -16,10 +16,14 @@ mod inputs;
 mod progress;
 mod render;
 
-use clap::Parser;
+use clap::FromArgMatches;
 
 fn main() -> std::process::ExitCode {
-    let cli = args::Cli::parse();
+    let matches = args::command().get_matches();
+    let cli = match args::Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     match commands::run(cli) {
         Ok(exit) => std::process::ExitCode::from(exit as u8),
         Err(failure) => {

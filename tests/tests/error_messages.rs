@@ -191,3 +191,36 @@ fn failed_verify_left_no_trace_in_stderr_when_the_report_was_redirected() {
         "{run:?}"
     );
 }
+
+#[test]
+fn registry_flags_were_listed_on_offline_commands() {
+    for offline in [
+        &["keygen", "--help"][..],
+        &["key", "id", "--help"],
+        &["policy", "check", "--help"],
+        &["policy", "explain", "--help"],
+        &["policy", "test", "--help"],
+    ] {
+        let run = Run::of(vouch().args(offline)).expect_code(0);
+        assert!(
+            !run.stdout.contains("--timeout"),
+            "{offline:?}: {}",
+            run.stdout
+        );
+        assert!(!run.stdout.contains("Registry options"), "{offline:?}");
+    }
+    for online in [
+        &["verify", "--help"][..],
+        &["sign", "--help"],
+        &["pin", "--help"],
+    ] {
+        let run = Run::of(vouch().args(online)).expect_code(0);
+        assert!(run.stdout.contains("Registry options:"), "{online:?}");
+        assert!(
+            run.stdout.contains("--allow-insecure-registry"),
+            "{online:?}"
+        );
+    }
+    // Hidden, not gone: an offline command still accepts them (scripts pass them everywhere).
+    Run::of(vouch().args(["--timeout", "5", "keygen", "--help"])).expect_code(0);
+}

@@ -3,22 +3,19 @@
 
 use std::path::Path;
 
-use anyhow::Context;
-use clap::CommandFactory;
-
-use crate::args::Cli;
 use crate::exit::{Exit, Failure, OrExit};
+use anyhow::Context;
 
 /// Prints the completion script for `shell`.
 pub fn completion(shell: clap_complete::Shell) -> Result<Exit, Failure> {
-    let mut command = Cli::command();
+    let mut command = crate::args::command();
     clap_complete::generate(shell, &mut command, "vouch", &mut std::io::stdout());
     Ok(Exit::Ok)
 }
 
 /// Prints vouch.1, or writes it and one page per subcommand (`vouch-key-id.1`, …) to `dir`.
 pub fn man(dir: Option<&Path>) -> Result<Exit, Failure> {
-    let command = Cli::command();
+    let command = crate::args::command();
     let Some(dir) = dir else {
         clap_mangen::Man::new(command)
             .render(&mut std::io::stdout())
