@@ -224,3 +224,50 @@ fn registry_flags_were_listed_on_offline_commands() {
     // Hidden, not gone: an offline command still accepts them (scripts pass them everywhere).
     Run::of(vouch().args(["--timeout", "5", "keygen", "--help"])).expect_code(0);
 }
+
+#[test]
+fn oci_image_refused_by_a_policy_gave_no_identity_suggestion() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (key, public) = keygen(dir.path(), "release", "ecdsa-p256");
+    let path = layout(dir.path(), "v1");
+    let image = format!("oci:{path}");
+    Run::of(
+        vouch()
+            .args([
+                "sign",
+                &image,
+                "--identity",
+                "registry.example.com/app",
+                "--key",
+            ])
+            .arg(&key)
+            .env("VOUCH_PASSWORD", TEST_PASSWORD),
+    )
+    .expect_code(0);
+    let policy = dir.path().join("policy.yaml");
+    std::fs::write(
+        &policy,
+        format!(
+            "version: 1\nsigners:\n  release:\n    keys: [{}]\nrules:\n  - name: app\n    images: [\"registry.example.com/app\"]\n    require:\n      signers: [release]\ndefault: deny\n",
+            public.display()
+        ),
+    )
+    .expect("write policy");
+    let run = Run::of(vouch().args(["verify", &image, "--policy"]).arg(&policy)).expect_code(1);
+    assert!(run.stderr.contains("--identity"), "{run:?}");
+    assert!(run.stderr.contains("\"layout\""), "{run:?}");
+    // Named as the repository it is meant for, the rule applies and the image passes.
+    let run = Run::of(
+        vouch()
+            .args([
+                "verify",
+                &image,
+                "--identity",
+                "registry.example.com/app",
+                "--policy",
+            ])
+            .arg(&policy),
+    )
+    .expect_code(0);
+    assert!(!run.stderr.contains("hint:"), "{run:?}");
+}

@@ -266,6 +266,19 @@ async fn verify_batch(
             refused += 1;
         }
         exit = exit.worst(Exit::of_report(report.unreachable(), report.passes()));
+        // A layout is judged by its directory's name, which the policy's rules rarely
+        // match: say how to name the repository it is meant for.
+        if args.policy.is_some()
+            && args.identity.is_none()
+            && !report.passes()
+            && !report.unreachable()
+            && let ImageRef::Layout(_) = &image
+        {
+            progress.eprintln(&format!(
+                "hint: {image} is an OCI layout, judged as repository {:?}; pass --identity REPOSITORY to judge it as the repository it is published to",
+                image.default_identity()
+            ));
+        }
         if report.warns() {
             progress.eprintln(&format!(
                 "warning: {} would be refused, but its rule is in warn mode",
