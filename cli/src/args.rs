@@ -17,13 +17,14 @@ pub const VERSION: &str = concat!(
 const REGISTRY_HEADING: &str = "Registry options";
 
 /// Commands that read only local files: their help leaves the registry flags out.
-const OFFLINE_COMMANDS: [&[&str]; 11] = [
+const OFFLINE_COMMANDS: [&[&str]; 12] = [
     &["keygen"],
     &["key", "id"],
     &["key", "public"],
     &["policy", "check"],
     &["policy", "explain"],
     &["policy", "test"],
+    &["policy", "schema"],
     &["completion"],
     &["man"],
     &["version"],
@@ -305,6 +306,15 @@ pub struct LoginArgs {
 /// `vouch policy …` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum PolicyCommand {
+    /// Print the JSON Schema (draft 2020-12) of policy files, for editors and CI.
+    #[command(after_help = "Examples:
+  vouch policy schema > policy.schema.json
+  # first line of a policy, for editors with the YAML language server:
+  # yaml-language-server: $schema=policy.schema.json
+
+The schema checks structure (known keys, types, allowed words); `vouch policy check` also
+checks what no schema can: signer names, patterns, times, keys and overlapping rules.")]
+    Schema,
     /// Report every problem in a policy file (exit 2 on errors).
     #[command(after_help = "Example:
   vouch policy check keys-example/policies/two-person-release.yaml

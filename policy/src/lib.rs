@@ -50,3 +50,7 @@ pub use schema::{KeySource, RawPolicy, parse};
 pub use time::{TimeError, Timestamp};
 pub use validate::{validate, validate_with_root};
 pub use yaml::{MAX_DEPTH, MAX_SOURCE_BYTES};
+
+/// The JSON Schema (draft 2020-12) of policy files: the structure [`parse`] accepts (known
+/// keys, types, allowed words). `docs/policy.schema.json` is a copy, kept identical by a test.
+pub const JSON_SCHEMA: &str = include_str!("policy.schema.json");

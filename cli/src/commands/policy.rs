@@ -11,6 +11,10 @@ use crate::render::print_json;
 
 pub fn run(command: PolicyCommand) -> Result<Exit, Failure> {
     match command {
+        PolicyCommand::Schema => {
+            print!("{}", vouch_policy::JSON_SCHEMA);
+            Ok(Exit::Ok)
+        }
         PolicyCommand::Check { file } => {
             let loaded = load_policy_or_fail(&file)?;
             let p = &loaded.policy;
