@@ -316,14 +316,19 @@ The schema checks structure (known keys, types, allowed words); `vouch policy ch
 checks what no schema can: signer names, patterns, times, keys and overlapping rules.")]
     Schema,
     /// Report every problem in a policy file (exit 2 on errors).
-    #[command(after_help = "Example:
+    #[command(after_help = "Examples:
   vouch policy check keys-example/policies/two-person-release.yaml
+  vouch policy check policy.yaml --output json
 
 Each problem is printed as file:line:col: error[code]: message, with the source line and a
 caret. Codes are documented in docs/policy.md.")]
     Check {
         /// The policy file.
         file: PathBuf,
+        /// Output format: `json` gives each diagnostic as code, severity, file, line, column,
+        /// message and hint, for editors and CI.
+        #[arg(long, value_enum, default_value = "text")]
+        output: OutputFormat,
     },
     /// Say which rule applies to each image and why, and what it requires.
     #[command(after_help = "Example:

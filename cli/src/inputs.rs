@@ -190,7 +190,9 @@ fn policy_or_fail(
             }
             Ok(loaded)
         }
-        Err(PolicyLoadError::Invalid { rendered, errors }) => {
+        Err(PolicyLoadError::Invalid {
+            rendered, errors, ..
+        }) => {
             eprint!("{rendered}");
             Err(Failure::usage(anyhow!(
                 "{}: {errors} error{} in the policy",

@@ -156,3 +156,49 @@ fn schema_refuses_what_policy_check_refuses() {
         assert_eq!(run.code, 2, "policy check accepts: {what}: {run:?}");
     }
 }
+
+#[test]
+fn policy_check_output_json_gives_each_diagnostic_with_its_place() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("policy.yaml");
+    std::fs::write(
+        &file,
+        "version: 1\ndefualt: deny\nrules:\n  - name: a\n    images: \"x\"\n",
+    )
+    .expect("write");
+    let run = Run::of(
+        vouch()
+            .args(["policy", "check", "--output", "json"])
+            .arg(&file),
+    )
+    .expect_code(2);
+    let out = run.json();
+    assert_eq!(out["ok"], false);
+    let diags = out["diagnostics"].as_array().expect("diagnostics");
+    assert_eq!(diags.len(), 2, "{out:#}");
+    let unknown = &diags[0];
+    assert_eq!(unknown["code"], "unknown-key");
+    assert_eq!(unknown["severity"], "error");
+    assert_eq!(unknown["file"], file.display().to_string());
+    assert_eq!(
+        (unknown["line"].as_u64(), unknown["column"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert!(
+        unknown["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("defualt"))
+    );
+    assert_eq!(unknown["hint"], "did you mean `default`?");
+    assert_eq!(diags[1]["code"], "wrong-type");
+    assert_eq!(diags[1]["line"], 5);
+
+    let good = workspace_root().join("keys-example/policies/two-person-release.yaml");
+    let run = Run::of(
+        vouch()
+            .args(["policy", "check", "--output", "json"])
+            .arg(&good),
+    )
+    .expect_code(0);
+    assert_eq!(run.json()["ok"], true);
+}

@@ -1,13 +1,40 @@
-//! `vouch policy check|explain|test`: a trust policy without any image fetched.
+//! `vouch policy check|explain|test|schema`: a trust policy without any image fetched.
 
 use anyhow::anyhow;
 use vouch_oci::reference::{self, ImageRef};
-use vouch_verify::policy_verify::{judgement_time, read_text};
+use vouch_verify::policy_verify::{PolicyLoadError, judgement_time, load_policy, read_text};
 
 use crate::args::{OutputFormat, PolicyCommand};
 use crate::exit::{Exit, Failure};
 use crate::inputs::{load_policy_or_fail, parse_images};
 use crate::render::print_json;
+
+/// `policy check --output json`: every diagnostic (errors first) as code, severity, file,
+/// line, column, message and hint; exit 2 when there are errors, as in text.
+fn check_json(file: &std::path::Path) -> Result<Exit, Failure> {
+    let (diagnostics, ok) = match load_policy(file) {
+        Ok(loaded) => (loaded.policy.warnings().to_vec(), true),
+        Err(PolicyLoadError::Invalid { diagnostics, .. }) => (diagnostics, false),
+        Err(e) => return Err(Failure::usage(e)),
+    };
+    let name = file.display().to_string();
+    let listed: Vec<serde_json::Value> = diagnostics
+        .iter()
+        .map(|d| {
+            serde_json::json!({
+                "code": d.code,
+                "severity": d.severity,
+                "file": name,
+                "line": d.span.line,
+                "column": d.span.col,
+                "message": d.message,
+                "hint": d.hint,
+            })
+        })
+        .collect();
+    print_json(&serde_json::json!({ "file": name, "ok": ok, "diagnostics": listed }))?;
+    Ok(if ok { Exit::Ok } else { Exit::Usage })
+}
 
 pub fn run(command: PolicyCommand) -> Result<Exit, Failure> {
     match command {
@@ -15,7 +42,11 @@ pub fn run(command: PolicyCommand) -> Result<Exit, Failure> {
             print!("{}", vouch_policy::JSON_SCHEMA);
             Ok(Exit::Ok)
         }
-        PolicyCommand::Check { file } => {
+        PolicyCommand::Check {
+            file,
+            output: OutputFormat::Json,
+        } => check_json(&file),
+        PolicyCommand::Check { file, .. } => {
             let loaded = load_policy_or_fail(&file)?;
             let p = &loaded.policy;
             println!(

@@ -57,6 +57,8 @@ pub enum PolicyLoadError {
         rendered: String,
         /// How many errors.
         errors: usize,
+        /// The diagnostics themselves, errors first (for `policy check --output json`).
+        diagnostics: Vec<vouch_policy::Diagnostic>,
     },
 }
 
@@ -111,6 +113,7 @@ pub fn load_policy_text(path: &Path, source: String) -> Result<LoadedPolicy, Pol
         PolicyLoadError::Invalid {
             errors,
             rendered: vouch_policy::render(&ordered, &source, &name),
+            diagnostics: ordered,
         }
     };
     let raw = vouch_policy::parse(&source, &name).map_err(invalid)?;
