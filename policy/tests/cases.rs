@@ -83,3 +83,18 @@ fn now_is_used_when_no_time_is_given() {
     let report = run_cases(&p, src, "c.yaml", &late).expect("runs");
     assert_eq!(report.failed, 1);
 }
+
+#[test]
+fn failing_case_text_did_not_say_what_would_make_it_pass() {
+    let p = policy(&fixture("example.yaml"));
+    let cases = "cases:\n  - name: one team is not enough\n    image: registry.example.com/prod/app:1.0\n    signatures:\n      - {signer: release-ci, annotations: {env: prod}}\n    expect: {decision: allow}\n";
+    let report = run_cases(&p, cases, "cases.yaml", &options())
+        .unwrap_or_else(|d| panic!("{}", render(&d, cases, "cases.yaml")));
+    assert_eq!(report.failed, 1);
+    let to_pass = &report.cases[0].evaluation.to_pass;
+    assert!(!to_pass.is_empty(), "the evaluation knows what is missing");
+    let text = report.to_string();
+    for hint in to_pass {
+        assert!(text.contains(&format!("    to pass: {hint}\n")), "{text}");
+    }
+}

@@ -148,6 +148,10 @@ impl fmt::Display for CaseReport {
                 for r in &c.evaluation.reasons {
                     writeln!(f, "    reason: {r}")?;
                 }
+                // What would let the image through, as the JSON report has it.
+                for t in &c.evaluation.to_pass {
+                    writeln!(f, "    to pass: {t}")?;
+                }
             }
         }
         write!(
