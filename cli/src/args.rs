@@ -112,6 +112,34 @@ appended to the image's sha256-<hex>.sig manifest, never replacing earlier ones;
 --output-bundle writes the bundle to a file and stores nothing (no request for a digest).")]
     Sign(SignArgs),
 
+    /// Attest image digests: sign an in-toto statement (scan, provenance, SBOM) about each.
+    #[command(after_help = "Examples:
+  trivy image --format cosign-vuln -o scan.json registry.example.com/app:1.4
+  vouch attest registry.example.com/app:1.4 --key scanner.key --type vuln --predicate scan.json
+  vouch attest registry.example.com/app@sha256:… --key ci.key --type slsaprovenance1 --predicate provenance.json
+  syft registry.example.com/app:1.4 -o spdx-json | vouch attest registry.example.com/app:1.4 --key ci.key --type spdxjson --predicate -
+
+The statement (in-toto v1) names the image digest as its subject and is signed into a DSSE
+envelope appended to the image's sha256-<hex>.att manifest, never replacing earlier ones:
+cosign's format, so `cosign verify-attestation --key … --type …` accepts it.
+--type takes cosign's shorthands (custom, vuln, slsaprovenance, slsaprovenance02,
+slsaprovenance1, spdx, spdxjson, cyclonedx, openvex) or a predicate type URI.")]
+    Attest(AttestArgs),
+
+    /// Show the verified attestations of images, and judge them (type, age, condition).
+    #[command(after_help = "Examples:
+  vouch attestations registry.example.com/app:1.4 --key scanner.pub
+  vouch attestations registry.example.com/app:1.4 --key scanner.pub --type vuln --max-age 7d \\
+    --condition 'predicate.scanner.result.Results.all(r, !has(r.Vulnerabilities) ||
+      r.Vulnerabilities.all(v, v.Severity != \"CRITICAL\"))'
+  vouch attestations registry.example.com/app@sha256:… --key ci.pub --type slsaprovenance1 --output json
+
+Only statements whose DSSE signature verifies under a given key and whose subject is the
+image digest are shown. With --type, the newest such statement of that type decides (dated
+by the scan or build time it attests), and must be younger than --max-age and meet
+--condition (CEL over predicate, predicateType, subject, image); exit 1 otherwise.")]
+    Attestations(AttestationsArgs),
+
     /// Store credentials for a registry in docker's config.json.
     #[command(after_help = "Example:
   echo \"$TOKEN\" | vouch login registry.example.com --username ci --password-stdin
@@ -332,6 +360,58 @@ pub struct SignArgs {
     /// Use a key file that others can read (normally refused, as ssh does).
     #[arg(long)]
     pub allow_insecure_key_permissions: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: OutputFormat,
+}
+
+/// `vouch attest` flags.
+#[derive(Debug, Args)]
+pub struct AttestArgs {
+    /// Images: host[:port]/repo[:tag][@sha256:…] or oci:PATH[:TAG|@sha256:…].
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<String>,
+    /// The private key (cosign/sigstore encrypted PEM).
+    #[arg(long)]
+    pub key: PathBuf,
+    /// The predicate: a JSON file (`-` for stdin); for `--type custom`, any text.
+    #[arg(long, value_name = "FILE")]
+    pub predicate: PathBuf,
+    /// The predicate type: a cosign shorthand or a URI.
+    #[arg(long = "type", value_name = "TYPE", default_value = "custom")]
+    pub predicate_type: String,
+    /// Read the key's password from this file.
+    #[arg(long)]
+    pub password_file: Option<PathBuf>,
+    /// Use a key file that others can read (normally refused, as ssh does).
+    #[arg(long)]
+    pub allow_insecure_key_permissions: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: OutputFormat,
+}
+
+/// `vouch attestations` flags.
+#[derive(Debug, Args)]
+pub struct AttestationsArgs {
+    /// Images: host[:port]/repo[:tag][@sha256:…] or oci:PATH[:TAG|@sha256:…].
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<String>,
+    /// A trusted public key (PEM); repeat for several.
+    #[arg(long = "key", value_name = "PUB", required = true)]
+    pub keys: Vec<PathBuf>,
+    /// Only this predicate type (shorthand or URI), judged: the newest statement decides.
+    #[arg(long = "type", value_name = "TYPE")]
+    pub predicate_type: Option<String>,
+    /// The deciding statement must be at most this old: N followed by s, m, h or d.
+    #[arg(long, value_name = "AGE", requires = "predicate_type")]
+    pub max_age: Option<String>,
+    /// A CEL expression the deciding statement must make true.
+    #[arg(long, value_name = "CEL", requires = "predicate_type")]
+    pub condition: Option<String>,
+    /// Judge as at this RFC 3339 time instead of now.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub output: OutputFormat,

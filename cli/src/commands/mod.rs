@@ -1,6 +1,8 @@
 //! The commands: each file is one command, flags in, library calls, human or JSON output,
 //! an exit code out. This module dispatches and sets up what several commands share.
 
+mod attest;
+mod attestations;
 mod images;
 mod key;
 mod keygen;
@@ -33,6 +35,16 @@ pub fn run(cli: Cli) -> Result<Exit, Failure> {
             let options = store_options(&globals);
             let runtime = runtime()?;
             runtime.block_on(sign::run(args, options))
+        }
+        Command::Attest(args) => {
+            let options = store_options(&globals);
+            let runtime = runtime()?;
+            runtime.block_on(attest::run(args, options))
+        }
+        Command::Attestations(args) => {
+            let options = store_options(&globals);
+            let runtime = runtime()?;
+            runtime.block_on(attestations::run(args, options))
         }
         Command::VerifyBundle(args) => verify_bundle::run(&args),
         Command::Verify(args) => {

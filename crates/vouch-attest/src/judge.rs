@@ -287,6 +287,37 @@ fn check(
     Ok(())
 }
 
+/// Most a `max_age` may be: ten years.
+const MAX_AGE_LIMIT_SECS: i64 = 10 * 366 * 86_400;
+
+/// Reads an age: a whole number followed by `s`, `m`, `h` or `d` (`7d`, `36h`).
+pub fn parse_age(text: &str) -> Result<i64, String> {
+    let unit = text.chars().last().unwrap_or(' ');
+    let scale = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        _ => {
+            return Err(format!(
+                "{text:?}: an age is a number followed by s, m, h or d, e.g. 7d"
+            ));
+        }
+    };
+    let digits = &text[..text.len() - 1];
+    if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
+        return Err(format!(
+            "{text:?}: an age is a whole number followed by s, m, h or d, e.g. 7d"
+        ));
+    }
+    digits
+        .parse::<i64>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+        .filter(|&secs| secs <= MAX_AGE_LIMIT_SECS)
+        .ok_or_else(|| format!("{text:?}: longer than ten years"))
+}
+
 /// `8d 2h`, `5h 3m`, `40s`.
 pub fn human_age(secs: i64) -> String {
     let (d, h, m) = (secs / 86_400, secs % 86_400 / 3600, secs % 3600 / 60);
@@ -424,6 +455,17 @@ mod tests {
                 .as_deref()
                 .is_some_and(|r| r.contains("someone"))
         );
+    }
+
+    #[test]
+    fn ages_read_whole_units_only() {
+        assert_eq!(parse_age("7d"), Ok(7 * DAY));
+        assert_eq!(parse_age("90m"), Ok(5400));
+        assert!(parse_age("7").is_err());
+        assert!(parse_age("d").is_err());
+        assert!(parse_age("-1d").is_err());
+        assert!(parse_age("1.5d").is_err());
+        assert!(parse_age("99999999999999999d").is_err());
     }
 
     #[test]

@@ -8,6 +8,8 @@
 //! superset of what was read, and read again once concurrent writers could have overwritten it.
 #![forbid(unsafe_code)]
 
+pub mod attest;
+
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
