@@ -79,6 +79,17 @@ pub(crate) struct RawRequire {
     pub threshold: Option<Sp<i64>>,
     pub identity: Option<Sp<Identity>>,
     pub annotations: Vec<(Sp<String>, Sp<String>)>,
+    pub attestations: Vec<RawAttestation>,
+}
+
+/// One entry of `require.attestations`.
+#[derive(Debug, Clone)]
+pub(crate) struct RawAttestation {
+    pub span: Span,
+    pub predicate_type: Option<Sp<String>>,
+    pub signers: Option<Sp<Vec<Sp<String>>>>,
+    pub max_age: Option<Sp<String>>,
+    pub condition: Option<Sp<String>>,
 }
 
 impl RawPolicy {
@@ -361,11 +372,43 @@ fn read_rule(node: &Node, diags: &mut Vec<Diagnostic>) -> RawRule {
     rule
 }
 
+fn read_attestation(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<RawAttestation> {
+    let entries = expect_map(node, "an entry of `attestations`", diags)?;
+    let what = "an entry of `attestations`";
+    let f = Fields::new(
+        entries,
+        &["type", "signers", "max_age", "condition"],
+        what,
+        diags,
+    );
+    Some(RawAttestation {
+        span: node.span,
+        predicate_type: f
+            .required("type", node.span, what, diags)
+            .and_then(|n| string(n, "`type`", diags)),
+        signers: f
+            .required("signers", node.span, what, diags)
+            .and_then(|n| string_list(n, "`signers`", diags)),
+        max_age: f
+            .optional("max_age")
+            .and_then(|n| string(n, "`max_age`", diags)),
+        condition: f
+            .optional("condition")
+            .and_then(|n| string(n, "`condition`", diags)),
+    })
+}
+
 fn read_require(node: &Node, what: &str, diags: &mut Vec<Diagnostic>) -> Option<Sp<RawRequire>> {
     let entries = expect_map(node, "`require`", diags)?;
     let f = Fields::new(
         entries,
-        &["signers", "threshold", "identity", "annotations"],
+        &[
+            "signers",
+            "threshold",
+            "identity",
+            "annotations",
+            "attestations",
+        ],
         "`require`",
         diags,
     );
@@ -374,6 +417,7 @@ fn read_require(node: &Node, what: &str, diags: &mut Vec<Diagnostic>) -> Option<
         threshold: None,
         identity: None,
         annotations: Vec::new(),
+        attestations: Vec::new(),
     };
     req.signers = f
         .required("signers", node.span, &format!("`require` of {what}"), diags)
@@ -409,6 +453,14 @@ fn read_require(node: &Node, what: &str, diags: &mut Vec<Diagnostic>) -> Option<
     });
     if let Some(n) = f.optional("annotations") {
         req.annotations = string_map(n, "`annotations`", diags);
+    }
+    if let Some(n) = f.optional("attestations")
+        && let Some(items) = expect_seq(n, "`attestations`", diags)
+    {
+        req.attestations = items
+            .iter()
+            .filter_map(|item| read_attestation(item, diags))
+            .collect();
     }
     Some(Sp {
         value: req,

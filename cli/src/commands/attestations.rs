@@ -74,7 +74,15 @@ pub async fn run(args: AttestationsArgs, options: StoreOptions) -> Result<Exit, 
                 continue;
             }
         };
-        let (verified, rejected) = verify_attestations(&layers, &digest, &trusted);
+        let (mut verified, rejected) = verify_attestations(&layers, &digest, &trusted);
+        // Shown by the key file they verified under.
+        for v in &mut verified {
+            for signer in &mut v.signers {
+                if let Some(k) = trusted.iter().find(|k| &k.key_id == signer) {
+                    *signer = k.source.clone();
+                }
+            }
+        }
         let shown: Vec<_> = verified
             .iter()
             .filter(|v| {

@@ -43,6 +43,14 @@ impl PartialEq for Condition {
     }
 }
 
+impl Eq for Condition {}
+
+impl serde::Serialize for Condition {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.source)
+    }
+}
+
 /// Why a condition does not compile: where (1-based line and column in the source) and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{line}:{column}: {message}")]

@@ -18,7 +18,7 @@ use crate::statement::Statement;
 pub const FUTURE_SKEW_SECS: i64 = 300;
 
 /// A statement whose envelope signature verified.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedStatement {
     /// The statement.
     pub statement: Statement,
@@ -31,7 +31,7 @@ pub struct VerifiedStatement {
 }
 
 /// What one requirement asks.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttestationRequirement {
     /// The predicate type URI, matched exactly.
     pub predicate_type: String,
@@ -44,7 +44,7 @@ pub struct AttestationRequirement {
 }
 
 /// One statement as judged.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Judged {
     /// Where it was found.
     pub source: String,
@@ -65,7 +65,7 @@ pub struct Judged {
 }
 
 /// The outcome for one requirement.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Decision {
     /// True when the requirement is met.
     pub passed: bool,

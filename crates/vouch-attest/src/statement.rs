@@ -30,7 +30,7 @@ pub struct Subject {
 }
 
 /// A statement as read.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Statement {
     /// `_type`.
     #[serde(rename = "_type")]

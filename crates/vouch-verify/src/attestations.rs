@@ -145,7 +145,7 @@ async fn fetch_layer(
 
 /// Verifies fetched envelopes (or `--bundle`-style files) against `keys`: a statement counts
 /// when an envelope signature verifies under one of the keys and a subject names `digest`.
-/// Each key's `source` is the signer name reported and matched.
+/// A statement's `signers` are the ids of the keys that verified it.
 pub fn verify_attestations(
     fetched: &[FetchedAttestation],
     digest: &Digest,
@@ -183,7 +183,7 @@ fn judge_envelope(
     let signers: Vec<String> = keys
         .iter()
         .filter(|k| env.signed_by(&k.key))
-        .map(|k| k.source.clone())
+        .map(|k| k.key_id.clone())
         .collect();
     if signers.is_empty() {
         return Err("no trusted key verifies its signature".into());

@@ -7,9 +7,11 @@ use std::path::Path;
 
 use serde::Serialize;
 use vouch_policy::{
-    DenyCause, Evaluation, ImageFacts, KeySource, Outcome, Policy, SignatureFact, Timestamp,
+    AttestationFact, DenyCause, Evaluation, ImageFacts, KeySource, Outcome, Policy, SignatureFact,
+    Timestamp,
 };
 
+use crate::attestations::{fetch_attestations, verify_attestations};
 use crate::fetch::{
     BundleSource, CacheUse, cache_subject, deferred_bundles, fetch_signatures,
     likely_payload_references, remember, resolve_for_verify,
@@ -19,7 +21,7 @@ use crate::report::SignatureReport;
 use vouch_keys::{self as keys, PublicKey};
 use vouch_oci::oci::{self, Platform};
 use vouch_oci::reference::{self, Digest, ImageRef};
-use vouch_registry::cache::{Cache, Entry};
+use vouch_registry::cache::{Cache, CacheMode, Entry};
 use vouch_registry::referrers::FetchedBundle;
 use vouch_registry::{Repo, StoreError, Stores};
 use vouch_sigstore::{TrustedRoot, UnixTime};
@@ -375,6 +377,7 @@ async fn facts_for(
             tag: tag.map(str::to_string),
             digest: digest.to_string(),
             signatures,
+            attestations: Vec::new(),
         },
         rejected,
         judged: layers.len(),
@@ -382,7 +385,48 @@ async fn facts_for(
         subject: subject.clone(),
     };
     add_bundle_facts(&mut gathered, &bundles, digest, run);
+    if run.loaded.policy.needs_attestations(repository) {
+        gathered.facts.attestations =
+            attestation_facts(repo, image, digest, stores.limits(), run).await?;
+    }
     Ok(gathered)
+}
+
+/// The image's `.att` attestations that verify under the policy's keys, for a rule that
+/// requires attestations. Not cached: `--offline` cannot judge them, and `--bundle` files
+/// (nothing else read) hold none.
+async fn attestation_facts(
+    repo: &Repo,
+    image: &ImageRef,
+    digest: &Digest,
+    limits: &oci::Limits,
+    run: &PolicyRun<'_>,
+) -> Result<Vec<AttestationFact>, StoreError> {
+    if matches!(run.bundles, BundleSource::Files(_)) {
+        return Ok(Vec::new());
+    }
+    if run.cache.is_some_and(|c| c.mode() == CacheMode::Offline) {
+        return Err(StoreError::Offline(format!(
+            "{image}: its rule requires attestations, which the verification cache does not hold; verify without --offline"
+        )));
+    }
+    let fetched = fetch_attestations(repo, image, digest, limits).await?;
+    let (verified, _) = verify_attestations(&fetched, digest, &run.loaded.keys);
+    Ok(verified
+        .into_iter()
+        .flat_map(|v| {
+            v.signers
+                .iter()
+                .map(move |key_id| AttestationFact {
+                    statement: v.statement.clone(),
+                    key_id: key_id.clone(),
+                    keyless: None,
+                    signed_at: None,
+                    source: v.source.clone(),
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect())
 }
 
 /// Judges `bundles` and adds those that verify to the facts.

@@ -248,6 +248,7 @@ fn read_case(
             .or(normalized.digest)
             .unwrap_or_else(|| PLACEHOLDER_DIGEST.to_string()),
         signatures: Vec::new(),
+        attestations: Vec::new(),
     };
     for mut s in signatures {
         // By default a signature names the image as written, so identity checks pass.
