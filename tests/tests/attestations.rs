@@ -1,7 +1,8 @@
 //! Attestations with real cosign 2.5 on a real registry: `cosign attest` (vuln, SLSA v1,
 //! custom) → `vouch attestations` verifies and judges them; `vouch attest` → `cosign
 //! verify-attestation` accepts; both tools' attestations on one image all listed; and the
-//! statements that must not count: about another digest, by an unlisted key, tampered.
+//! statements that must not count: about another digest, by an unlisted key, tampered; and
+//! `vouch verify --policy` with `require.attestations`.
 
 use std::path::{Path, PathBuf};
 
@@ -426,5 +427,150 @@ fn a_tampered_envelope_does_not_count() {
         run.all().contains("no trusted key verifies its signature"),
         "{}",
         run.all()
+    );
+}
+
+/// A policy: `release` signs, `scanner` attests scans of at most 7 days with no critical
+/// finding, `release` attests provenance built by acme's CI.
+fn attestation_policy(b: &Bench, release: &Path, scanner: &Path) -> PathBuf {
+    let text = format!(
+        r#"version: 1
+signers:
+  release:
+    keys: ["{release}"]
+  scanner:
+    keys: ["{scanner}"]
+rules:
+  - name: scanned
+    images: ["{host}/**"]
+    require:
+      signers: [release]
+      attestations:
+        - type: vuln
+          signers: [scanner]
+          max_age: 7d
+          condition: >-
+            predicate.scanner.result.Results.all(r, !has(r.Vulnerabilities) ||
+              r.Vulnerabilities.all(v, v.Severity != "CRITICAL"))
+        - type: slsaprovenance1
+          signers: [release]
+          condition: predicate.runDetails.builder.id.startsWith("https://github.com/acme/")
+default: deny
+"#,
+        release = release.display(),
+        scanner = scanner.display(),
+        host = b.reg.host,
+    );
+    let path = b.path("policy.yaml");
+    std::fs::write(&path, text).expect("policy");
+    Run::of(vouch().args(["policy", "check"]).arg(&path)).expect_code(0);
+    path
+}
+
+fn verify_policy(policy: &Path, reference: &str, extra: &[&str]) -> Run {
+    Run::of(
+        vouch()
+            .args(["--allow-insecure-registry", "verify", "--policy"])
+            .arg(policy)
+            .arg(reference)
+            .args(extra),
+    )
+}
+
+#[test]
+fn a_policy_requires_a_recent_clean_scan_and_provenance_besides_the_signature() {
+    let b = Bench::new();
+    let (_, reference) = b.push("policed", "policed image");
+    let (release_key, release_pub) = keygen(b.dir.path(), "release", "ecdsa-p256");
+    let (scanner_key, scanner_pub) = b.cosign_keys("scanner");
+    let policy = attestation_policy(&b, &release_pub, &scanner_pub);
+    Run::of(
+        vouch()
+            .args(["--allow-insecure-registry", "sign", &reference, "--key"])
+            .arg(&release_key)
+            .env("VOUCH_PASSWORD", TEST_PASSWORD),
+    )
+    .expect_code(0);
+
+    // Signed, but no attestation yet: refused, and it says which.
+    let out = verify_policy(&policy, &reference, &[]).expect_code(1);
+    assert!(out.all().contains("attestation vuln"), "{}", out.all());
+
+    let scan_file = b.write("scan.json", &scan(now() - 6 * DAY, "LOW"));
+    b.cosign_attest(&scanner_key, "vuln", &scan_file, &reference);
+    let prov = b.write("prov.json", &provenance("https://github.com/acme/app"));
+    vouch_attest(&release_key, "slsaprovenance1", &prov, &reference).expect_code(0);
+    let json = verify_policy(&policy, &reference, &["--output", "json"])
+        .expect_code(0)
+        .json();
+    let text = json.to_string();
+    assert!(text.contains("\"attestations\""), "{text}");
+
+    // Judged three days later, the scan is nine days old.
+    let later = rfc3339(now() + 3 * DAY);
+    let out = verify_policy(&policy, &reference, &["--at", &later]).expect_code(1);
+    assert!(out.all().contains("more than max_age 7d"), "{}", out.all());
+
+    // A scan by the release key is by an unlisted signer for `vuln`: it does not help.
+    let critical = b.write("critical.json", &scan(now() - 60, "CRITICAL"));
+    vouch_attest(&release_key, "vuln", &critical, &reference).expect_code(0);
+    verify_policy(&policy, &reference, &[]).expect_code(0);
+    // The scanner's own newer scan with a critical finding decides.
+    b.cosign_attest(&scanner_key, "vuln", &critical, &reference);
+    let out = verify_policy(&policy, &reference, &[]).expect_code(1);
+    assert!(
+        out.all().contains("the condition is false"),
+        "{}",
+        out.all()
+    );
+
+    // `policy explain` says what the rule asks.
+    let host_repo = format!("{}/policed", b.reg.host);
+    let explain = Run::of(
+        vouch()
+            .args(["policy", "explain"])
+            .arg(&policy)
+            .arg(&host_repo),
+    );
+    assert!(
+        explain.all().contains("vuln attestation"),
+        "{}",
+        explain.all()
+    );
+}
+
+#[test]
+fn an_attestation_never_counts_as_a_signature() {
+    let b = Bench::new();
+    let (_, reference) = b.push("unsigned", "attested but unsigned");
+    let (release_key, release_pub) = keygen(b.dir.path(), "release", "ecdsa-p256");
+    let (_, scanner_pub) = keygen(b.dir.path(), "scanner", "ecdsa-p256");
+    let policy = attestation_policy(&b, &release_pub, &scanner_pub);
+    let prov = b.write("prov.json", &provenance("https://github.com/acme/app"));
+    vouch_attest(&release_key, "slsaprovenance1", &prov, &reference).expect_code(0);
+    let out = verify_policy(&policy, &reference, &[]).expect_code(1);
+    assert!(
+        out.all().contains("0 distinct signers counted"),
+        "{}",
+        out.all()
+    );
+    // cosign agrees: an attestation is no signature.
+    let cosign = Run::of(
+        b.peers
+            .cosign(&b.path("home"))
+            .args([
+                "verify",
+                "--insecure-ignore-tlog=true",
+                "--allow-insecure-registry",
+                "--key",
+            ])
+            .arg(&release_pub)
+            .arg(&reference),
+    );
+    assert_ne!(cosign.code, 0, "{}", cosign.all());
+    assert!(
+        cosign.all().contains("no signatures found"),
+        "{}",
+        cosign.all()
     );
 }
