@@ -574,3 +574,117 @@ fn an_attestation_never_counts_as_a_signature() {
         cosign.all()
     );
 }
+
+/// Pushes `envelopes` as the layers of `digest`'s `.att` manifest in `repo`.
+fn push_att(b: &Bench, repo: &str, digest: &str, layers: &[serde_json::Value], blobs: &[Blob]) {
+    for blob in blobs {
+        b.reg.push_blob(repo, blob);
+    }
+    let config = Blob::new(b"{}".to_vec());
+    b.reg.push_blob(repo, &config);
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config.digest, "size": 2},
+        "layers": layers,
+    });
+    b.reg.push_manifest(
+        repo,
+        &format!("{}.att", digest.replace(':', "-")),
+        "application/vnd.oci.image.manifest.v1+json",
+        &serde_json::to_vec(&manifest).expect("json"),
+    );
+}
+
+fn dsse_layer(blob: &Blob, size: usize) -> serde_json::Value {
+    serde_json::json!({
+        "mediaType": "application/vnd.dsse.envelope.v1+json",
+        "digest": blob.digest,
+        "size": size,
+        "annotations": {"dev.cosignproject.cosign/signature": "", "predicateType": "https://cosign.sigstore.dev/attestation/vuln/v1"},
+    })
+}
+
+#[test]
+fn hostile_attestation_layers_are_refused_and_named() {
+    use base64::Engine as _;
+    let engine = base64::engine::general_purpose::STANDARD;
+    let b = Bench::new();
+    let (img, reference) = b.push("hostile", "hostile attestations");
+    let (_, public) = keygen(b.dir.path(), "scanner", "ecdsa-p256");
+    let statement = |kind: &str| {
+        serde_json::json!({
+            "_type": kind,
+            "subject": [{"name": "x", "digest": {"sha256": img.digest().trim_start_matches("sha256:")}}],
+            "predicateType": "https://cosign.sigstore.dev/attestation/vuln/v1",
+            "predicate": {},
+        })
+        .to_string()
+    };
+    let envelope = |payload_type: &str, payload: &str| {
+        format!(
+            r#"{{"payloadType":"{payload_type}","payload":"{}","signatures":[{{"keyid":"","sig":"MEUCIQ=="}}]}}"#,
+            engine.encode(payload)
+        )
+    };
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "is not \"application/vnd.in-toto+json\"",
+            envelope("text/plain", &statement("https://in-toto.io/Statement/v1")).into_bytes(),
+        ),
+        (
+            "duplicate key \"payloadType\"",
+            envelope("application/vnd.in-toto+json", "{}")
+                .replacen("{", r#"{"payloadType":"x","#, 1)
+                .into_bytes(),
+        ),
+        (
+            "no trusted key verifies",
+            envelope(
+                "application/vnd.in-toto+json",
+                &statement("https://in-toto.io/Statement/v9"),
+            )
+            .into_bytes(),
+        ),
+    ];
+    let blobs: Vec<Blob> = cases
+        .iter()
+        .map(|(_, bytes)| Blob::new(bytes.clone()))
+        .collect();
+    let mut layers: Vec<serde_json::Value> = blobs
+        .iter()
+        .map(|blob| dsse_layer(blob, blob.bytes.len()))
+        .collect();
+    // A layer larger than the limit (an oversized predicate) is not even fetched.
+    let huge = Blob::new(vec![b' '; 12 * 1024 * 1024]);
+    layers.push(dsse_layer(&huge, huge.bytes.len()));
+    let mut pushed = blobs.clone();
+    pushed.push(huge);
+    push_att(&b, "hostile", img.digest(), &layers, &pushed);
+    let run = attestations(&reference, &[&public], &["--output", "json"]).expect_code(1);
+    let json = run.json();
+    let rejected = json[0]["rejected"].as_array().expect("rejected");
+    assert_eq!(rejected.len(), 4, "{json}");
+    for (i, (reason, _)) in cases.iter().enumerate() {
+        let got = rejected[i]["reason"].as_str().unwrap_or_default();
+        assert!(got.contains(reason), "layer {}: {got}", i + 1);
+    }
+    assert!(
+        rejected[3]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("more than the"),
+        "{json}"
+    );
+
+    // 10,000 attestations on one image: refused as a whole, quickly, naming the limit.
+    let many: Vec<serde_json::Value> = (0..10_000)
+        .map(|_| dsse_layer(&blobs[0], blobs[0].bytes.len()))
+        .collect();
+    push_att(&b, "hostile", img.digest(), &many, &[]);
+    let started = std::time::Instant::now();
+    let run = attestations(&reference, &[&public], &[]);
+    assert_ne!(run.code, 0, "{}", run.all());
+    assert!(run.all().contains("attestation layers"), "{}", run.all());
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+}
