@@ -12,7 +12,9 @@ use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use cel::common::ast::{EntryExpr, Expr};
-use cel::{Context, IdedExpr, Program, Value as CelValue};
+use cel::common::value::{CowVal, Val};
+use cel::context::VariableResolver;
+use cel::{Context, Env, IdedExpr, Program, Value as CelValue};
 use serde_json::Value;
 
 /// Most bytes of a condition's source.
@@ -121,49 +123,142 @@ impl Condition {
     /// could not be evaluated (a missing field, a type error, not a boolean, too slow): all
     /// but `Ok(true)` fail closed.
     pub fn evaluate(&self, variables: &Variables) -> Result<bool, String> {
-        let program = Arc::clone(&self.program);
-        let bound = variables.clone();
-        let (tx, rx) = mpsc::channel();
-        let spawned = std::thread::Builder::new()
-            .name("vouch-cel".into())
-            .spawn(move || {
-                let _ = tx.send(run(&program, &bound));
-            });
-        if let Err(e) = spawned {
-            return Err(format!("could not start the evaluation: {e}"));
+        let job = Job {
+            program: Arc::clone(&self.program),
+            bound: Arc::clone(&variables.bound),
+            reply: mpsc::channel(),
+        };
+        let (reply_tx, reply_rx) = job.reply;
+        let sent = EVALUATOR.with(|slot| {
+            let mut slot = slot.borrow_mut();
+            if slot.is_none() {
+                *slot = spawn_evaluator();
+            }
+            let Some(worker) = slot.as_ref() else {
+                return Err("could not start the evaluation".to_string());
+            };
+            worker
+                .send((job.program, job.bound, reply_tx))
+                .map_err(|_| "the evaluator stopped".to_string())
+        });
+        if let Err(e) = sent {
+            EVALUATOR.with(|slot| slot.borrow_mut().take());
+            return Err(e);
         }
-        match rx.recv_timeout(EVALUATION_DEADLINE) {
+        match reply_rx.recv_timeout(EVALUATION_DEADLINE) {
             Ok(result) => result,
-            Err(_) => Err(format!(
-                "the condition ran longer than {} ms and was abandoned",
-                EVALUATION_DEADLINE.as_millis()
-            )),
+            Err(_) => {
+                // The evaluator is stuck on this condition: abandon it, start afresh next time.
+                EVALUATOR.with(|slot| slot.borrow_mut().take());
+                Err(format!(
+                    "the condition ran longer than {} ms and was abandoned",
+                    EVALUATION_DEADLINE.as_millis()
+                ))
+            }
         }
     }
 }
 
-/// What a condition reads.
-#[derive(Debug, Clone)]
-pub struct Variables {
-    /// The statement's predicate.
-    pub predicate: Arc<Value>,
-    /// The statement's predicate type.
-    pub predicate_type: String,
-    /// The statement's subjects as JSON.
-    pub subject: Value,
-    /// `{"name": repository, "digest": "sha256:…"}` of the image judged.
-    pub image: Value,
+impl Condition {
+    /// Evaluates on the calling thread, with no deadline: for benchmarks that separate the
+    /// evaluation from the hand-off to the evaluator thread. Never use it to decide.
+    #[doc(hidden)]
+    pub fn evaluate_unbounded(&self, variables: &Variables) -> Result<bool, String> {
+        run(&self.program, &variables.bound)
+    }
 }
 
-fn run(program: &Program, v: &Variables) -> Result<bool, String> {
-    let mut context = Context::default();
-    let convert = |what: &str, value: &Value| {
-        cel::to_value(value).map_err(|e| format!("{what} cannot be read by CEL: {e}"))
-    };
-    context.add_variable_from_value("predicate", convert("predicate", &v.predicate)?);
-    context.add_variable_from_value("predicateType", v.predicate_type.clone());
-    context.add_variable_from_value("subject", convert("subject", &v.subject)?);
-    context.add_variable_from_value("image", convert("image", &v.image)?);
+type Reply = mpsc::Sender<Result<bool, String>>;
+type Work = (Arc<Program>, Arc<Bound>, Reply);
+
+struct Job {
+    program: Arc<Program>,
+    bound: Arc<Bound>,
+    reply: (Reply, mpsc::Receiver<Result<bool, String>>),
+}
+
+thread_local! {
+    /// Each calling thread's evaluator: a thread that runs conditions one at a time, so a
+    /// deadline can abandon one without a thread spawned per evaluation.
+    static EVALUATOR: std::cell::RefCell<Option<mpsc::Sender<Work>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The standard CEL environment, built once.
+static ENV: std::sync::LazyLock<Arc<Env>> = std::sync::LazyLock::new(|| Arc::new(Env::stdlib()));
+
+fn spawn_evaluator() -> Option<mpsc::Sender<Work>> {
+    let (tx, rx) = mpsc::channel::<Work>();
+    std::thread::Builder::new()
+        .name("vouch-cel".into())
+        .spawn(move || {
+            for (program, bound, reply) in rx {
+                let _ = reply.send(run(&program, &bound));
+            }
+        })
+        .ok()?;
+    Some(tx)
+}
+
+/// What a condition reads, converted to CEL values once per statement.
+#[derive(Debug, Clone)]
+pub struct Variables {
+    bound: Arc<Bound>,
+}
+
+#[derive(Debug)]
+struct Bound {
+    predicate: Box<dyn Val>,
+    predicate_type: Box<dyn Val>,
+    subject: Box<dyn Val>,
+    image: Box<dyn Val>,
+}
+
+impl VariableResolver for Bound {
+    fn resolve<'b>(&'b self, variable: &str) -> Option<CowVal<'b, 'b>> {
+        let value: &'b dyn Val = match variable {
+            "predicate" => &*self.predicate,
+            "predicateType" => &*self.predicate_type,
+            "subject" => &*self.subject,
+            "image" => &*self.image,
+            _ => return None,
+        };
+        Some(CowVal::Borrowed(value))
+    }
+}
+
+impl Variables {
+    /// Binds a statement's predicate, predicate type and subjects (JSON), and the image judged
+    /// (`{"name": repository, "digest": "sha256:…"}`).
+    pub fn new(
+        predicate: &Value,
+        predicate_type: &str,
+        subject: &Value,
+        image: &Value,
+    ) -> Result<Variables, String> {
+        let convert = |what: &str, value: &Value| -> Result<Box<dyn Val>, String> {
+            cel::to_value(value)
+                .map_err(|e| format!("{what} cannot be read by CEL: {e}"))?
+                .try_into()
+                .map_err(|e: cel::ExecutionError| format!("{what} cannot be read by CEL: {e}"))
+        };
+        let text: Box<dyn Val> = CelValue::from(predicate_type.to_string())
+            .try_into()
+            .map_err(|e: cel::ExecutionError| e.to_string())?;
+        Ok(Variables {
+            bound: Arc::new(Bound {
+                predicate: convert("predicate", predicate)?,
+                predicate_type: text,
+                subject: convert("subject", subject)?,
+                image: convert("image", image)?,
+            }),
+        })
+    }
+}
+
+fn run(program: &Program, bound: &Bound) -> Result<bool, String> {
+    let mut context = Context::with_env(Arc::clone(&ENV));
+    context.set_variable_resolver(bound);
     match program.execute(&context) {
         Ok(CelValue::Bool(b)) => Ok(b),
         Ok(other) => Err(format!(
@@ -281,12 +376,13 @@ mod tests {
     use super::*;
 
     fn vars(predicate: Value) -> Variables {
-        Variables {
-            predicate: Arc::new(predicate),
-            predicate_type: crate::predicate::VULN.into(),
-            subject: serde_json::json!([]),
-            image: serde_json::json!({"name": "reg/app", "digest": "sha256:00"}),
-        }
+        Variables::new(
+            &predicate,
+            crate::predicate::VULN,
+            &serde_json::json!([]),
+            &serde_json::json!({"name": "reg/app", "digest": "sha256:00"}),
+        )
+        .expect("variables")
     }
 
     const NO_CRITICAL: &str = r#"predicate.scanner.result.Results.all(r, !has(r.Vulnerabilities) ||

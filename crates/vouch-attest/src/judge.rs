@@ -6,8 +6,6 @@
 //! statements dated the same must all pass. The date is the one the predicate attests (scan
 //! or build finished), else the verified signing time; unsigned annotations never count.
 
-use std::sync::Arc;
-
 use serde::Serialize;
 use vouch_oci::reference::Digest;
 
@@ -272,12 +270,13 @@ fn check(
         }
     }
     if let Some(condition) = &requirement.condition {
-        let variables = Variables {
-            predicate: Arc::new(v.statement.predicate.clone()),
-            predicate_type: v.statement.predicate_type.clone(),
-            subject: serde_json::to_value(&v.statement.subject).unwrap_or_default(),
-            image: serde_json::json!({"name": repository, "digest": image.to_string()}),
-        };
+        let variables = Variables::new(
+            &v.statement.predicate,
+            &v.statement.predicate_type,
+            &serde_json::to_value(&v.statement.subject).unwrap_or_default(),
+            &serde_json::json!({"name": repository, "digest": image.to_string()}),
+        )
+        .map_err(|e| format!("the condition could not be evaluated: {e}"))?;
         match condition.evaluate(&variables) {
             Ok(true) => {}
             Ok(false) => return Err("the condition is false".into()),
