@@ -118,10 +118,13 @@ appended to the image's sha256-<hex>.sig manifest, never replacing earlier ones;
   vouch attest registry.example.com/app:1.4 --key scanner.key --type vuln --predicate scan.json
   vouch attest registry.example.com/app@sha256:… --key ci.key --type slsaprovenance1 --predicate provenance.json
   syft registry.example.com/app:1.4 -o spdx-json | vouch attest registry.example.com/app:1.4 --key ci.key --type spdxjson --predicate -
+  vouch attest registry.example.com/app@sha256:… --key ci.key --type slsaprovenance1 --predicate p.json --format bundle
+  vouch attest registry.example.com/app@sha256:… --key ci.key --type vuln --predicate scan.json --output-bundle scan.sigstore.json
 
 The statement (in-toto v1) names the image digest as its subject and is signed into a DSSE
 envelope appended to the image's sha256-<hex>.att manifest, never replacing earlier ones:
-cosign's format, so `cosign verify-attestation --key … --type …` accepts it.
+cosign's format, so `cosign verify-attestation --key … --type …` accepts it. --format bundle
+attaches a Sigstore bundle as an OCI referrer instead; --output-bundle writes it to a file.
 --type takes cosign's shorthands (custom, vuln, slsaprovenance, slsaprovenance02,
 slsaprovenance1, spdx, spdxjson, cyclonedx, openvex) or a predicate type URI.")]
     Attest(AttestArgs),
@@ -380,6 +383,14 @@ pub struct AttestArgs {
     /// The predicate type: a cosign shorthand or a URI.
     #[arg(long = "type", value_name = "TYPE", default_value = "custom")]
     pub predicate_type: String,
+    /// Storage: cosign's `.att` manifest (DSSE layers), or a Sigstore bundle attached as an
+    /// OCI 1.1 referrer (key-signed, no transparency log; cosign v3's format).
+    #[arg(long, value_enum, default_value = "att")]
+    pub format: AttestationFormat,
+    /// Write the Sigstore bundle to FILE instead of storing anything (one image; a digest
+    /// reference needs no network); `vouch verify --bundle FILE` reads it.
+    #[arg(long, value_name = "FILE")]
+    pub output_bundle: Option<PathBuf>,
     /// Read the key's password from this file.
     #[arg(long)]
     pub password_file: Option<PathBuf>,
@@ -389,6 +400,15 @@ pub struct AttestArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub output: OutputFormat,
+}
+
+/// How `vouch attest` stores attestations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AttestationFormat {
+    /// cosign's tag-based format (`sha256-<hex>.att`), read by cosign 2.
+    Att,
+    /// A Sigstore bundle v0.3 in an OCI 1.1 referrer (cosign v3's format).
+    Bundle,
 }
 
 /// `vouch attestations` flags.

@@ -688,3 +688,116 @@ fn hostile_attestation_layers_are_refused_and_named() {
     assert!(run.all().contains("attestation layers"), "{}", run.all());
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
 }
+
+#[test]
+fn attestations_in_sigstore_bundles_count_as_referrers_and_files() {
+    let b = Bench::new();
+    let (_, reference) = b.push("bundled", "bundled attestations");
+    let (release_key, release_pub) = keygen(b.dir.path(), "release", "ecdsa-p256");
+    let (scanner_key, scanner_pub) = keygen(b.dir.path(), "scanner", "ecdsa-p256");
+    let policy = attestation_policy(&b, &release_pub, &scanner_pub);
+    let scan_file = b.write("scan.json", &scan(now() - DAY, "LOW"));
+    let prov = b.write("prov.json", &provenance("https://github.com/acme/app"));
+
+    // Air-gapped: the signature and both attestations as bundle files, nothing stored.
+    let sig_bundle = b.path("sig.json");
+    Run::of(
+        vouch()
+            .args(["--allow-insecure-registry", "sign", &reference, "--key"])
+            .arg(&release_key)
+            .arg("--output-bundle")
+            .arg(&sig_bundle)
+            .env("VOUCH_PASSWORD", TEST_PASSWORD),
+    )
+    .expect_code(0);
+    let scan_bundle = b.path("scan.sigstore.json");
+    let prov_bundle = b.path("prov.sigstore.json");
+    for (key, kind, predicate, out) in [
+        (&scanner_key, "vuln", &scan_file, &scan_bundle),
+        (&release_key, "slsaprovenance1", &prov, &prov_bundle),
+    ] {
+        let mut cmd = vouch();
+        cmd.args([
+            "--allow-insecure-registry",
+            "attest",
+            &reference,
+            "--type",
+            kind,
+        ])
+        .arg("--key")
+        .arg(key)
+        .arg("--predicate")
+        .arg(predicate)
+        .arg("--output-bundle")
+        .arg(out)
+        .env("VOUCH_PASSWORD", TEST_PASSWORD);
+        Run::of(&mut cmd).expect_code(0);
+    }
+    let files = |list: &[&PathBuf]| {
+        let mut args: Vec<String> = Vec::new();
+        for f in list {
+            args.push("--bundle".into());
+            args.push(f.display().to_string());
+        }
+        args
+    };
+    let all = files(&[&sig_bundle, &scan_bundle, &prov_bundle]);
+    let all: Vec<&str> = all.iter().map(String::as_str).collect();
+    verify_policy(&policy, &reference, &all).expect_code(0);
+    let no_scan = files(&[&sig_bundle, &prov_bundle]);
+    let no_scan: Vec<&str> = no_scan.iter().map(String::as_str).collect();
+    let out = verify_policy(&policy, &reference, &no_scan).expect_code(1);
+    assert!(out.all().contains("attestation vuln"), "{}", out.all());
+    // Attestation bundles alone are no signature.
+    let only = files(&[&scan_bundle, &prov_bundle]);
+    let only: Vec<&str> = only.iter().map(String::as_str).collect();
+    let out = verify_policy(&policy, &reference, &only).expect_code(1);
+    assert!(
+        out.all().contains("0 distinct signers counted"),
+        "{}",
+        out.all()
+    );
+
+    // In the registry: `.sig` signature, attestations as bundle referrers (cosign v3's form).
+    Run::of(
+        vouch()
+            .args(["--allow-insecure-registry", "sign", &reference, "--key"])
+            .arg(&release_key)
+            .env("VOUCH_PASSWORD", TEST_PASSWORD),
+    )
+    .expect_code(0);
+    verify_policy(&policy, &reference, &[]).expect_code(1);
+    for (key, kind, predicate) in [
+        (&scanner_key, "vuln", &scan_file),
+        (&release_key, "slsaprovenance1", &prov),
+    ] {
+        let mut cmd = vouch();
+        cmd.args([
+            "--allow-insecure-registry",
+            "attest",
+            &reference,
+            "--type",
+            kind,
+        ])
+        .args(["--format", "bundle", "--key"])
+        .arg(key)
+        .arg("--predicate")
+        .arg(predicate)
+        .env("VOUCH_PASSWORD", TEST_PASSWORD);
+        Run::of(&mut cmd).expect_code(0);
+    }
+    let json = verify_policy(&policy, &reference, &["--output", "json"])
+        .expect_code(0)
+        .json();
+    let evaluation = &json["images"][0]["judged"][0]["evaluation"];
+    let sources: Vec<&str> = evaluation["attestations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|a| a["statements"].as_array().into_iter().flatten())
+        .filter(|s| s["decided"] == true)
+        .filter_map(|s| s["source"].as_str())
+        .collect();
+    assert_eq!(sources.len(), 2, "{json}");
+    assert!(sources.iter().all(|s| s.starts_with("bundle")), "{json}");
+}

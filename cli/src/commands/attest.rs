@@ -7,9 +7,9 @@ use anyhow::{Context, anyhow};
 use vouch_attest::predicate;
 use vouch_keys as keys;
 use vouch_registry::StoreOptions;
-use vouch_sign::attest::{AttestOptions, attest_image};
+use vouch_sign::attest::{AttestFormat, AttestOptions, attest_image, attestation_bundle_for_file};
 
-use crate::args::{AttestArgs, OutputFormat};
+use crate::args::{AttestArgs, AttestationFormat, OutputFormat};
 use crate::exit::{Exit, Failure};
 use crate::inputs::{collect_images, open_stores};
 use crate::render::print_json;
@@ -28,9 +28,40 @@ pub async fn run(args: AttestArgs, options: StoreOptions) -> Result<Exit, Failur
     let stores = open_stores(&options)?;
     let attest = AttestOptions {
         key: &key,
+        format: match args.format {
+            AttestationFormat::Att => AttestFormat::Att,
+            AttestationFormat::Bundle => AttestFormat::Bundle,
+        },
         predicate_type: &predicate_type,
         predicate: &predicate,
     };
+    if let Some(path) = &args.output_bundle {
+        let [image] = images.as_slice() else {
+            return Err(Failure::usage(anyhow!(
+                "--output-bundle writes one bundle: give exactly one image ({} given)",
+                images.len()
+            )));
+        };
+        let (done, bundle) = attestation_bundle_for_file(&stores, image, &attest)
+            .await
+            .map_err(|e| Failure::new(Exit::of_signing(&e), anyhow!("attesting {image}: {e}")))?;
+        std::fs::write(path, &bundle)
+            .with_context(|| format!("cannot write {}", path.display()))
+            .map_err(Failure::usage)?;
+        match args.output {
+            OutputFormat::Text => println!(
+                "{} ({predicate_type}; bundle written to {})",
+                done.attested,
+                path.display()
+            ),
+            OutputFormat::Json => {
+                let mut v = serde_json::to_value(&done).unwrap_or_default();
+                v["bundle_file"] = path.display().to_string().into();
+                print_json(&serde_json::Value::Array(vec![v]))?;
+            }
+        }
+        return Ok(Exit::Ok);
+    }
     let mut exit = Exit::Ok;
     let mut results = Vec::new();
     for image in &images {

@@ -25,14 +25,29 @@ pub struct AttestedImage {
     pub digest: Digest,
     /// The predicate type URI.
     pub predicate_type: String,
-    /// Layers in the `.att` manifest afterwards.
+    /// Layers in the `.att` manifest (or referrers) afterwards.
     pub attestations: usize,
+    /// The bundle referrer's manifest digest (`--format bundle`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub referrer: Option<String>,
+}
+
+/// Where an attestation is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AttestFormat {
+    /// cosign's `sha256-<hex>.att` manifest, one DSSE envelope per layer.
+    #[default]
+    Att,
+    /// A Sigstore bundle attached as an OCI 1.1 referrer (cosign v3's format).
+    Bundle,
 }
 
 /// What to attest with.
 pub struct AttestOptions<'a> {
     /// The signing key.
     pub key: &'a PrivateKey,
+    /// Where to store it.
+    pub format: AttestFormat,
     /// The predicate type URI.
     pub predicate_type: &'a str,
     /// The predicate.
@@ -47,8 +62,32 @@ pub async fn attest_image(
 ) -> Result<AttestedImage, StoreError> {
     let limits = stores.limits();
     let repo = stores.repo(image);
-    let resolved = resolve(&repo, image, false, limits).await?;
+    let bundle_format = options.format == AttestFormat::Bundle;
+    let resolved = resolve(&repo, image, bundle_format, limits).await?;
     let digest = resolved.digest;
+    if bundle_format {
+        let subject = resolved
+            .manifest
+            .map(|(fetched, _)| fetched)
+            .ok_or_else(|| StoreError::NotFound(format!("image {image}")))?;
+        let mut slot = Slot::take(None).await;
+        let attached = crate::attach_prepared_bundle(
+            &repo,
+            &subject,
+            statement_bundle(image, &digest, options),
+            limits,
+            &mut slot,
+        )
+        .await?;
+        return Ok(AttestedImage {
+            reference: image.to_string(),
+            attested: image.pinned_display(&digest),
+            predicate_type: options.predicate_type.to_string(),
+            digest,
+            attestations: attached.count,
+            referrer: Some(attached.referrer),
+        });
+    }
     let envelope = signed_envelope(image, &digest, options);
     let update = AttLayerUpdate {
         descriptor: descriptor(&envelope, options.predicate_type),
@@ -63,7 +102,43 @@ pub async fn attest_image(
         predicate_type: options.predicate_type.to_string(),
         digest,
         attestations: count,
+        referrer: None,
     })
+}
+
+/// The statement about `digest` signed into a key-signed Sigstore bundle (`--format bundle`,
+/// `--output-bundle`).
+pub fn statement_bundle(image: &ImageRef, digest: &Digest, options: &AttestOptions<'_>) -> Vec<u8> {
+    let statement = statement::build(
+        &image.default_identity(),
+        digest,
+        options.predicate_type,
+        options.predicate,
+    );
+    vouch_sigstore::build::key_signed_bundle(options.key, &statement)
+}
+
+/// The bundle for one image, for `--output-bundle` (nothing stored; a digest reference needs
+/// no request).
+pub async fn attestation_bundle_for_file(
+    stores: &Stores,
+    image: &ImageRef,
+    options: &AttestOptions<'_>,
+) -> Result<(AttestedImage, Vec<u8>), StoreError> {
+    let repo = stores.repo(image);
+    let resolved = resolve(&repo, image, false, stores.limits()).await?;
+    let bundle = statement_bundle(image, &resolved.digest, options);
+    Ok((
+        AttestedImage {
+            reference: image.to_string(),
+            attested: image.pinned_display(&resolved.digest),
+            predicate_type: options.predicate_type.to_string(),
+            digest: resolved.digest,
+            attestations: 1,
+            referrer: None,
+        },
+        bundle,
+    ))
 }
 
 /// The DSSE envelope for one image, for `--output-bundle`-style use and for tests.

@@ -264,6 +264,20 @@ async fn attach_bundle(
         }
     }
     let bundle = build_bundle(identity, digest, options);
+    attach_prepared_bundle(repo, subject, bundle, limits, slot).await
+}
+
+/// Attaches a signed bundle to `subject` as a referrer: bundle and empty-config blobs, the
+/// artifact manifest (by digest), then, unless the registry indexed it itself, the
+/// referrers tag, merged race-free.
+async fn attach_prepared_bundle(
+    repo: &Repo,
+    subject: &Fetched,
+    bundle: Vec<u8>,
+    limits: &Limits,
+    slot: &mut Slot<'_>,
+) -> Result<AttachedBundle, StoreError> {
+    let digest = &subject.digest;
     let created = vouch_sigstore::UnixTime::from_secs(
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

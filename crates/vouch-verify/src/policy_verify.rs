@@ -16,7 +16,9 @@ use crate::fetch::{
     BundleSource, CacheUse, cache_subject, deferred_bundles, fetch_signatures,
     likely_payload_references, remember, resolve_for_verify,
 };
-use crate::judge::{SignatureJudge, TrustedKey, VerifiedSig, judge_bundle, judge_layer};
+use crate::judge::{
+    SignatureJudge, TrustedKey, VerifiedSig, bundle_attestation, judge_bundle, judge_layer,
+};
 use crate::report::SignatureReport;
 use vouch_keys::{self as keys, PublicKey};
 use vouch_oci::oci::{self, Platform};
@@ -386,47 +388,78 @@ async fn facts_for(
     };
     add_bundle_facts(&mut gathered, &bundles, digest, run);
     if run.loaded.policy.needs_attestations(repository) {
+        let read = matches!(run.bundles, BundleSource::Referrers).then_some(bundles.as_slice());
         gathered.facts.attestations =
-            attestation_facts(repo, image, digest, stores.limits(), run).await?;
+            attestation_facts(repo, image, digest, stores.limits(), run, read).await?;
     }
     Ok(gathered)
 }
 
-/// The image's `.att` attestations that verify under the policy's keys, for a rule that
-/// requires attestations. Not cached: `--offline` cannot judge them, and `--bundle` files
-/// (nothing else read) hold none.
+/// The image's attestations that verify under the policy's keys (and, for keyless signers,
+/// its trusted root), for a rule that requires attestations: `.att` layers and Sigstore
+/// bundles (its referrers, or the `--bundle` files, which are then all that is read). Not
+/// cached: `--offline` cannot judge them.
 async fn attestation_facts(
     repo: &Repo,
     image: &ImageRef,
     digest: &Digest,
     limits: &oci::Limits,
     run: &PolicyRun<'_>,
+    referrers_read: Option<&[FetchedBundle]>,
 ) -> Result<Vec<AttestationFact>, StoreError> {
-    if matches!(run.bundles, BundleSource::Files(_)) {
-        return Ok(Vec::new());
+    let mut facts = Vec::new();
+    let bundles: Vec<FetchedBundle> = match run.bundles {
+        BundleSource::Files(files) => files.to_vec(),
+        _ if run.cache.is_some_and(|c| c.mode() == CacheMode::Offline) => {
+            return Err(StoreError::Offline(format!(
+                "{image}: its rule requires attestations, which the verification cache does not hold; verify without --offline"
+            )));
+        }
+        _ => {
+            let fetched = fetch_attestations(repo, image, digest, limits).await?;
+            let (verified, _) = verify_attestations(&fetched, digest, &run.loaded.keys);
+            for v in verified {
+                for key_id in &v.signers {
+                    facts.push(AttestationFact {
+                        statement: v.statement.clone(),
+                        key_id: key_id.clone(),
+                        keyless: None,
+                        signed_at: None,
+                        source: v.source.clone(),
+                    });
+                }
+            }
+            match referrers_read {
+                Some(read) => read.to_vec(),
+                None => {
+                    let fetching = vouch_registry::referrers::fetch_bundles(repo, digest, limits);
+                    match tokio::time::timeout(crate::fetch::SIGNATURES_DEADLINE, fetching).await {
+                        Ok(r) => r?,
+                        Err(_) => {
+                            return Err(StoreError::Registry {
+                                registry: image.repository_display(),
+                                request: format!("fetch the referrers of {digest}"),
+                                reason: "too slow; treated as unavailable".into(),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let judge = run.judge();
+    for (i, bundle) in bundles.iter().enumerate() {
+        if let Ok(Some(a)) = bundle_attestation(bundle, digest, &judge) {
+            facts.push(AttestationFact {
+                statement: a.statement,
+                key_id: a.key_id.unwrap_or_default(),
+                keyless: a.identity,
+                signed_at: a.signed_at.map(Timestamp::from_unix),
+                source: format!("bundle {} ({})", i + 1, bundle.source),
+            });
+        }
     }
-    if run.cache.is_some_and(|c| c.mode() == CacheMode::Offline) {
-        return Err(StoreError::Offline(format!(
-            "{image}: its rule requires attestations, which the verification cache does not hold; verify without --offline"
-        )));
-    }
-    let fetched = fetch_attestations(repo, image, digest, limits).await?;
-    let (verified, _) = verify_attestations(&fetched, digest, &run.loaded.keys);
-    Ok(verified
-        .into_iter()
-        .flat_map(|v| {
-            v.signers
-                .iter()
-                .map(move |key_id| AttestationFact {
-                    statement: v.statement.clone(),
-                    key_id: key_id.clone(),
-                    keyless: None,
-                    signed_at: None,
-                    source: v.source.clone(),
-                })
-                .collect::<Vec<_>>()
-        })
-        .collect())
+    Ok(facts)
 }
 
 /// Judges `bundles` and adds those that verify to the facts.
