@@ -85,7 +85,6 @@ pub(crate) struct RawRequire {
 /// One entry of `require.attestations`.
 #[derive(Debug, Clone)]
 pub(crate) struct RawAttestation {
-    pub span: Span,
     pub predicate_type: Option<Sp<String>>,
     pub signers: Option<Sp<Vec<Sp<String>>>>,
     pub max_age: Option<Sp<String>>,
@@ -382,7 +381,6 @@ fn read_attestation(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<RawAttes
         diags,
     );
     Some(RawAttestation {
-        span: node.span,
         predicate_type: f
             .required("type", node.span, what, diags)
             .and_then(|n| string(n, "`type`", diags)),

@@ -751,7 +751,6 @@ fn check_attestations(
                 condition,
             });
         }
-        let _ = a.span;
     }
     (rules, d.len() == before)
 }

@@ -405,10 +405,7 @@ mod tests {
         let a = "a".repeat(64);
         let today_critical = scan(NOW - 3600, true, "scanner", &a);
         let last_week_clean = scan(NOW - 6 * DAY, false, "scanner", &a);
-        let d = run(
-            &requirement(Some(7)),
-            &[last_week_clean.clone(), today_critical],
-        );
+        let d = run(&requirement(Some(7)), &[last_week_clean, today_critical]);
         assert!(!d.passed, "a newer critical scan is not outvoted");
         assert!(d.statements[1].decided && !d.statements[0].decided);
         let old_critical = scan(NOW - 5 * DAY, true, "scanner", &a);
@@ -419,7 +416,6 @@ mod tests {
             )
             .passed
         );
-        let _ = last_week_clean;
     }
 
     #[test]
