@@ -97,7 +97,7 @@ pub(crate) async fn request_certificate(
     if !answer.status.is_success() {
         return Err(KeylessError::FulcioRefused {
             status: answer.status.as_u16(),
-            message: answer.message(),
+            message: token.redact(&answer.message()),
         });
     }
     let issued = parse_answer(&answer.body)?;

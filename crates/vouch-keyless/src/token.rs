@@ -247,6 +247,16 @@ impl IdentityToken {
         &self.secret
     }
 
+    /// `text` with the token, and each of its parts, replaced (for quoting a service's
+    /// message that might echo it).
+    pub(crate) fn redact(&self, text: &str) -> String {
+        let mut out = text.replace(self.secret.as_str(), "<redacted>");
+        for part in self.secret.split('.').filter(|p| p.len() >= 8) {
+            out = out.replace(part, "<redacted>");
+        }
+        out
+    }
+
     /// The local checks Fulcio would otherwise refuse with a less clear message: the token
     /// has not expired and is already valid at `now` (Unix seconds), `audience` is among its
     /// audiences, and an email claim is verified.
@@ -446,11 +456,12 @@ async fn github_actions_token(
         )
         .await?;
     if !answer.status.is_success() {
+        // The body is not quoted: an endpoint's answer may carry a token.
         return Err(ambient(format!(
-            "{} answered HTTP {}: {}",
+            "{} answered HTTP {} {}; check the job's `permissions: id-token: write`",
             display_url(&url),
             answer.status.as_u16(),
-            answer.message()
+            answer.status.canonical_reason().unwrap_or_default()
         )));
     }
     let body = Zeroizing::new(answer.body);

@@ -165,6 +165,18 @@ impl Http {
             url: shown.clone(),
             reason,
         };
+        // A CI token endpoint's answer may carry a token: never quoted.
+        let quote = |answer: &Answer| {
+            if service == Service::TokenEndpoint {
+                answer
+                    .status
+                    .canonical_reason()
+                    .unwrap_or_default()
+                    .to_string()
+            } else {
+                answer.message()
+            }
+        };
         let mut attempt = 0u32;
         loop {
             let mut request = self.client.request(method.clone(), url.clone());
@@ -212,7 +224,7 @@ impl Http {
                             "answered HTTP {} after {} attempt(s): {}",
                             status.as_u16(),
                             attempt + 1,
-                            answer.message()
+                            quote(&answer)
                         )));
                     }
                     if status.is_server_error() {
@@ -225,7 +237,7 @@ impl Http {
                         return Err(unreachable(format!(
                             "answered HTTP {}: {}",
                             status.as_u16(),
-                            answer.message()
+                            quote(&answer)
                         )));
                     }
                     let location = response
