@@ -328,9 +328,30 @@ fn keyless_blob_bundles_verify_in_vouch_and_cosign() {
             .await
             .expect("bundle");
         assert_eq!(again.log_entries[0].log_index, 2);
+
+        // The same message again: ECDSA here is deterministic (RFC 6979), so the log already
+        // holds this entry, answers 409 and where it is; the existing entry is used.
+        let repeat = signer.sign_message(blob).await.expect("repeat");
+        assert_eq!(repeat.log_entries[0].log_index, 1);
+        assert_eq!(repeat.log_entries[0].uuid, signed.log_entries[0].uuid);
     });
+    let rekor: Vec<(String, u16)> = b
+        .sigstore
+        .requests_to("rekor")
+        .into_iter()
+        .map(|e| (e.method, e.status))
+        .collect();
+    assert_eq!(
+        rekor,
+        [
+            ("POST".to_string(), 201),
+            ("POST".to_string(), 201),
+            ("POST".to_string(), 409),
+            ("GET".to_string(), 200),
+        ]
+    );
     assert_eq!(b.sigstore.requests_to("fulcio").len(), 1);
-    assert_eq!(b.sigstore.requests_to("tsa").len(), 2);
+    assert_eq!(b.sigstore.requests_to("tsa").len(), 3);
 
     let blob_path = b.path("blob.txt").display().to_string();
     let ok = b

@@ -16,7 +16,7 @@ use x509_cert::ext::pkix::name::GeneralName;
 use crate::error::{KeylessError, Service};
 use crate::key::EphemeralKey;
 use crate::token::{CertificateIdentity, IdentityToken};
-use crate::transport::{Body, Http};
+use crate::transport::{Body, Http, endpoint};
 
 /// OIDC issuer, v1: the raw string.
 const ISSUER_V1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.57264.1.1");
@@ -75,11 +75,7 @@ pub(crate) async fn request_certificate(
     token: &IdentityToken,
     key: &EphemeralKey,
 ) -> Result<IssuedCertificate, KeylessError> {
-    let url = base
-        .join("api/v2/signingCert")
-        .map_err(|e| KeylessError::Config {
-            reason: format!("Fulcio URL: {e}"),
-        })?;
+    let url = endpoint(base, "api/v2/signingCert")?;
     let body = request_body(token, key);
     let answer = http
         .send(
@@ -171,6 +167,11 @@ fn parse_answer(body: &[u8]) -> Result<IssuedCertificate, KeylessError> {
         identity: identity(&leaf)?,
         leaf_der,
     })
+}
+
+/// For the fuzz target: whether `body` reads as Fulcio's answer.
+pub(crate) fn fuzz_parse(body: &[u8]) -> bool {
+    parse_answer(body).is_ok()
 }
 
 /// The one SAN identity (email, URI or username) and the OIDC issuer of a Fulcio leaf.

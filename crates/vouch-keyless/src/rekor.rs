@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
 use crate::error::{KeylessError, Service};
-use crate::transport::{Body, Http};
+use crate::transport::{Body, Http, endpoint};
 
 /// Largest answer read from the log (an entry with a certificate and a proof is a few KiB).
 const MAX_ANSWER: usize = 1024 * 1024;
@@ -220,11 +220,7 @@ pub(crate) async fn create_entry(
     base: &Url,
     proposal: &Proposal,
 ) -> Result<LogEntry, KeylessError> {
-    let url = base
-        .join("api/v1/log/entries")
-        .map_err(|e| KeylessError::Config {
-            reason: format!("Rekor URL: {e}"),
-        })?;
+    let url = endpoint(base, "api/v1/log/entries")?;
     let body = serde_json::to_vec(&proposal.to_json()).unwrap_or_default();
     let answer = http
         .send(
@@ -363,6 +359,42 @@ fn parse_entry(body: &[u8], base: &Url) -> Result<LogEntry, KeylessError> {
             .to_string(),
         body,
     })
+}
+
+/// For the fuzz target: parses `body` as the log's answer; an entry that parses must check
+/// against fixed proposals without panicking and write out in both formats, the cosign
+/// annotation reading back with the same index and log ID.
+pub(crate) fn fuzz_parse(body: &[u8]) -> bool {
+    let Ok(base) = Url::parse("https://rekor.fuzz/") else {
+        return false;
+    };
+    let Ok(entry) = parse_entry(body, &base) else {
+        return false;
+    };
+    if let Ok(logged) = serde_json::from_slice::<Value>(&entry.body) {
+        let pem = "-----BEGIN CERTIFICATE-----\nMAMCAQE=\n-----END CERTIFICATE-----\n";
+        for proposal in [
+            Proposal::HashedRekord {
+                digest: [0; 32],
+                signature: vec![1],
+                certificate_pem: pem.into(),
+            },
+            Proposal::Dsse {
+                envelope_json: "{}".into(),
+                payload: vec![2],
+                signature: vec![1],
+                certificate_pem: pem.into(),
+            },
+        ] {
+            let _ = proposal.check_body(&logged);
+        }
+    }
+    let _ = entry.to_bundle_json();
+    let annotation: Value =
+        serde_json::from_str(&entry.to_cosign_annotation()).unwrap_or(Value::Null);
+    assert_eq!(annotation["Payload"]["logIndex"], entry.log_index);
+    assert_eq!(annotation["Payload"]["logID"], hex::encode(&entry.log_id));
+    true
 }
 
 /// cosign 2.x's `dev.sigstore.cosign/bundle` annotation.

@@ -265,6 +265,19 @@ impl Http {
     }
 }
 
+/// `path` under the service's base URL, whether or not the base ends with a slash
+/// (`https://host/prefix` + `api/v1/x` is `https://host/prefix/api/v1/x`).
+pub(crate) fn endpoint(base: &Url, path: &str) -> Result<Url, KeylessError> {
+    let mut base = base.clone();
+    if !base.path().ends_with('/') {
+        base.set_path(&format!("{}/", base.path()));
+    }
+    base.set_query(None);
+    base.join(path).map_err(|e| KeylessError::Config {
+        reason: format!("{}: {e}", display_url(&base)),
+    })
+}
+
 pub(crate) fn check_url(what: &str, url: &Url, allow_http: bool) -> Result<(), KeylessError> {
     match url.scheme() {
         "https" => Ok(()),
@@ -339,6 +352,27 @@ mod tests {
         let url =
             Url::parse("https://user:pw@example.com/api/v1/x?token=secret#frag").expect("url");
         assert_eq!(display_url(&url), "https://example.com/api/v1/x");
+    }
+
+    #[test]
+    fn endpoints_keep_the_base_path() {
+        let at = |base: &str| {
+            endpoint(&Url::parse(base).expect("url"), "api/v1/log/entries")
+                .expect("join")
+                .to_string()
+        };
+        assert_eq!(
+            at("https://rekor.example"),
+            "https://rekor.example/api/v1/log/entries"
+        );
+        assert_eq!(
+            at("https://example.com/rekor"),
+            "https://example.com/rekor/api/v1/log/entries"
+        );
+        assert_eq!(
+            at("https://example.com/rekor/"),
+            "https://example.com/rekor/api/v1/log/entries"
+        );
     }
 
     #[test]

@@ -5,10 +5,10 @@
 //! root rotation, timestamp, snapshot and targets, each checked for signatures, thresholds,
 //! rollback and expiry as the specification requires, then the targets `trusted_root.json`
 //! and `signing_config.v0.2.json` against their signed hashes. What it verified is kept in
-//! the cache ([`cache`]) only once it all verified. [`read_cached`] re-verifies the cache
+//! the cache (module `cache`) only once it all verified. [`read_cached`] re-verifies the cache
 //! offline from the root of trust, and refuses it once its metadata has expired unless told
 //! to accept the last verified state; [`newest_trusted_root`] is what verification uses:
-//! the cached root, or the embedded one only when nothing was ever cached. [`transport`] is
+//! the cached root, or the embedded one only when nothing was ever cached. Module `transport` is
 //! how files are fetched; [`error`] says why TUF refused.
 #![forbid(unsafe_code)]
 
@@ -450,10 +450,18 @@ pub async fn read_cached(
 ) -> Result<Option<CachedTrust>, TufError> {
     let (metadata_url, _) = urls(options)?;
     let repo = RepoCache::new(&options.cache_dir, &metadata_url);
-    let Some(mirror) = repo.current_mirror()? else {
+    let Some(mut mirror) = repo.current_mirror()? else {
         return Ok(None);
     };
     let initial = initial_root(options, &repo)?;
+    // An update may switch mirrors (and remove this one) while it is read: read the new one.
+    for _ in 0..3 {
+        let result = read_mirror(&initial, &mirror, expiry).await;
+        match repo.current_mirror()? {
+            Some(now) if result.is_err() && now != mirror => mirror = now,
+            _ => return result.map(Some),
+        }
+    }
     read_mirror(&initial, &mirror, expiry).await.map(Some)
 }
 
