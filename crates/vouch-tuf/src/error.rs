@@ -72,6 +72,12 @@ pub enum TufError {
         /// What it should be.
         expected: String,
     },
+    /// Targets that verified but that this binary cannot use.
+    #[error("the TUF repository's trusted root or signing config cannot be used: {reason}")]
+    Unusable {
+        /// Why.
+        reason: String,
+    },
     /// Metadata that cannot be parsed.
     #[error("TUF metadata is malformed: {reason}")]
     Malformed {

@@ -214,9 +214,15 @@ pub struct UpdateReport {
     pub trust: CachedTrust,
 }
 
+/// Whether the caller can use a verified trusted root and signing config (it parses them as
+/// verification will); `Err` says why not.
+pub type Usable<'a> = &'a dyn Fn(&[u8], Option<&[u8]>) -> Result<(), String>;
+
 /// Updates the cached trusted root and signing config from the repository. Nothing in the
-/// cache changes unless the whole update verified.
-pub async fn update(options: &TufOptions) -> Result<UpdateReport, TufError> {
+/// cache changes unless the whole update verified and `usable` accepts the targets, so a
+/// repository that starts publishing a format this binary cannot read does not replace the
+/// last root it could.
+pub async fn update(options: &TufOptions, usable: Usable<'_>) -> Result<UpdateReport, TufError> {
     let (metadata_url, targets_url) = urls(options)?;
     let repo = RepoCache::new(&options.cache_dir, &metadata_url);
     repo.create()?;
@@ -248,6 +254,8 @@ pub async fn update(options: &TufOptions) -> Result<UpdateReport, TufError> {
         .map_err(|e| error::from_tough(&e, "the repository's answer"))?;
     let (trusted_root, signing_config) = read_targets(&repository).await?;
     check_trusted_root(&trusted_root)?;
+    usable(&trusted_root, signing_config.as_deref())
+        .map_err(|reason| TufError::Unusable { reason })?;
     let final_version = repository.root().signed.version.get();
 
     // Keep exactly what verified, plus every root from the root of trust on.
@@ -526,7 +534,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let mut options = TufOptions::sigstore(dir.path().to_path_buf());
         options.url = Url::parse("https://tuf.example.com/").expect("url");
-        let err = update(&options).await.expect_err("no root");
+        let err = update(&options, &|_, _| Ok(())).await.expect_err("no root");
         assert!(err.to_string().contains("--tuf-root"), "{err}");
         assert_eq!(err.exit_code(), 2);
         assert_eq!(

@@ -67,6 +67,11 @@ impl Bench {
     }
 }
 
+/// An update whose targets the caller can always use.
+async fn update_ok(options: &TufOptions) -> Result<vouch_tuf::UpdateReport, TufError> {
+    update(options, &|_, _| Ok(())).await
+}
+
 fn block<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -108,7 +113,7 @@ fn updates_from_the_root_of_trust_and_reads_back_offline() {
         Ok(TrustedRootChoice::Embedded)
     );
     b.publish(1);
-    let report = block(update(&options)).expect("update");
+    let report = block(update_ok(&options)).expect("update");
     assert_eq!(report.root_version_before, None);
     assert_eq!(report.trust.root_version, 1);
     assert_eq!(report.trust.trusted_root, trusted_root(1));
@@ -132,7 +137,7 @@ fn updates_from_the_root_of_trust_and_reads_back_offline() {
 
     // A newer trusted root replaces it; one mirror is kept.
     b.publish(2);
-    let report = block(update(&b.options_without_root())).expect("second update");
+    let report = block(update_ok(&b.options_without_root())).expect("second update");
     assert_eq!(report.root_version_before, Some(1));
     assert_eq!(report.trust.targets_version, 2);
     assert_eq!(cached_n(&options), 2);
@@ -141,12 +146,24 @@ fn updates_from_the_root_of_trust_and_reads_back_offline() {
     // A repository without a signing config still updates the trusted root.
     b.repo
         .publish(&[(TRUSTED_ROOT_TARGET, &trusted_root(3))], &far());
-    let report = block(update(&options)).expect("third update");
+    let report = block(update_ok(&options)).expect("third update");
     assert_eq!(report.trust.signing_config, None);
+    // Targets the caller cannot use do not replace the ones it can.
+    b.publish(5);
+    let err = block(update(&options, &|root, _| {
+        if root == trusted_root(5).as_slice() {
+            Err("unsupported".into())
+        } else {
+            Ok(())
+        }
+    }))
+    .expect_err("unusable");
+    assert!(matches!(err, TufError::Unusable { .. }), "{err}");
+    assert_eq!(cached_n(&options), 3);
     // A repository without a trusted root is refused.
     b.repo
         .publish(&[(SIGNING_CONFIG_TARGET, &signing_config(4))], &far());
-    let err = block(update(&options)).expect_err("no trusted root");
+    let err = block(update_ok(&options)).expect_err("no trusted root");
     assert!(matches!(err, TufError::MissingTarget { .. }), "{err}");
     assert_eq!(cached_n(&options), 3);
 }
@@ -155,12 +172,12 @@ fn updates_from_the_root_of_trust_and_reads_back_offline() {
 fn root_rotation_is_followed_and_an_unendorsed_rotation_refused() {
     let mut b = Bench::new();
     b.publish(1);
-    block(update(&b.options())).expect("first update");
+    block(update_ok(&b.options())).expect("first update");
 
     // Every key rotates; the new root is signed by the old root key and the new one.
     b.repo.rotate(Roles::generate(), true);
     b.publish(2);
-    let report = block(update(&b.options())).expect("rotation followed");
+    let report = block(update_ok(&b.options())).expect("rotation followed");
     assert_eq!(report.trust.root_version, 2);
     assert_eq!(cached_n(&b.options()), 2);
 
@@ -168,14 +185,14 @@ fn root_rotation_is_followed_and_an_unendorsed_rotation_refused() {
     b.repo.rotate(Roles::generate(), true);
     b.repo.rotate(Roles::generate(), true);
     b.publish(3);
-    let report = block(update(&b.options())).expect("two rotations");
+    let report = block(update_ok(&b.options())).expect("two rotations");
     assert_eq!(report.trust.root_version, 4);
     assert_eq!(cached_n(&b.options()), 3);
 
     // A root signed only by its own new key: not endorsed by the trusted root.
     b.repo.rotate(Roles::generate(), false);
     b.publish(4);
-    let err = block(update(&b.options())).expect_err("unendorsed root");
+    let err = block(update_ok(&b.options())).expect_err("unendorsed root");
     assert!(matches!(err, TufError::Verification { .. }), "{err}");
     assert!(err.to_string().contains("root"), "{err}");
     assert_eq!(cached_n(&b.options()), 3);
@@ -187,7 +204,7 @@ fn an_expired_timestamp_is_refused_and_nothing_cached() {
     let mut b = Bench::new();
     b.repo
         .publish(&[(TRUSTED_ROOT_TARGET, &trusted_root(1))], &at(now() - 60));
-    let err = block(update(&b.options())).expect_err("expired");
+    let err = block(update_ok(&b.options())).expect_err("expired");
     match &err {
         TufError::Expired { role, .. } => assert_eq!(role.0, "timestamp"),
         other => panic!("want an expired timestamp, got {other}"),
@@ -203,7 +220,7 @@ fn an_expired_timestamp_is_refused_and_nothing_cached() {
 fn a_target_that_does_not_match_its_hash_is_refused() {
     let mut b = Bench::new();
     b.publish(1);
-    block(update(&b.options())).expect("first update");
+    block(update_ok(&b.options())).expect("first update");
     b.publish(2);
     // The served file is not the one the signed targets metadata names (same length).
     let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(trusted_root(2)));
@@ -212,7 +229,7 @@ fn a_target_that_does_not_match_its_hash_is_refused() {
         &format!("targets/{hash}.{TRUSTED_ROOT_TARGET}"),
         &trusted_root(9),
     );
-    let err = block(update(&b.options())).expect_err("hash mismatch");
+    let err = block(update_ok(&b.options())).expect_err("hash mismatch");
     match &err {
         TufError::TargetMismatch { target, .. } => assert_eq!(target, TRUSTED_ROOT_TARGET),
         other => panic!("want a target mismatch, got {other}"),
@@ -226,11 +243,11 @@ fn rollbacks_of_timestamp_and_snapshot_are_refused() {
     b.publish(1);
     let old_timestamp = b.repo.read("timestamp.json");
     b.publish(2);
-    block(update(&b.options())).expect("update to version 2");
+    block(update_ok(&b.options())).expect("update to version 2");
 
     // The repository (or a man in the middle) serves the older, still valid timestamp.
     b.repo.write("timestamp.json", &old_timestamp);
-    let err = block(update(&b.options())).expect_err("timestamp rollback");
+    let err = block(update_ok(&b.options())).expect_err("timestamp rollback");
     match &err {
         TufError::Rollback { role, .. } => assert_eq!(role.0, "timestamp"),
         other => panic!("want a rollback, got {other}"),
@@ -238,7 +255,7 @@ fn rollbacks_of_timestamp_and_snapshot_are_refused() {
 
     // A newer timestamp pointing at an older snapshot.
     b.repo.publish_timestamp(1, 3, &far());
-    let err = block(update(&b.options())).expect_err("snapshot rollback");
+    let err = block(update_ok(&b.options())).expect_err("snapshot rollback");
     assert!(
         matches!(&err, TufError::Rollback { role, .. } if role.0 == "snapshot"),
         "{err}"
@@ -246,7 +263,7 @@ fn rollbacks_of_timestamp_and_snapshot_are_refused() {
     // A newer snapshot that lists older targets metadata.
     b.repo.publish_snapshot(1, 3);
     b.repo.publish_timestamp(3, 4, &far());
-    let err = block(update(&b.options())).expect_err("targets rollback");
+    let err = block(update_ok(&b.options())).expect_err("targets rollback");
     assert!(
         matches!(&err, TufError::Rollback { role, .. } if role.0 == "targets"),
         "{err}"
@@ -260,12 +277,12 @@ fn a_freeze_is_refused_and_a_stale_cache_needs_offline() {
     b.repo
         .publish(&[(TRUSTED_ROOT_TARGET, &trusted_root(1))], &at(now() + 2));
     let frozen = b.repo.read("timestamp.json");
-    block(update(&b.options())).expect("update while fresh");
+    block(update_ok(&b.options())).expect("update while fresh");
     // The repository moves on, but what is served is the old timestamp, frozen in time.
     b.publish(2);
     b.repo.write("timestamp.json", &frozen);
     std::thread::sleep(Duration::from_secs(3));
-    let err = block(update(&b.options())).expect_err("frozen");
+    let err = block(update_ok(&b.options())).expect_err("frozen");
     assert!(
         matches!(&err, TufError::Expired { role, .. } if role.0 == "timestamp"),
         "{err}"
@@ -291,7 +308,7 @@ fn a_freeze_is_refused_and_a_stale_cache_needs_offline() {
 
     // Once the repository is honest again, the update goes through.
     b.publish(3);
-    block(update(&b.options())).expect("fresh again");
+    block(update_ok(&b.options())).expect("fresh again");
     assert_eq!(cached_n(&b.options()), 3);
 }
 
@@ -299,7 +316,7 @@ fn a_freeze_is_refused_and_a_stale_cache_needs_offline() {
 fn a_tampered_cache_is_refused_not_trusted() {
     let mut b = Bench::new();
     b.publish(1);
-    block(update(&b.options())).expect("update");
+    block(update_ok(&b.options())).expect("update");
     let repo_dir = std::fs::read_dir(b.cache.path())
         .expect("cache")
         .flatten()
@@ -322,7 +339,7 @@ fn a_tampered_cache_is_refused_not_trusted() {
     let err = block(read_cached(&b.options(), Expiry::AcceptExpired)).expect_err("tampered");
     assert!(matches!(err, TufError::TargetMismatch { .. }), "{err}");
     // An update repairs it.
-    block(update(&b.options())).expect("update");
+    block(update_ok(&b.options())).expect("update");
     assert_eq!(cached_n(&b.options()), 1);
 }
 
@@ -330,7 +347,7 @@ fn a_tampered_cache_is_refused_not_trusted() {
 fn an_unreachable_repository_changes_nothing() {
     let mut b = Bench::new();
     b.publish(1);
-    block(update(&b.options())).expect("update");
+    block(update_ok(&b.options())).expect("update");
     let mut options = b.options();
     // A port nothing listens on.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -338,7 +355,7 @@ fn an_unreachable_repository_changes_nothing() {
     drop(closed);
     let dead = format!("http://127.0.0.1:{port}/");
     options.url = Url::parse(&dead).expect("url");
-    let err = block(update(&options)).expect_err("unreachable");
+    let err = block(update_ok(&options)).expect_err("unreachable");
     assert_eq!(err.exit_code(), 3, "{err}");
     assert_eq!(cached_n(&b.options()), 1);
 }
