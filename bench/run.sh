@@ -88,8 +88,8 @@ if [ "$BUILD" = 1 ]; then
 fi
 # The commit the binaries were built from (with --no-build: the tree now, which may differ).
 COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [ -n "$(git -C "$ROOT" status --porcelain -- cli policy Cargo.toml Cargo.lock 2>/dev/null)" ]; then
-    COMMIT="$COMMIT + uncommitted changes in cli/"
+if [ -n "$(git -C "$ROOT" status --porcelain -- cli crates policy Cargo.toml Cargo.lock 2>/dev/null)" ]; then
+    COMMIT="$COMMIT + uncommitted changes in cli/, crates/ or policy/"
 fi
 [ "$BUILD" = 1 ] || COMMIT="$COMMIT (tree at run time; --no-build)"
 for b in "$VOUCH" "$FLOOR" "$SETUP" "$PROXY"; do

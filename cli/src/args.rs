@@ -178,10 +178,10 @@ Exit codes:
     Policy(PolicyCommand),
 
     /// List the images Kubernetes manifests, Compose files and Dockerfiles use.
-    Images(crate::deploy::ImagesArgs),
+    Images(ImagesArgs),
 
     /// Pin the images in Kubernetes manifests, Compose files and Dockerfiles to digests.
-    Pin(crate::deploy::PinArgs),
+    Pin(PinArgs),
 }
 
 /// `vouch login` flags.
@@ -354,7 +354,7 @@ pub struct VerifyArgs {
     pub images: Vec<String>,
     /// Also verify every image these files use (`-f`, repeatable; see `vouch images --help`).
     #[command(flatten)]
-    pub deploy: crate::deploy::FileArgs,
+    pub deploy: FileArgs,
     /// Also read image references from FILE, one per line (`-` for stdin; # comments).
     #[arg(long, value_name = "FILE")]
     pub from: Option<PathBuf>,
@@ -509,6 +509,94 @@ pub struct VerifyBundleArgs {
     /// The artifact: a file, or sha256:<64 hex> (for DSSE bundles, a statement subject).
     #[arg(value_name = "FILE_OR_DIGEST")]
     pub artifact: String,
+}
+
+/// `-f` and the flags that shape how files are read.
+#[derive(Debug, Clone, Default, Args)]
+pub struct FileArgs {
+    /// Read images from a Kubernetes manifest (YAML or JSON), Compose file or Dockerfile; a
+    /// directory is searched recursively; `-` reads standard input. Repeatable.
+    #[arg(short = 'f', long = "file", value_name = "PATH")]
+    pub files: Vec<PathBuf>,
+    /// Give a Dockerfile ARG a value, NAME=VALUE (repeatable), as `docker build --build-arg`.
+    #[arg(long = "build-arg", value_name = "NAME=VALUE")]
+    pub build_args: Vec<String>,
+    /// Say which files a directory search passed over, and why.
+    #[arg(long)]
+    pub verbose: bool,
+}
+
+/// `vouch images` flags.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  vouch images -f deploy/
+  helm template my-release ./chart | vouch images -f -
+  vouch images -f Dockerfile --build-arg GO_VERSION=1.23 --output json
+  kustomize build overlays/prod | vouch images -f - --unique
+
+Kubernetes manifests (every container, init and ephemeral container and image volume of
+every pod spec, custom resources included), Compose files (services.*.image, interpolated
+from the environment and .env) and Dockerfiles (FROM, COPY --from, RUN --mount=from) are
+recognised by content. A directory is searched for *.yaml, *.yml, *.json, Dockerfile,
+*.Dockerfile, Containerfile and Compose files. A reference that is not a valid image
+reference after interpolation (an unrendered template, a variable without a value) is an
+error naming file:line (exit 2).")]
+pub struct ImagesArgs {
+    /// Where to read.
+    #[command(flatten)]
+    pub input: FileArgs,
+    /// Print each distinct image once (sorted), without places.
+    #[arg(long)]
+    pub unique: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: OutputFormat,
+}
+
+/// `vouch pin` flags.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  vouch pin -f deploy/ -f Dockerfile
+  vouch pin -f compose.yaml --dry-run
+  vouch pin -f deploy/ --check
+  vouch pin -f deploy/ --update --policy policy.yaml
+
+Every tag reference becomes name:tag@sha256:<digest>, the digest being what `docker pull
+name:tag` gets (an image index's digest for a multi-platform image). Only the reference's
+own bytes change: comments, quoting, key order, indentation and line endings stay. Writes
+are atomic, and a file changed on disk since it was read is left alone (exit 2).
+
+Exit codes:
+  0  done (or, with --check, every reference is pinned)
+  1  --check found unpinned references, or an image failed verification (nothing written)
+  2  usage, file, reference or policy error; a file changed while pinning
+  3  a registry could not be reached")]
+pub struct PinArgs {
+    /// Where to read (standard input cannot be rewritten).
+    #[command(flatten)]
+    pub input: FileArgs,
+    /// Change nothing: list every reference without a digest and exit 1 if there is one.
+    #[arg(long, conflicts_with_all = ["dry_run", "update", "policy", "keys"])]
+    pub check: bool,
+    /// Change nothing: print the changes as a unified diff.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Also re-resolve references that already have a digest (for tags that moved).
+    #[arg(long)]
+    pub update: bool,
+    /// Pin only images that pass this trust policy; write nothing if one does not.
+    #[arg(long, value_name = "FILE", conflicts_with = "keys")]
+    pub policy: Option<PathBuf>,
+    /// Pin only images signed by one of these keys (repeatable); write nothing otherwise.
+    #[arg(long = "key", value_name = "PUB")]
+    pub keys: Vec<PathBuf>,
+    /// How many tags to resolve (and images to verify) at once.
+    #[arg(long, short = 'j', value_name = "N", default_value_t = 16,
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: u16,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: OutputFormat,
 }
 
 #[cfg(test)]

@@ -1,14 +1,14 @@
-//! Working on many images at once: bounded concurrency, results in input order, identical
-//! references done once, and a progress bar on a terminal.
+//! Working on many images at once: the list read from a file, bounded concurrency, results in
+//! input order, identical references done once.
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::io::{BufRead, IsTerminal};
+use std::io::BufRead;
 use std::path::Path;
 
 use futures_util::stream::{self, StreamExt};
 
-use crate::reference::ImageRef;
+use vouch_oci::reference::ImageRef;
 
 /// Reads references, one per line, from a file or `-` (stdin); blank lines and `#` comments
 /// are skipped.
@@ -32,62 +32,6 @@ pub fn read_reference_list(path: &Path) -> std::io::Result<Vec<String>> {
         }
     }
     Ok(out)
-}
-
-/// A progress bar on stderr, shown only for batches on a terminal.
-pub struct Progress {
-    bar: Option<indicatif::ProgressBar>,
-}
-
-impl Progress {
-    /// A bar for `total` items, `verb` saying what is done to them.
-    pub fn new(total: usize, verb: &str) -> Progress {
-        let show = total > 1 && std::io::stderr().is_terminal();
-        let bar = show.then(|| {
-            let bar = indicatif::ProgressBar::with_draw_target(
-                Some(total as u64),
-                indicatif::ProgressDrawTarget::stderr(),
-            );
-            if let Ok(style) = indicatif::ProgressStyle::with_template(
-                "{prefix} {bar:30} {pos}/{len} ({per_sec}, {eta} left)",
-            ) {
-                bar.set_style(style);
-            }
-            bar.set_prefix(verb.to_string());
-            bar
-        });
-        Progress { bar }
-    }
-
-    /// Prints a line without tearing the bar.
-    pub fn println(&self, line: &str) {
-        match &self.bar {
-            Some(bar) => bar.suspend(|| println!("{line}")),
-            None => println!("{line}"),
-        }
-    }
-
-    /// Prints to stderr without tearing the bar.
-    pub fn eprintln(&self, line: &str) {
-        match &self.bar {
-            Some(bar) => bar.suspend(|| eprintln!("{line}")),
-            None => eprintln!("{line}"),
-        }
-    }
-
-    /// One more done.
-    pub fn inc(&self) {
-        if let Some(bar) = &self.bar {
-            bar.inc(1);
-        }
-    }
-
-    /// Removes the bar.
-    pub fn finish(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
-    }
 }
 
 /// Runs `work` on every distinct image, at most `jobs` at a time, and calls `each` with the

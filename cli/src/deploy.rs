@@ -1,110 +1,20 @@
-//! Images from the files teams deploy: `vouch images -f`, `vouch verify -f` and `vouch pin`.
+//! Images from the files teams deploy, for `vouch images -f`, `vouch verify -f` and `vouch pin`.
 //!
 //! The files are walked and read by `vouch_deploy`; here every reference found is parsed as an
-//! image reference (a parse failure is an error naming file:line, never a skip), duplicates
-//! are merged with all their places kept, and `pin` resolves tags, optionally verifies, and
-//! writes the digests back.
+//! image reference (a parse failure is an error naming file:line, never a skip) and duplicates
+//! are merged with all their places kept.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
-use clap::Args;
 use serde::Serialize;
 use vouch_deploy::walk::{Source, WalkLimits};
 use vouch_deploy::{ExtractError, Extraction, Finding, Options};
 
-use crate::args::OutputFormat;
-use crate::commands::{Exit, Failure};
-use crate::reference::{self, ImageRef};
-
-/// `-f` and the flags that shape how files are read.
-#[derive(Debug, Clone, Default, Args)]
-pub struct FileArgs {
-    /// Read images from a Kubernetes manifest (YAML or JSON), Compose file or Dockerfile; a
-    /// directory is searched recursively; `-` reads standard input. Repeatable.
-    #[arg(short = 'f', long = "file", value_name = "PATH")]
-    pub files: Vec<PathBuf>,
-    /// Give a Dockerfile ARG a value, NAME=VALUE (repeatable), as `docker build --build-arg`.
-    #[arg(long = "build-arg", value_name = "NAME=VALUE")]
-    pub build_args: Vec<String>,
-    /// Say which files a directory search passed over, and why.
-    #[arg(long)]
-    pub verbose: bool,
-}
-
-/// `vouch images` flags.
-#[derive(Debug, Args)]
-#[command(after_help = "Examples:
-  vouch images -f deploy/
-  helm template my-release ./chart | vouch images -f -
-  vouch images -f Dockerfile --build-arg GO_VERSION=1.23 --output json
-  kustomize build overlays/prod | vouch images -f - --unique
-
-Kubernetes manifests (every container, init and ephemeral container and image volume of
-every pod spec, custom resources included), Compose files (services.*.image, interpolated
-from the environment and .env) and Dockerfiles (FROM, COPY --from, RUN --mount=from) are
-recognised by content. A directory is searched for *.yaml, *.yml, *.json, Dockerfile,
-*.Dockerfile, Containerfile and Compose files. A reference that is not a valid image
-reference after interpolation (an unrendered template, a variable without a value) is an
-error naming file:line (exit 2).")]
-pub struct ImagesArgs {
-    /// Where to read.
-    #[command(flatten)]
-    pub input: FileArgs,
-    /// Print each distinct image once (sorted), without places.
-    #[arg(long)]
-    pub unique: bool,
-    /// Output format.
-    #[arg(long, value_enum, default_value = "text")]
-    pub output: OutputFormat,
-}
-
-/// `vouch pin` flags.
-#[derive(Debug, Args)]
-#[command(after_help = "Examples:
-  vouch pin -f deploy/ -f Dockerfile
-  vouch pin -f compose.yaml --dry-run
-  vouch pin -f deploy/ --check
-  vouch pin -f deploy/ --update --policy policy.yaml
-
-Every tag reference becomes name:tag@sha256:<digest>, the digest being what `docker pull
-name:tag` gets (an image index's digest for a multi-platform image). Only the reference's
-own bytes change: comments, quoting, key order, indentation and line endings stay. Writes
-are atomic, and a file changed on disk since it was read is left alone (exit 2).
-
-Exit codes:
-  0  done (or, with --check, every reference is pinned)
-  1  --check found unpinned references, or an image failed verification (nothing written)
-  2  usage, file, reference or policy error; a file changed while pinning
-  3  a registry could not be reached")]
-pub struct PinArgs {
-    /// Where to read (standard input cannot be rewritten).
-    #[command(flatten)]
-    pub input: FileArgs,
-    /// Change nothing: list every reference without a digest and exit 1 if there is one.
-    #[arg(long, conflicts_with_all = ["dry_run", "update", "policy", "keys"])]
-    pub check: bool,
-    /// Change nothing: print the changes as a unified diff.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Also re-resolve references that already have a digest (for tags that moved).
-    #[arg(long)]
-    pub update: bool,
-    /// Pin only images that pass this trust policy; write nothing if one does not.
-    #[arg(long, value_name = "FILE", conflicts_with = "keys")]
-    pub policy: Option<PathBuf>,
-    /// Pin only images signed by one of these keys (repeatable); write nothing otherwise.
-    #[arg(long = "key", value_name = "PUB")]
-    pub keys: Vec<PathBuf>,
-    /// How many tags to resolve (and images to verify) at once.
-    #[arg(long, short = 'j', value_name = "N", default_value_t = 16,
-          value_parser = clap::value_parser!(u16).range(1..=256))]
-    pub jobs: u16,
-    /// Output format.
-    #[arg(long, value_enum, default_value = "text")]
-    pub output: OutputFormat,
-}
+use crate::args::FileArgs;
+use crate::exit::Failure;
+use vouch_oci::reference::{self, ImageRef};
 
 /// Where an image is used.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -165,7 +75,7 @@ impl Place {
     }
 }
 
-fn describe(
+pub fn describe(
     kind: &str,
     name: Option<&str>,
     container: Option<&str>,
@@ -227,12 +137,14 @@ fn parse_build_args(pairs: &[String]) -> Result<BTreeMap<String, String>, Failur
     let mut out = BTreeMap::new();
     for pair in pairs {
         let (k, v) = pair.split_once('=').ok_or_else(|| {
-            Failure::from(anyhow!(
+            Failure::usage(anyhow!(
                 "--build-arg {pair:?} is not NAME=VALUE (example: --build-arg GO_VERSION=1.23)"
             ))
         })?;
         if k.is_empty() {
-            return Err(anyhow!("--build-arg {pair:?} has an empty name").into());
+            return Err(Failure::usage(anyhow!(
+                "--build-arg {pair:?} has an empty name"
+            )));
         }
         out.insert(k.to_string(), v.to_string());
     }
@@ -242,7 +154,7 @@ fn parse_build_args(pairs: &[String]) -> Result<BTreeMap<String, String>, Failur
 /// Reads every file `-f` names (directories walked), reporting every problem at once.
 pub fn load(input: &FileArgs, allow_stdin: bool) -> Result<Vec<Loaded>, Failure> {
     let walked = vouch_deploy::walk::walk(&input.files, &WalkLimits::default())
-        .map_err(|e| Failure::from(anyhow!(e)))?;
+        .map_err(|e| Failure::usage(anyhow!(e)))?;
     if input.verbose {
         for (path, why) in &walked.skipped {
             eprintln!("note: skipped {path}: {why}");
@@ -262,10 +174,9 @@ pub fn load(input: &FileArgs, allow_stdin: bool) -> Result<Vec<Loaded>, Failure>
         let (bytes, path, explicit) = match &source {
             Source::Stdin => {
                 if !allow_stdin {
-                    return Err(anyhow!(
+                    return Err(Failure::usage(anyhow!(
                         "pin rewrites files in place: it cannot rewrite standard input (-); name the files"
-                    )
-                    .into());
+                    )));
                 }
                 let read = vouch_deploy::walk::read_all_bounded(std::io::stdin().lock(), limit);
                 (read, None, true)
@@ -342,12 +253,12 @@ pub fn load(input: &FileArgs, allow_stdin: bool) -> Result<Vec<Loaded>, Failure>
 fn fail_on(errors: Vec<String>) -> Result<(), Failure> {
     match errors.len() {
         0 => Ok(()),
-        1 => Err(anyhow!("{}", errors[0]).into()),
+        1 => Err(Failure::usage(anyhow!("{}", errors[0]))),
         n => {
             for e in &errors {
                 eprintln!("error: {e}");
             }
-            Err(anyhow!("{n} problems in the given files").into())
+            Err(Failure::usage(anyhow!("{n} problems in the given files")))
         }
     }
 }
@@ -435,100 +346,4 @@ pub struct Sourced<R> {
 /// The lines a text report gets for its places.
 pub fn render_sources(places: &[Place]) -> String {
     places.iter().map(|p| format!("  used at {p}\n")).collect()
-}
-
-/// `vouch images`.
-pub fn images(args: ImagesArgs) -> Result<Exit, Failure> {
-    let loaded = load(&args.input, true)?;
-    let located = parse_all(&loaded)?;
-    if args.unique {
-        let mut distinct: Vec<&str> = located.iter().map(|l| l.finding.image.as_str()).collect();
-        distinct.sort_unstable();
-        distinct.dedup();
-        match args.output {
-            OutputFormat::Text => distinct.iter().for_each(|i| println!("{i}")),
-            OutputFormat::Json => crate::commands::print_json(&distinct)?,
-        }
-        return Ok(Exit::Ok);
-    }
-    #[derive(Serialize)]
-    #[serde(untagged)]
-    enum Entry<'a> {
-        Image {
-            file: &'a str,
-            #[serde(flatten)]
-            finding: &'a Finding,
-        },
-        Note {
-            image: Option<()>,
-            file: &'a str,
-            #[serde(flatten)]
-            note: &'a vouch_deploy::Note,
-        },
-    }
-    let mut entries: Vec<(usize, String, Entry<'_>)> = Vec::new();
-    for file in &loaded {
-        let mut rows: Vec<(usize, String, Entry<'_>)> = file
-            .extraction
-            .findings
-            .iter()
-            .map(|f| {
-                let what = describe(
-                    &f.kind,
-                    f.name.as_deref(),
-                    f.container.as_deref(),
-                    f.stage.as_deref(),
-                    f.field,
-                );
-                let platform = f
-                    .platform
-                    .as_deref()
-                    .map(|p| format!(", platform {p}"))
-                    .unwrap_or_default();
-                (
-                    f.line,
-                    format!("{}:{}  {}  {what}{platform}", file.display, f.line, f.image),
-                    Entry::Image {
-                        file: &file.display,
-                        finding: f,
-                    },
-                )
-            })
-            .collect();
-        rows.extend(file.extraction.notes.iter().map(|n| {
-            (
-                n.line,
-                format!(
-                    "{}:{}  -  {}: {}",
-                    file.display,
-                    n.line,
-                    describe(&n.kind, None, n.container.as_deref(), None, None),
-                    n.message
-                ),
-                Entry::Note {
-                    image: None,
-                    file: &file.display,
-                    note: n,
-                },
-            )
-        }));
-        rows.sort_by_key(|(line, _, _)| *line);
-        entries.extend(rows);
-    }
-    match args.output {
-        OutputFormat::Text => {
-            use std::io::Write as _;
-            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            for (_, line, _) in &entries {
-                writeln!(out, "{line}").map_err(|e| anyhow!("writing the listing: {e}"))?;
-            }
-            out.flush()
-                .map_err(|e| anyhow!("writing the listing: {e}"))?;
-        }
-        OutputFormat::Json => {
-            let list: Vec<_> = entries.iter().map(|(_, _, e)| e).collect();
-            crate::commands::print_json(&list)?;
-        }
-    }
-    Ok(Exit::Ok)
 }

@@ -5,9 +5,9 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use vouch::bundle::command::PRODUCTION_TRUSTED_ROOT;
-use vouch::bundle::{Artifact, IdentityPolicy, TrustedRoot, verify_bundle};
-use vouch::keys::PublicKey;
+use vouch_sigstore::PRODUCTION_TRUSTED_ROOT;
+use vouch_sigstore::{Artifact, IdentityPolicy, TrustedRoot, verify_bundle};
+use vouch_keys::PublicKey;
 
 const ARTIFACT: &[u8] = include_bytes!("../fixtures/a.txt");
 const KEY: &str = include_str!("../fixtures/managed-key.pub");
@@ -63,7 +63,7 @@ fuzz_target!(|data: &[u8]| {
 });
 
 fn sha256(data: &[u8]) -> Vec<u8> {
-    vouch::bundle::HashAlgorithm::Sha256.digest(data)
+    vouch_sigstore::HashAlgorithm::Sha256.digest(data)
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -6,8 +6,8 @@ use std::sync::OnceLock;
 
 use base64::Engine as _;
 use libfuzzer_sys::fuzz_target;
-use vouch::bundle::command::PRODUCTION_TRUSTED_ROOT;
-use vouch::bundle::{TrustedRoot, fuzz_certificate, fuzz_certificate_pem};
+use vouch_sigstore::PRODUCTION_TRUSTED_ROOT;
+use vouch_sigstore::{TrustedRoot, fuzz_certificate, fuzz_certificate_pem};
 
 fn root() -> &'static TrustedRoot {
     static ROOT: OnceLock<TrustedRoot> = OnceLock::new();

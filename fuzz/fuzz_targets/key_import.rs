@@ -11,13 +11,13 @@
 //! what follows it is a MAC check that no mutated input passes, so inputs whose KDF would cost
 //! more than `MAX_FUZZ_WORK` are skipped before vouch sees them. The parameter checks, the
 //! base64 and JSON layers, and decryption with cheap parameters are still fuzzed; the parameter
-//! limits themselves are covered by unit tests in `cli/src/keys/encrypted.rs`.
+//! limits themselves are covered by unit tests in `crates/vouch-keys/src/encrypted.rs`.
 #![no_main]
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use libfuzzer_sys::fuzz_target;
-use vouch::keys::PrivateKey;
+use vouch_keys::PrivateKey;
 
 const PASSWORD: &[u8] = b"fuzz";
 /// scrypt work N·r·p allowed per input: 2^10·8 is about 1 MiB and a millisecond.

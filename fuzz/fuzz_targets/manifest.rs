@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vouch::oci::{self, Limits, Manifest, SignatureLayer};
+use vouch_oci::oci::{self, Limits, Manifest, SignatureLayer};
 
 const CONTENT_TYPES: [Option<&str>; 7] = [
     None,

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use libfuzzer_sys::fuzz_target;
-use vouch::payload;
+use vouch_oci::payload;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(parsed) = payload::parse(data) else {

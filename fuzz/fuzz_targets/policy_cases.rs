@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use vouch::reference::{self, ImageRef};
+use vouch_oci::reference::{self, ImageRef};
 use vouch_policy::{CaseOptions, ImageName, KeySource, Policy, Timestamp, parse, render};
 
 const POLICY: &str = include_str!("../corpus/policy_parse/example.yaml");

@@ -6,7 +6,7 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use vouch::keys::PublicKey;
+use vouch_keys::PublicKey;
 
 const MESSAGE: &[u8] = b"{\"critical\":{\"type\":\"cosign container image signature\"}}";
 

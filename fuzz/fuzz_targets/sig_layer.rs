@@ -8,8 +8,8 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use vouch::bundle::command::PRODUCTION_TRUSTED_ROOT;
-use vouch::bundle::{IdentityPolicy, SigLayer, TrustedRoot, VerifyOptions, verify_sig_layer};
+use vouch_sigstore::PRODUCTION_TRUSTED_ROOT;
+use vouch_sigstore::{IdentityPolicy, SigLayer, TrustedRoot, VerifyOptions, verify_sig_layer};
 
 const PAYLOAD: &[u8] = include_bytes!("../fixtures/sig-layer/payload.json");
 const SIGNATURE_B64: &str = include_str!("../fixtures/sig-layer/signature.b64");

@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vouch::bundle::TrustedRoot;
+use vouch_sigstore::TrustedRoot;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(root) = TrustedRoot::from_json(data) {

@@ -1,7 +1,7 @@
 //! Stage three: judging one image against a [`Policy`].
 
 use crate::glob::Specificity;
-use crate::policy::{
+use crate::model::{
     AllowKind, DefaultDecision, Identity, Mode, Policy, Requirement, Rule, RuleKind,
 };
 use crate::time::Timestamp;
@@ -695,7 +695,7 @@ impl Policy {
                     .into_iter()
                     .filter(|&i| {
                         self.signers[i].keyless.as_ref().is_some_and(|k| {
-                            k.transparency_log == crate::policy::TransparencyLog::Optional
+                            k.transparency_log == crate::model::TransparencyLog::Optional
                         })
                     })
                     .collect()

@@ -21,13 +21,15 @@ mod analysis;
 mod cases;
 mod diag;
 mod eval;
+mod fields;
 mod glob;
 mod key;
+mod model;
 mod overlap;
-mod policy;
 mod schema;
 mod time;
 mod util;
+mod validate;
 mod yaml;
 
 pub use cases::{
@@ -40,10 +42,11 @@ pub use eval::{
 };
 pub use glob::{MAX_PATTERN_LEN, Pattern, PatternError, Specificity};
 pub use key::{Decision, Denial, KeyRequirement, VerifiedSignature};
-pub use policy::{
+pub use model::{
     AllowKind, DefaultDecision, Identity, Keyless, Mode, Policy, Requirement, Rule, RuleKind,
-    Signer, SubjectMatcher, SubjectRegex, TransparencyLog, validate, validate_with_root,
+    Signer, SubjectMatcher, SubjectRegex, TransparencyLog,
 };
 pub use schema::{KeySource, RawPolicy, parse};
-pub use time::{TimeError, Timestamp, format_rfc3339, parse_rfc3339};
+pub use time::{TimeError, Timestamp};
+pub use validate::{validate, validate_with_root};
 pub use yaml::{MAX_DEPTH, MAX_SOURCE_BYTES};

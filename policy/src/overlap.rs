@@ -5,7 +5,7 @@
 use crate::analysis::{self, Answer};
 use crate::diag::{Diagnostic, Span};
 use crate::glob::Pattern;
-use crate::policy::Rule;
+use crate::model::Rule;
 use crate::util::quoted_list;
 use std::collections::{BTreeSet, HashMap};
 

@@ -3,7 +3,7 @@
 //! what it shows; size and depth are bounded so garbage cannot hang or exhaust the checker.
 //! vouch's own on saphyr's parser: serde-based YAML crates drop the spans diagnostics need.
 
-use crate::diag::{Diagnostic, SourceMap, Span};
+use crate::diag::{Diagnostic, Span};
 use saphyr_parser::{Event, Parser, ScalarStyle};
 
 /// Largest accepted source, in bytes.
@@ -143,11 +143,8 @@ enum Frame {
 
 /// Parses one YAML document into a tree. Fatal problems (syntax, limits, anchors, tags) stop
 /// parsing; duplicate keys are reported in `diags` and the later entry is dropped.
-pub(crate) fn parse_tree(
-    source: &str,
-    map: &SourceMap<'_>,
-    diags: &mut Vec<Diagnostic>,
-) -> Option<Node> {
+pub(crate) fn parse_tree(source: &str, diags: &mut Vec<Diagnostic>) -> Option<Node> {
+    let map = &SourceMap::new(source);
     if source.len() > MAX_SOURCE_BYTES {
         diags.push(Diagnostic::new(
             "too-large",
@@ -353,14 +350,86 @@ fn check_node_props(anchor: usize, tagged: bool, span: Span, diags: &mut Vec<Dia
     true
 }
 
+/// Maps positions reported by the YAML parser (character indexes) to byte offsets, lines and
+/// columns of the source.
+struct SourceMap<'a> {
+    source: &'a str,
+    /// `(char index, byte offset)` of each non-ASCII character, ascending.
+    wide: Vec<(usize, usize)>,
+    /// Byte offset of each line start.
+    line_starts: Vec<usize>,
+}
+
+impl<'a> SourceMap<'a> {
+    fn new(source: &'a str) -> SourceMap<'a> {
+        let wide = source
+            .char_indices()
+            .enumerate()
+            .filter(|(_, (_, c))| !c.is_ascii())
+            .map(|(ci, (bi, _))| (ci, bi))
+            .collect();
+        let mut line_starts = vec![0];
+        line_starts.extend(
+            source
+                .bytes()
+                .enumerate()
+                .filter(|(_, b)| *b == b'\n')
+                .map(|(i, _)| i + 1),
+        );
+        SourceMap {
+            source,
+            wide,
+            line_starts,
+        }
+    }
+
+    /// Byte offset of the character at `char_index`.
+    fn byte_of_char(&self, char_index: usize) -> usize {
+        // Chars before the first wide char at or after `char_index` map one to one from the last
+        // wide char seen before it.
+        let i = self.wide.partition_point(|(ci, _)| *ci < char_index);
+        let byte = match i.checked_sub(1).and_then(|j| self.wide.get(j)) {
+            None => char_index,
+            Some(&(ci, bi)) => {
+                let w = self.source[bi..].chars().next().map_or(1, char::len_utf8);
+                bi + w + (char_index - ci - 1)
+            }
+        };
+        byte.min(self.source.len())
+    }
+
+    /// The span of a byte range.
+    fn span(&self, start: usize, end: usize) -> Span {
+        let start = start.min(self.source.len());
+        let end = end.clamp(start, self.source.len());
+        let line_idx = self.line_starts.partition_point(|&s| s <= start) - 1;
+        let line_start = self.line_starts[line_idx];
+        let col = self
+            .source
+            .get(line_start..start)
+            .map_or(0, |s| s.chars().count())
+            + 1;
+        Span {
+            start,
+            end,
+            line: line_idx + 1,
+            col,
+        }
+    }
+
+    /// The span of a character-index range.
+    fn span_chars(&self, start: usize, end: usize) -> Span {
+        self.span(self.byte_of_char(start), self.byte_of_char(end))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn tree(src: &str) -> (Option<Node>, Vec<Diagnostic>) {
-        let map = SourceMap::new(src);
         let mut d = Vec::new();
-        let n = parse_tree(src, &map, &mut d);
+        let n = parse_tree(src, &mut d);
         (n, d)
     }
 

@@ -1,7 +1,8 @@
 //! Test harness for vouch's end-to-end tests: a real `docker-registry` on loopback, test
 //! images written as OCI layouts or pushed over the distribution API, the real `vouch`
 //! binary, the peer tools (cosign, skopeo) fetched by `tests/peers/fetch-peers.sh`, and
-//! the pulling clients (skopeo, podman, oras, containerd) a registry mirror must serve.
+//! the pulling clients (skopeo, podman, oras, containerd) a registry mirror must serve, and
+//! SoftHSM2 tokens for the PKCS#11 tests.
 #![forbid(unsafe_code)]
 
 pub mod auth;
@@ -14,6 +15,7 @@ pub mod peers;
 pub mod registry;
 pub mod runtimes;
 pub mod sigstore;
+pub mod softhsm;
 pub mod tls;
 pub mod token_server;
 
@@ -46,9 +48,29 @@ pub fn vouch_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
+        let mut build = Command::new(cargo);
+        build
             .args(["build", "--quiet", "-p", "vouch", "--bin", "vouch"])
-            .current_dir(workspace_root())
+            .current_dir(workspace_root());
+        // Cargo describes this test's package in the environment (CARGO_PKG_NAME, …); ring's
+        // build script reruns when those change, so passing them on would rebuild ring and all
+        // above it here, and again at the next build from a shell.
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy();
+            if name.starts_with("CARGO_PKG_")
+                || name.starts_with("CARGO_BIN_")
+                || name.starts_with("CARGO_MANIFEST_")
+                || [
+                    "CARGO_CRATE_NAME",
+                    "CARGO_PRIMARY_PACKAGE",
+                    "CARGO_TARGET_TMPDIR",
+                ]
+                .contains(&name.as_ref())
+            {
+                build.env_remove(name.as_ref());
+            }
+        }
+        let status = build
             .status()
             .expect("run cargo build for the vouch binary");
         assert!(status.success(), "building vouch failed");

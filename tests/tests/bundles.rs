@@ -450,7 +450,7 @@ fn cosign_v3_vector_under_keyless_policies() {
     // The trusted root may be given in the policy, relative to it.
     std::fs::create_dir_all(dir.path().join("roots")).expect("mkdir");
     std::fs::copy(
-        workspace_root().join("cli/src/bundle/roots/production.json"),
+        workspace_root().join("crates/vouch-sigstore/src/roots/production.json"),
         dir.path().join("roots/production.json"),
     )
     .expect("copy root");
@@ -463,7 +463,7 @@ fn cosign_v3_vector_under_keyless_policies() {
     judge(&rooted).expect_code(0);
     // Sigstore's staging root does not vouch for a production certificate.
     std::fs::copy(
-        workspace_root().join("cli/src/bundle/roots/staging.json"),
+        workspace_root().join("crates/vouch-sigstore/src/roots/staging.json"),
         dir.path().join("roots/staging.json"),
     )
     .expect("copy root");
@@ -579,7 +579,7 @@ fn cosign_interop() {
     img.push(&reg, "interop", "v1");
     let reference = format!("{}@{}", reg.image("interop"), img.digest());
     sign(&reference, &key, &["--format", "bundle"]).expect_code(0);
-    let root = workspace_root().join("cli/src/bundle/roots/production.json");
+    let root = workspace_root().join("crates/vouch-sigstore/src/roots/production.json");
 
     let cosign = |args: &[&str], key: &Path| {
         Run::of(

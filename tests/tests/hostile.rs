@@ -5,11 +5,13 @@
 //! message that names the problem, never "VERIFIED", within a time bound, in bounded memory.
 //! A few controls show the same server is a working registry when it behaves.
 //!
-//! One test runs every case (in parallel, each against its own repository on one server) and
-//! prints a table and the figures; run it with `-- --nocapture` to see them. The table is
-//! also written to `target/hostile-report.txt`. `HOSTILE_CASES=substring` runs only matching
-//! cases, `HOSTILE_VERBOSE=1` prints each run's whole output, `HOSTILE_RSS=poll` measures
-//! peak RSS by polling `/proc` instead of with GNU time.
+//! Each case is a test named after it, under a libtest-mimic harness: `cargo test --test
+//! hostile redirect/` runs the redirect cases, `-- --exact storm/403` one case. Cases run six
+//! at a time (`--test-threads` changes that), each against its own repository on one shared
+//! server, with its own scratch home. The table of every case run and the figures are
+//! written to `target/hostile-report.txt`, and printed with `-- --nocapture`.
+//! `HOSTILE_VERBOSE=1` prints each run's whole output, `HOSTILE_RSS=poll` measures peak RSS
+//! by polling `/proc` instead of with GNU time.
 //!
 //! Exit codes expected, and why:
 //! - 1: the registry answered and the answer is wrong (digest mismatch, too large, malformed,
@@ -21,15 +23,14 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use vouch::keys::{Algorithm, PrivateKey};
 use vouch_e2e::hostile::{Body, Ctx, Framing, Hostile, Logged, Reply, Repo, Req, Route};
 use vouch_e2e::hostile::{base64, gzip_bomb};
 use vouch_e2e::image::Blob;
 use vouch_e2e::{TEST_PASSWORD, TestImage, TestIndex, vouch_bin, workspace_root};
+use vouch_keys::{Algorithm, PrivateKey};
 
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -2058,6 +2059,8 @@ fn run_vouch(plan: &Plan, scratch: &Path) -> Measured {
         .env_remove("REGISTRY_AUTH_FILE")
         .env_remove("XDG_RUNTIME_DIR")
         .env_remove("XDG_CONFIG_HOME")
+        // The verification cache goes under HOME, so no two cases (or runs) share one.
+        .env_remove("XDG_CACHE_HOME")
         .env("HOME", scratch)
         .env("DOCKER_CONFIG", scratch.join("docker"))
         .env("NO_COLOR", "1")
@@ -2228,75 +2231,129 @@ fn clip(text: &str) -> String {
     )
 }
 
-#[test]
-fn hostile_registry_cases() {
-    let env = Env::new();
-    // Build the binary once, before the clock starts on any case.
-    let _ = vouch_bin();
+/// Cases that wait out drips, timeouts or retries (half a minute to two): started first, so
+/// that the run takes about as long as the slowest of them, not that plus the rest.
+const SLOW_FIRST: &[&str] = &[
+    "many/1000-distinct-layers-each-blob-answers-after-2s",
+    "storm/503-retry-after-59s-every-time",
+    "sign/sig-write-never-sticks",
+    "drip/sig-manifest-body-1-byte-per-second",
+    "drip/image-manifest-body-with-content-length",
+    "drip/sig-blob-body",
+    "drip/response-headers",
+    "drip/silent-after-accept",
+    "storm/token-endpoint-drips",
+    "referrers/drip",
+];
+
+/// Each case is a test of its own, named after it (`cargo test --test hostile redirect/`
+/// runs the redirect cases). Afterwards the table of every case run is written to
+/// `target/hostile-report.txt`, and printed with `--nocapture`.
+fn main() -> std::process::ExitCode {
+    use libtest_mimic::{Arguments, Trial};
+
+    let mut args = Arguments::from_args();
+    // Cases mostly wait on sockets: run more at once than there are cores.
+    args.test_threads = args.test_threads.or_else(|| {
+        std::env::var("RUST_TEST_THREADS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .or(Some(WORKERS))
+    });
     let names: Vec<&str> = CASES.iter().map(|(n, _)| *n).collect();
     for (i, n) in names.iter().enumerate() {
         assert!(!names[..i].contains(n), "case {n} listed twice");
     }
-    // HOSTILE_CASES=substring runs only the cases whose names contain it.
-    let filter = std::env::var("HOSTILE_CASES").unwrap_or_default();
-    let cases: Vec<&Case> = CASES.iter().filter(|(n, _)| n.contains(&filter)).collect();
-    let next = AtomicUsize::new(0);
-    let outcomes = Mutex::new(Vec::new());
-    std::thread::scope(|s| {
-        for _ in 0..WORKERS {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some((name, setup)) = cases.get(i) else {
-                        return;
-                    };
-                    let plan = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        setup(&env, name)
-                    })) {
-                        Ok(plan) => plan,
-                        Err(_) => {
-                            lock(&outcomes).push(Outcome {
-                                name,
-                                control: false,
-                                code: -1,
-                                secs: 0.0,
-                                rss_kib: 0,
-                                failure: Some("the case's setup panicked".into()),
-                                message: String::new(),
-                            });
-                            continue;
-                        }
-                    };
-                    let scratch = env.dir.path().join("cases").join(name);
-                    let m = run_vouch(&plan, &scratch);
-                    let failure = judge(&plan, &m, name);
-                    let message = telling_line(&plan, &m, name);
-                    if std::env::var_os("HOSTILE_VERBOSE").is_some() {
-                        println!("== {name} (exit {})\n{}{}", m.code, m.stdout, m.stderr);
-                    }
-                    lock(&outcomes).push(Outcome {
-                        name,
-                        control: plan.control,
-                        code: m.code,
-                        secs: m.secs,
-                        rss_kib: m.rss_kib,
-                        failure,
-                        message,
-                    });
-                }
-            });
-        }
-    });
-    let mut outcomes = outcomes.into_inner().unwrap_or_else(|p| p.into_inner());
-    outcomes.sort_by_key(|o| CASES.iter().position(|(n, _)| *n == o.name));
+    for n in SLOW_FIRST {
+        assert!(
+            names.contains(n),
+            "SLOW_FIRST names {n}, which is not a case"
+        );
+    }
+    let mut order: Vec<&Case> = CASES.iter().collect();
+    order.sort_by_key(|(n, _)| SLOW_FIRST.iter().position(|s| s == n).unwrap_or(usize::MAX));
 
+    // Started by the first case that runs (none, for `--list` or a filter matching no case).
+    let env: Arc<OnceLock<Env>> = Arc::new(OnceLock::new());
+    let outcomes: Arc<Mutex<Vec<Outcome>>> = Arc::new(Mutex::new(Vec::new()));
+    let trials = order
+        .into_iter()
+        .map(|&(name, setup)| {
+            let (env, outcomes) = (env.clone(), outcomes.clone());
+            Trial::test(name, move || {
+                let env = env.get_or_init(|| {
+                    let env = Env::new();
+                    // Build the binary once, before the clock starts on any case.
+                    let _ = vouch_bin();
+                    env
+                });
+                let outcome = run_case(env, name, setup);
+                let failure = outcome.failure.clone();
+                lock(&outcomes).push(outcome);
+                failure.map_or(Ok(()), |f| Err(f.into()))
+            })
+        })
+        .collect();
+    let conclusion = libtest_mimic::run(&args, trials);
+
+    let mut outcomes = std::mem::take(&mut *lock(&outcomes));
+    if !outcomes.is_empty() {
+        outcomes.sort_by_key(|o| CASES.iter().position(|(n, _)| *n == o.name));
+        let table = report(&outcomes);
+        if args.nocapture {
+            println!("{table}");
+        }
+        let report = workspace_root().join("target").join("hostile-report.txt");
+        let _ = std::fs::write(&report, &table);
+    }
+    // Stops the server and removes the scratch directory.
+    drop(env);
+    conclusion.exit_code()
+}
+
+/// Sets up one case, runs vouch and judges what came of it.
+fn run_case(env: &Env, name: &'static str, setup: fn(&Env, &str) -> Plan) -> Outcome {
+    let plan = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| setup(env, name))) {
+        Ok(plan) => plan,
+        Err(_) => {
+            return Outcome {
+                name,
+                control: false,
+                code: -1,
+                secs: 0.0,
+                rss_kib: 0,
+                failure: Some("the case's setup panicked".into()),
+                message: String::new(),
+            };
+        }
+    };
+    let scratch = env.dir.path().join("cases").join(name);
+    let m = run_vouch(&plan, &scratch);
+    let failure = judge(&plan, &m, name);
+    let message = telling_line(&plan, &m, name);
+    if std::env::var_os("HOSTILE_VERBOSE").is_some() {
+        println!("== {name} (exit {})\n{}{}", m.code, m.stdout, m.stderr);
+    }
+    Outcome {
+        name,
+        control: plan.control,
+        code: m.code,
+        secs: m.secs,
+        rss_kib: m.rss_kib,
+        failure,
+        message,
+    }
+}
+
+/// The table of outcomes (in case order) and the figures.
+fn report(outcomes: &[Outcome]) -> String {
     let mut table = String::new();
     let _ = writeln!(
         table,
         "{:<58} {:>4} {:>8} {:>10}  verdict",
         "case", "exit", "seconds", "peak KiB"
     );
-    for o in &outcomes {
+    for o in outcomes {
         let verdict = match (&o.failure, o.control) {
             (None, true) => "ok (control: verified/signed)",
             (None, false) => "failed closed",
@@ -2309,7 +2366,7 @@ fn hostile_registry_cases() {
         );
     }
     let _ = writeln!(table, "\nWhat vouch said (the line naming the problem):");
-    for o in &outcomes {
+    for o in outcomes {
         let _ = writeln!(table, "{:<58} {}", o.name, o.message);
     }
     let hostile: Vec<&Outcome> = outcomes.iter().filter(|o| !o.control).collect();
@@ -2338,19 +2395,5 @@ fn hostile_registry_cases() {
         "\n{} hostile cases, {closed} failed closed; {controls_ok}/{controls} controls verified; slowest hostile case {slowest}; peak RSS {peak} [{rss_source}]",
         hostile.len()
     );
-    println!("{table}");
-    let report = workspace_root().join("target").join("hostile-report.txt");
-    let _ = std::fs::write(&report, &table);
-
-    let failures: Vec<String> = outcomes
-        .iter()
-        .filter_map(|o| o.failure.as_ref().map(|f| format!("== {}: {f}", o.name)))
-        .collect();
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases failed:\n{}",
-        failures.len(),
-        outcomes.len(),
-        failures.join("\n")
-    );
+    table
 }

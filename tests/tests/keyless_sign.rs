@@ -5,7 +5,7 @@
 //! returned; token problems caught before any request; and the token never printed.
 //!
 //! The offline verifier `vouch-keyless` answers to is vouch's library
-//! (`vouch::bundle::verify_bundle_with`, `vouch::bundle::verify_sig_layer`), plugged in
+//! (`vouch_sigstore::verify_bundle_with`, `vouch_sigstore::verify_sig_layer`), plugged in
 //! through [`VouchVerifier`] exactly as the command will plug it in.
 
 use std::collections::BTreeMap;
@@ -18,10 +18,6 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use sha2::Digest as _;
-use vouch::bundle::{
-    Artifact, BundleError, HashAlgorithm, IdentityPolicy, SigLayer, TimeSource, TrustedRoot,
-    UnixTime, VerifyOptions, verify_bundle_with, verify_sig_layer,
-};
 use vouch_e2e::image::Blob;
 use vouch_e2e::sigstore::{Hostile, OTHER_EMAIL, Sigstore, SigstoreOptions};
 use vouch_e2e::{Registry, Run, TestImage, vouch};
@@ -29,6 +25,10 @@ use vouch_keyless::{
     EndpointOverrides, Expectation, IdentityToken, KeylessError, KeylessOptions, KeylessSigner,
     OfflineVerifier, Rejection, RejectionKind, SIGSTORE_AUDIENCE, Service, SignedMaterial,
     SigningConfig, TokenLookup, TokenSource, TransportOptions, Verified, find_token,
+};
+use vouch_sigstore::{
+    Artifact, BundleError, HashAlgorithm, IdentityPolicy, SigLayer, TimeSource, TrustedRoot,
+    UnixTime, VerifyOptions, verify_bundle_with, verify_sig_layer,
 };
 
 const ALICE: &str = "alice@example.com";
@@ -402,13 +402,13 @@ fn keyless_image_signatures_verify_in_vouch_and_cosign() {
         .expect("hex")
         .try_into()
         .expect("32 bytes");
-    let payload = vouch::payload::build(
+    let payload = vouch_oci::payload::build(
         &repo,
         &img.digest().parse().expect("digest"),
         &BTreeMap::new(),
     );
     let annotations = BTreeMap::from([("env".to_string(), "prod".to_string())]);
-    let statement = vouch::bundle::build::image_statement(&digest_hex, Some(&repo), &annotations);
+    let statement = vouch_sigstore::build::image_statement(&digest_hex, Some(&repo), &annotations);
 
     let (layer, dsse) = runtime().block_on(async {
         let signer = b.signer(&token).await.expect("signer");
@@ -659,7 +659,7 @@ fn hostile_logs_are_refused_and_nothing_is_returned() {
             },
         ),
     ];
-    let statement = vouch::bundle::build::image_statement(&"0".repeat(64), None, &BTreeMap::new());
+    let statement = vouch_sigstore::build::image_statement(&"0".repeat(64), None, &BTreeMap::new());
     for (hostile, want) in cases {
         let b = Bench::new();
         let token = b.sigstore.email_token(ALICE);

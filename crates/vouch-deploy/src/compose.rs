@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 
 use crate::interpolate::{self, Dialect};
+use crate::model::{ExtractError, Finding, Note, Options};
 use crate::yaml::{Doc, NodeId};
-use crate::{ExtractError, Finding, Note, Options};
 
 /// A mapping with a `services` mapping whose entries look like services, and no
 /// `apiVersion`/`kind` (those are Kubernetes objects).

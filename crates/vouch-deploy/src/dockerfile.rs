@@ -13,7 +13,19 @@
 use std::collections::BTreeMap;
 
 use crate::interpolate::{self, Dialect, Failure};
-use crate::{ExtractError, Extraction, Finding, Format, Options, Site, Span};
+use crate::model::{ExtractError, Extraction, Finding, Format, Options, Site, Span};
+
+/// Whether a file name says Dockerfile: `Dockerfile`, `Containerfile`, `*.Dockerfile`,
+/// `Dockerfile.*`, `*.dockerfile`.
+pub fn is_dockerfile_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower == "dockerfile"
+        || lower == "containerfile"
+        || lower.ends_with(".dockerfile")
+        || lower.ends_with(".containerfile")
+        || lower.starts_with("dockerfile.")
+        || lower.starts_with("containerfile.")
+}
 
 /// Platform arguments BuildKit sets per build; they have no value until given.
 const AUTOMATIC_ARGS: &[&str] = &[

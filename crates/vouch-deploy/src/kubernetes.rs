@@ -14,8 +14,8 @@
 
 use serde::Serialize;
 
+use crate::model::{ExtractError, Finding};
 use crate::yaml::{Doc, NodeId, YamlTree};
-use crate::{ExtractError, Finding};
 
 /// API groups whose objects mention `containers` as patterns or schemas, not workloads.
 const PATTERN_GROUPS: &[&str] = &[

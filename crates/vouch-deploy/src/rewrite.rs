@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::{Site, Span};
+use crate::model::{Site, Span};
 
 /// One replacement of a byte range.
 #[derive(Debug, Clone, PartialEq, Eq)]

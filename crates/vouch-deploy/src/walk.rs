@@ -90,7 +90,7 @@ pub fn is_candidate(name: &str) -> bool {
     lower.ends_with(".yaml")
         || lower.ends_with(".yml")
         || lower.ends_with(".json")
-        || crate::is_dockerfile_name(name)
+        || crate::dockerfile::is_dockerfile_name(name)
 }
 
 /// Expands `paths` into inputs.

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use saphyr_parser::{Event, Parser, ScalarStyle};
 
-use crate::{ExtractError, Limits, Site, Span};
+use crate::model::{ExtractError, Limits, Site, Span};
 
 pub(crate) type NodeId = u32;
 

@@ -62,8 +62,8 @@ pub struct Rejection {
     pub reason: String,
 }
 
-/// vouch's offline verifier: `vouch::bundle::verify_bundle_with` and
-/// `vouch::bundle::verify_sig_layer` with the trusted root the signer uses, under an
+/// vouch's offline verifier: `vouch_sigstore::verify_bundle_with` and
+/// `vouch_sigstore::verify_sig_layer` with the trusted root the signer uses, under an
 /// identity policy of exactly [`Expectation::identity`].
 pub trait OfflineVerifier: Send + Sync {
     /// Judges `material`; `Ok` only if `vouch verify` would accept it for `expect`.
