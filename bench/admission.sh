@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The admission webhook's benchmark: `vouch serve` (release build) behind the API server's side
+# of the protocol, against a loopback docker-registry. Prints a Markdown table (see
+# docs/performance.md, "Admission webhook").
+#
+# Usage: bash bench/admission.sh [REVIEWS]   (default 5000 warm reviews, 200 at a time)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release --quiet -p vouch
+cargo build --quiet -p vouch-e2e --bin admission_bench
+VOUCH_BIN="$PWD/target/release/vouch" target/debug/admission_bench "${1:-5000}"
