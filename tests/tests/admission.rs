@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use vouch_e2e::kube::{
-    CallError, Kind, PodImages, ReviewBuilder, WebhookClient, WebhookConfig, admit,
+    Alpn, CallError, Kind, PodImages, Protocol, ReviewBuilder, WebhookClient, WebhookConfig, admit,
     mutate_with_reinvocation,
 };
 use vouch_e2e::tls::{TlsFiles, TlsOptions};
@@ -658,5 +658,54 @@ fn two_hundred_concurrent_reviews_are_all_answered_correctly() {
             "vouch_admission_verdict_lookups_total{source=\"verified\"}"
         ),
         4
+    );
+}
+
+#[test]
+fn http2_when_offered_and_a_rotated_certificate_is_served_without_restart() {
+    let env = Env::new(1);
+    let server = env.serve(&[]);
+    let review =
+        ReviewBuilder::create(pod("default", &PodImages::containers(&[env.signed(0)]))).build();
+    // kube-apiserver offers only http/1.1; a client offering h2 gets HTTP/2.
+    let h1 = server.validating(&env.tls).send(&review);
+    h1.allowed();
+    assert_eq!(
+        h1.exchange.as_ref().expect("exchange").protocol,
+        Protocol::Http11
+    );
+    let h2 = WebhookClient::new(
+        WebhookConfig::vouch_validating(server.address, env.tls.ca_pem.as_bytes())
+            .with_alpn(Alpn::H2AndHttp11),
+    )
+    .send(&review);
+    h2.allowed();
+    assert_eq!(
+        h2.exchange.as_ref().expect("exchange").protocol,
+        Protocol::Http2
+    );
+
+    // cert-manager renews the Secret under a new CA: the files change in place.
+    let renewed = TlsFiles::generate_with(TlsOptions {
+        server_names: vec![SERVICE_NAME.into()],
+        expired: false,
+    });
+    let swap = |from: &std::path::Path, to: &std::path::Path| {
+        let tmp = to.with_extension("new");
+        std::fs::copy(from, &tmp).expect("copy");
+        std::fs::rename(&tmp, to).expect("rename");
+    };
+    swap(&renewed.server_key, &env.tls.server_key);
+    swap(&renewed.server_cert, &env.tls.server_cert);
+    let new_ca = server.validating(&renewed);
+    wait_for(
+        || new_ca.send(&review).result.is_ok(),
+        "the renewed certificate",
+    );
+    let old_ca = server.validating(&env.tls).send(&review);
+    assert!(
+        matches!(old_ca.result, Err(CallError::Tls(_))),
+        "{:?}",
+        old_ca.result
     );
 }
