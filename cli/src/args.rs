@@ -698,6 +698,11 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 2)]
     pub reload_interval: u64,
 
+    /// Seconds to go on answering after SIGTERM (with /readyz failing), so the Service stops
+    /// sending reviews to this Pod before it closes.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5)]
+    pub shutdown_delay: u64,
+
     /// Do not use the verification cache on disk.
     #[arg(long)]
     pub no_cache: bool,

@@ -709,3 +709,30 @@ fn http2_when_offered_and_a_rotated_certificate_is_served_without_restart() {
         old_ca.result
     );
 }
+
+#[test]
+fn sigterm_stops_readiness_first_and_reviews_are_still_answered() {
+    let env = Env::new(1);
+    let mut server = env.serve(&["--shutdown-delay", "3"]);
+    let validating = server.validating(&env.tls);
+    let review =
+        ReviewBuilder::create(pod("default", &PodImages::containers(&[env.signed(0)]))).build();
+    validating.send(&review).allowed();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    wait_for(|| !server.events("stopping").is_empty(), "stopping");
+    assert_eq!(server.get(&env.tls, "/readyz").0, 503);
+    validating.send(&review).allowed();
+    let start = Instant::now();
+    let exit = loop {
+        if let Some(exit) = server.child.try_wait().expect("wait") {
+            break exit;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "did not stop");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(exit.success(), "{exit:?}");
+}

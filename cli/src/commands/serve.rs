@@ -38,6 +38,7 @@ pub async fn run(args: ServeArgs, options: StoreOptions) -> Result<Exit, Failure
             ..Settings::default()
         },
         limits: Limits::default(),
+        shutdown_delay: Duration::from_secs(args.shutdown_delay),
     };
     match vouch_admission::run(config, stores).await {
         Ok(()) => Ok(Exit::Ok),

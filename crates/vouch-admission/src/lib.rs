@@ -42,6 +42,9 @@ pub struct ServeConfig {
     pub settings: Settings,
     /// Connection bounds.
     pub limits: Limits,
+    /// After SIGTERM, how long to go on answering (not ready) before closing, so the
+    /// Service's endpoints drop this Pod first.
+    pub shutdown_delay: Duration,
 }
 
 /// Why the server did not start.
@@ -63,7 +66,8 @@ pub enum ServeError {
     },
 }
 
-/// Serves the webhook until SIGTERM or Ctrl-C. Logs `{"event":"listening","address":…}` once
+/// Serves the webhook until SIGTERM or Ctrl-C (then answers, not ready, for
+/// `shutdown_delay` more). Logs `{"event":"listening","address":…}` once
 /// the policy and certificate are loaded and the port is open.
 pub async fn run(config: ServeConfig, stores: Stores) -> Result<(), ServeError> {
     let cache = config.cache;
@@ -92,7 +96,18 @@ pub async fn run(config: ServeConfig, stores: Stores) -> Result<(), ServeError> 
         "rules": engine.current().rules(),
         "deadline_seconds": config.settings.deadline.as_secs_f64(),
     }));
-    vouch_server::serve(listener, Some(tls), admission, config.limits, shutdown())
+    let stopping = Arc::clone(&admission);
+    let delay = config.shutdown_delay;
+    let stop = async move {
+        shutdown().await;
+        stopping.stop_being_ready();
+        vouch_server::log::info(serde_json::json!({
+            "event": "stopping",
+            "delay_seconds": delay.as_secs_f64(),
+        }));
+        tokio::time::sleep(delay).await;
+    };
+    vouch_server::serve(listener, Some(tls), admission, config.limits, stop)
         .await
         .map_err(|e| ServeError::Listen {
             address,

@@ -137,6 +137,12 @@ pub struct Admission {
 }
 
 impl Admission {
+    /// Marks the server not ready (`/readyz` answers 503) while it goes on answering reviews:
+    /// the first step of a graceful stop, so the Service stops sending before it closes.
+    pub fn stop_being_ready(&self) {
+        self.ready.store(false, Ordering::Relaxed);
+    }
+
     /// A webhook judging with the policy `engine` holds.
     pub fn new(engine: Arc<Watched<Engine>>, settings: Settings) -> Arc<Admission> {
         Arc::new(Admission {
@@ -181,7 +187,7 @@ impl Admission {
     async fn review(&self, request: Request<Incoming>, mutating: bool) -> Response<Body> {
         let started = Instant::now();
         let webhook = if mutating { "mutate" } else { "validate" };
-        let deadline = started + self.deadline_for(request.uri().query());
+        let deadline = started + deadline_for(self.settings.deadline, request.uri().query());
         if let Some(ct) = request.headers().get(header::CONTENT_TYPE)
             && !ct
                 .to_str()
@@ -279,23 +285,6 @@ impl Admission {
             "application/json",
             serde_json::to_vec(&answer).unwrap_or_default(),
         )
-    }
-
-    /// The review's deadline: `--deadline`, or less when the API server gives the call less
-    /// time (`?timeout=`), leaving room for the answer to travel back.
-    fn deadline_for(&self, query: Option<&str>) -> Duration {
-        let timeout = query
-            .unwrap_or_default()
-            .split('&')
-            .find_map(|kv| kv.strip_prefix("timeout="))
-            .and_then(review::parse_go_duration);
-        match timeout {
-            Some(t) => {
-                let margin = (t / 5).clamp(Duration::from_millis(200), Duration::from_secs(2));
-                self.settings.deadline.min(t.saturating_sub(margin))
-            }
-            None => self.settings.deadline,
-        }
     }
 
     async fn decide(
@@ -423,6 +412,24 @@ impl Admission {
     }
 }
 
+/// A review's deadline: `configured`, or less when the API server gives the call less time
+/// (`?timeout=` in Go's duration format), leaving a fifth of that time (0.2 s to 2 s) for the
+/// answer to travel back.
+pub fn deadline_for(configured: Duration, query: Option<&str>) -> Duration {
+    let timeout = query
+        .unwrap_or_default()
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("timeout="))
+        .and_then(review::parse_go_duration);
+    match timeout {
+        Some(t) => {
+            let margin = (t / 5).clamp(Duration::from_millis(200), Duration::from_secs(2));
+            configured.min(t.saturating_sub(margin))
+        }
+        None => configured,
+    }
+}
+
 /// The AdmissionReview answering `uid` with `decision`.
 pub fn answer(uid: &str, decision: &Decision, mutating: bool) -> Value {
     let mut response = json!({"uid": uid, "allowed": decision.allowed});
@@ -475,5 +482,57 @@ impl vouch_server::Service for Admission {
                 "not found: vouch serves POST /validate, POST /mutate, GET /healthz, /readyz, /metrics",
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_deadline_fits_the_api_servers_timeout() {
+        let eight = Duration::from_secs(8);
+        assert_eq!(deadline_for(eight, None), eight);
+        assert_eq!(deadline_for(eight, Some("timeout=10s")), eight);
+        assert_eq!(
+            deadline_for(eight, Some("timeout=5s")),
+            Duration::from_secs(4)
+        );
+        assert_eq!(deadline_for(eight, Some("x=1&timeout=30s")), eight);
+        assert_eq!(
+            deadline_for(eight, Some("timeout=1s")),
+            Duration::from_millis(800)
+        );
+        assert_eq!(deadline_for(eight, Some("timeout=banana")), eight);
+    }
+
+    #[test]
+    fn answers_are_admission_reviews_with_the_request_uid() {
+        let refused = answer("u-1", &Decision::refuse("no"), true);
+        assert_eq!(refused["apiVersion"], "admission.k8s.io/v1");
+        assert_eq!(refused["kind"], "AdmissionReview");
+        assert_eq!(refused["response"]["uid"], "u-1");
+        assert_eq!(refused["response"]["allowed"], false);
+        assert_eq!(refused["response"]["status"]["code"], 403);
+        assert!(refused["response"].get("patch").is_none());
+        let mut pinned = Decision::allow();
+        pinned
+            .patch
+            .push(json!({"op": "replace", "path": "/a", "value": "b"}));
+        let allowed = answer("u-2", &pinned, true);
+        assert_eq!(allowed["response"]["patchType"], "JSONPatch");
+        let patch = base64::engine::general_purpose::STANDARD
+            .decode(allowed["response"]["patch"].as_str().expect("patch"))
+            .expect("base64");
+        assert_eq!(
+            serde_json::from_slice::<Value>(&patch).expect("json"),
+            json!([{"op": "replace", "path": "/a", "value": "b"}])
+        );
+        // A validating answer never carries a patch.
+        assert!(
+            answer("u-3", &pinned, false)["response"]
+                .get("patch")
+                .is_none()
+        );
     }
 }
