@@ -529,7 +529,7 @@ fn bad_requests_get_a_400_and_the_server_goes_on() {
     assert_eq!(code, 400);
     assert!(body.contains("larger than"), "{body}");
 
-    // A client that opens a connection and trickles a body does not hold up others.
+    // A client that stalls in the middle of its TLS handshake does not hold up others.
     let mut slow = std::net::TcpStream::connect(server.address).expect("connect");
     slow.write_all(b"\x16\x03\x01").expect("write");
 
@@ -735,4 +735,49 @@ fn sigterm_stops_readiness_first_and_reviews_are_still_answered() {
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(exit.success(), "{exit:?}");
+}
+
+#[test]
+fn a_slow_client_gets_a_timeout_not_a_hold_on_the_server() {
+    let env = Env::new(1);
+    let server = env.serve(&["--deadline", "1"]);
+    // Headers promise a body that never comes (the slow-loris pattern).
+    let tcp = std::net::TcpStream::connect(server.address).expect("connect");
+    tcp.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+    let tls = rustls::ClientConnection::new(env.tls.client_config(false), name).expect("tls");
+    let mut stream = rustls::StreamOwned::new(tls, tcp);
+    let started = Instant::now();
+    stream
+        .write_all(
+            b"POST /validate?timeout=10s HTTP/1.1\r\nHost: vouch\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{\"apiVersion\":",
+        )
+        .expect("write");
+    // Meanwhile other reviews are answered.
+    let review =
+        ReviewBuilder::create(pod("default", &PodImages::containers(&[env.signed(0)]))).build();
+    server.validating(&env.tls).send(&review).allowed();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+        match std::io::Read::read(&mut stream, &mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+        }
+    }
+    let head = String::from_utf8_lossy(&answer);
+    assert!(head.starts_with("HTTP/1.1 408"), "{head}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        server.metric(
+            &env.tls,
+            "vouch_admission_bad_requests_total{reason=\"slow-body\"}"
+        ),
+        1
+    );
 }
