@@ -182,6 +182,9 @@ Exit codes:
 
     /// Pin the images in Kubernetes manifests, Compose files and Dockerfiles to digests.
     Pin(PinArgs),
+
+    /// Serve the Kubernetes admission webhook: verify every Pod's images, pin them to digests.
+    Serve(ServeArgs),
 }
 
 /// `vouch login` flags.
@@ -629,4 +632,78 @@ mod tests {
         walk(&cmd, "vouch");
         assert!(TOP_HELP.contains("3  a registry"));
     }
+}
+
+/// `vouch serve`.
+#[derive(Debug, Args)]
+#[command(after_help = "Example:
+  vouch serve --policy /etc/vouch/policy.yaml --listen 0.0.0.0:8443 \\
+      --tls-cert /etc/vouch/tls/tls.crt --tls-key /etc/vouch/tls/tls.key
+
+Serves over HTTPS (HTTP/1.1 and HTTP/2):
+  POST /validate  ValidatingAdmissionWebhook (admission.k8s.io/v1 AdmissionReview)
+  POST /mutate    MutatingAdmissionWebhook: pins each verified image to name:tag@sha256:<digest>
+  GET  /healthz, /readyz, /metrics (Prometheus)
+
+Every image of the object is verified once against the policy; an image that does not verify,
+whose registry cannot be read, or that is not verified within --deadline is refused (fail
+closed). The policy is reloaded when its file changes or on SIGHUP (a policy that does not
+validate is refused and the old one stays); the certificate when its files change. Exempt
+namespaces are set in the policy (`exempt: {namespaces: [...]}`), never by flag. Registry
+credentials are vouch's own (DOCKER_CONFIG). One JSON log line per decision on stderr.
+Manifests: deploy/kubernetes; guide: docs/kubernetes.md.
+
+Exit codes:
+  0  stopped by SIGTERM or Ctrl-C
+  2  the policy, certificate, key or address cannot be used")]
+pub struct ServeArgs {
+    /// The trust policy (docs/policy.md); reloaded when it changes.
+    #[arg(long, value_name = "FILE")]
+    pub policy: PathBuf,
+
+    /// Address and port to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8443")]
+    pub listen: std::net::SocketAddr,
+
+    /// Serving certificate chain (PEM, leaf first); re-read when it changes.
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: PathBuf,
+
+    /// The certificate's private key (PEM); re-read when it changes.
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: PathBuf,
+
+    /// Seconds a review may take before what is not yet verified is refused; kept under the
+    /// webhook's timeoutSeconds (10) and shortened to fit the API server's ?timeout=.
+    #[arg(long, value_name = "SECONDS", default_value_t = 8.0)]
+    pub deadline: f64,
+
+    /// Seconds a verified image's verdict is reused (a moved tag is seen after this).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub verified_ttl: u64,
+
+    /// Seconds a refused image's verdict is reused (a new signature is seen after this).
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    pub refused_ttl: u64,
+
+    /// Reviews judged at once; more wait within their deadline.
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    pub max_reviews: usize,
+
+    /// Image verifications against registries at once.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub max_verifications: usize,
+
+    /// Seconds between looks at the policy file for changes.
+    #[arg(long, value_name = "SECONDS", default_value_t = 2)]
+    pub reload_interval: u64,
+
+    /// Seconds to go on answering after SIGTERM (with /readyz failing), so the Service stops
+    /// sending reviews to this Pod before it closes.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5)]
+    pub shutdown_delay: u64,
+
+    /// Do not use the verification cache on disk.
+    #[arg(long)]
+    pub no_cache: bool,
 }

@@ -7,6 +7,7 @@ mod keygen;
 mod login;
 mod pin;
 mod policy;
+mod serve;
 mod sign;
 mod verify;
 mod verify_bundle;
@@ -45,6 +46,11 @@ pub fn run(cli: Cli) -> Result<Exit, Failure> {
             let options = store_options(&globals);
             let runtime = runtime()?;
             runtime.block_on(pin::run(args, options))
+        }
+        Command::Serve(args) => {
+            let options = store_options(&globals);
+            let runtime = runtime()?;
+            runtime.block_on(serve::run(args, options))
         }
     }
 }
