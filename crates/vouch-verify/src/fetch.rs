@@ -300,7 +300,9 @@ pub async fn fetch_signature_layers(
         .as_ref()
         .is_some_and(|(c, _, _)| c.mode() == CacheMode::Offline);
     let entry_ref = entry.as_ref();
-    let fetches = manifest.layers.iter().map(|descriptor| async move {
+    // Collected up front: a stream over the mapping closure itself makes the future's
+    // `Send` unprovable (a higher-ranked lifetime), and servers need it `Send`.
+    let fetches: Vec<_> = manifest.layers.iter().map(|descriptor| async move {
         // Other attachments are reported by judge_layer; no need to fetch them.
         if descriptor.media_type != SIMPLE_SIGNING {
             return Ok(Err("not fetched".to_string()));
@@ -335,7 +337,7 @@ pub async fn fetch_signature_layers(
             Err(e) if e.is_unreachable() => Err(e),
             Err(e) => Ok(Err(e.to_string())),
         }
-    });
+    }).collect();
     // Bounded: a `.sig` manifest listing 1,000 layers must not open 1,000 connections.
     let payloads: Vec<_> = futures_util::stream::iter(fetches)
         .buffered(LAYER_FETCH_CONCURRENCY)
