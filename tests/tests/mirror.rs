@@ -689,9 +689,27 @@ fn oras_pulls_through_the_mirror() {
         return;
     }
     let w = World::new();
+    // oras writes only layers with a title.
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&w.signed.manifest.bytes).expect("manifest JSON");
+    manifest["layers"][0]["annotations"] =
+        serde_json::json!({"org.opencontainers.image.title": "hello.tar"});
+    let titled = TestImage {
+        manifest: Blob::new(serde_json::to_vec(&manifest).expect("JSON")),
+        ..TestImage::new("signed")
+    };
+    titled.push(&w.reg, "test/titled", "v1");
+    let release = w.dir.path().join("release.key");
+    sign(
+        &format!("{}/test/titled@{}", w.reg.host, titled.digest()),
+        &release,
+        &[],
+    )
+    .expect_code(0);
     let m = w.mirror();
-    let through = oras::pull(&format!("{}/test/signed:v1", m.host), OrasRoute::Direct);
-    let direct = oras::pull(&format!("{}/test/signed:v1", w.reg.host), OrasRoute::Direct);
+    let through = oras::pull(&format!("{}/test/titled:v1", m.host), OrasRoute::Direct);
+    let direct = oras::pull(&format!("{}/test/titled:v1", w.reg.host), OrasRoute::Direct);
+    assert!(through.expect_pulled().blobs.contains(&titled.layer.digest));
     assert_eq!(through.expect_pulled(), direct.expect_pulled());
     let refused = oras::pull(&format!("{}/test/wrong:v1", m.host), OrasRoute::Direct);
     let stderr = refused.expect_failed();
@@ -946,4 +964,51 @@ fn hostile_upstream_lying_or_stalling_manifests_are_refused() {
         assert_eq!(blob.status, 403, "{repo} blob");
     }
     assert!(m.is_running());
+}
+
+#[test]
+fn an_image_signed_by_cosign_pulls_through_the_mirror() {
+    let w = World::new();
+    let peers = vouch_e2e::peers::peers();
+    let home = w.dir.path().join("cosign-home");
+    std::fs::create_dir_all(&home).expect("home");
+    let prefix = w.dir.path().join("cosign");
+    Run::of(
+        peers
+            .cosign(&home)
+            .args(["generate-key-pair", "--output-key-prefix"])
+            .arg(&prefix)
+            .env("COSIGN_PASSWORD", vouch_e2e::TEST_PASSWORD),
+    )
+    .expect_code(0);
+    let image = TestImage::new("cosigned");
+    image.push(&w.reg, "test/cosigned", "v1");
+    Run::of(
+        peers
+            .cosign(&home)
+            .args([
+                "sign",
+                "--tlog-upload=false",
+                "-y",
+                "--allow-insecure-registry",
+                "--key",
+            ])
+            .arg(prefix.with_extension("key"))
+            .arg(format!("{}/test/cosigned@{}", w.reg.host, image.digest()))
+            .env("COSIGN_PASSWORD", vouch_e2e::TEST_PASSWORD),
+    )
+    .expect_code(0);
+    let policy = w.dir.path().join("cosign-policy.yaml");
+    let text = policy_text(&w.reg.host, w.revoked.digest())
+        .replace("keys: [release.pub]", "keys: [cosign.pub]");
+    std::fs::write(&policy, text).expect("policy");
+    let m = VouchMirror::start(&policy, &[&w.reg.host], &[]);
+    let got = get(&format!("{}/v2/test/cosigned/manifests/v1", m.url()));
+    assert_eq!(got.status, 200, "{}", got.text());
+    assert_eq!(got.body, image.manifest.bytes);
+    // Signed by vouch's release key, which this policy does not trust: refused.
+    assert_eq!(
+        get(&format!("{}/v2/test/signed/manifests/v1", m.url())).status,
+        403
+    );
 }
