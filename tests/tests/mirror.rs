@@ -811,18 +811,39 @@ impl HostileWorld {
 #[test]
 fn hostile_upstream_wrong_blob_bytes_are_cut_before_the_client_has_them() {
     let h = HostileWorld::new();
-    let image = h.signed("lying-blob", "lying-blob");
+    // Layers of several frames: the mirror passes most of a blob on before its end.
+    let image = h.signed(
+        "lying-blob",
+        &format!("lying-blob{}", "x".repeat(3_000_000)),
+    );
+    let honest = h.signed(
+        "honest-blob",
+        &format!("honest-blob{}", "y".repeat(3_000_000)),
+    );
     let layer = image.layer.digest.clone();
     let size = image.layer.bytes.len();
+    // The right bytes but the very last one.
+    let mut wrong = image.layer.bytes.clone();
+    *wrong.last_mut().expect("bytes") ^= 1;
     h.server
         .repo("lying-blob")
         .on(move |req, ctx| match &req.route {
             HostileRoute::Blob(d) if *d == layer => {
-                Reply::bytes(200, "application/octet-stream", vec![b'x'; size])
+                Reply::bytes(200, "application/octet-stream", wrong.clone())
             }
             _ => ctx.honest(req),
         });
     let m = h.mirror();
+    assert_eq!(
+        get(&format!("{}/v2/honest-blob/manifests/v1", m.url())).status,
+        200
+    );
+    let big = get(&format!(
+        "{}/v2/honest-blob/blobs/{}",
+        m.url(),
+        honest.layer.digest
+    ));
+    assert_eq!((big.status, big.body == honest.layer.bytes), (200, true));
     assert_eq!(
         get(&format!("{}/v2/lying-blob/manifests/v1", m.url())).status,
         200

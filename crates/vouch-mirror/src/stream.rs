@@ -1,11 +1,12 @@
 //! A blob passed from the upstream to the client as it arrives, never whole in memory, its
-//! digest and size checked on the way. The last chunk is held back until the digest is known
-//! to match: a client never receives the whole of a blob whose bytes are wrong (the
-//! connection is cut instead). A stall longer than the idle limit cuts it too.
+//! digest and size checked on the way. The upstream's small chunks are gathered into frames
+//! of up to [`FRAME`] bytes (fewer, larger writes), and the last byte is held back until the
+//! digest is known to match: a client never receives the whole of a blob whose bytes are
+//! wrong (the connection is cut instead). A stall longer than the idle limit cuts it too.
 
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http_body::Frame;
 use http_body_util::{BodyExt as _, StreamBody};
 use sha2::Digest as _;
@@ -26,6 +27,9 @@ impl std::fmt::Display for Cut {
 
 impl std::error::Error for Cut {}
 
+/// Bytes gathered before they are passed on.
+pub const FRAME: usize = 256 * 1024;
+
 /// Told how a stream ended: bytes passed, or why it was cut.
 type OnEnd = Box<dyn Fn(Result<u64, &str>) + Send + Sync>;
 
@@ -33,7 +37,7 @@ struct State {
     upstream: BlobStream,
     hasher: sha2::Sha256,
     read: u64,
-    held: Option<Bytes>,
+    held: BytesMut,
     done: bool,
     expected: Digest,
     size: u64,
@@ -54,7 +58,7 @@ pub fn checked(
         upstream,
         hasher: sha2::Sha256::new(),
         read: 0,
-        held: None,
+        held: BytesMut::new(),
         done: false,
         expected,
         size,
@@ -94,7 +98,8 @@ pub fn checked(
                 }
                 s.done = true;
                 (s.on_end)(Ok(s.read));
-                return s.held.take().map(|b| (Ok(Frame::data(b)), s));
+                let rest = s.held.split().freeze();
+                return (!rest.is_empty()).then(|| (Ok(Frame::data(rest)), s));
             };
             if chunk.is_empty() {
                 continue;
@@ -108,9 +113,11 @@ pub fn checked(
                 return cut(s, why);
             }
             s.hasher.update(&chunk);
-            match s.held.replace(chunk) {
-                Some(previous) => return Some((Ok(Frame::data(previous)), s)),
-                None => continue,
+            s.held.extend_from_slice(&chunk);
+            if s.held.len() > FRAME {
+                // Everything but the last byte, which waits for the digest.
+                let ready = s.held.split_to(s.held.len() - 1).freeze();
+                return Some((Ok(Frame::data(ready)), s));
             }
         }
     });
@@ -119,7 +126,7 @@ pub fn checked(
 
 fn cut(mut s: State, why: String) -> Option<(Result<Frame<Bytes>, BoxError>, State)> {
     s.done = true;
-    s.held = None;
+    s.held.clear();
     (s.on_end)(Err(&why));
     Some((Err(Box::new(Cut(why)) as BoxError), s))
 }
