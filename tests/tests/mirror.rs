@@ -1033,3 +1033,68 @@ fn an_image_signed_by_cosign_pulls_through_the_mirror() {
         403
     );
 }
+
+#[test]
+fn tls_is_served_with_the_given_certificate() {
+    let w = World::new();
+    let tls = vouch_e2e::TlsFiles::generate();
+    let (cert, key) = (
+        tls.server_cert.to_str().expect("utf-8"),
+        tls.server_key.to_str().expect("utf-8"),
+    );
+    let m = VouchMirror::start(
+        &w.policy,
+        &[&w.reg.host],
+        &["--tls-cert", cert, "--tls-key", key],
+    );
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "--cacert"])
+        .arg(&tls.ca_cert)
+        .args([
+            "-H",
+            &format!("Accept: {ACCEPT}"),
+            "-o",
+            "-",
+            "-w",
+            "\n%{http_code} %{http_version}",
+        ])
+        .arg(format!("https://{}/v2/test/signed/manifests/v1", m.host))
+        .output()
+        .expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.ends_with("200 2"),
+        "HTTP/2 over TLS: {text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.starts_with(&String::from_utf8_lossy(&w.signed.manifest.bytes).into_owned()));
+}
+
+#[test]
+fn bad_setups_are_usage_errors() {
+    let w = World::new();
+    // Plain HTTP beyond loopback, no upstream, a policy with errors: exit 2, saying what to do.
+    let run = |args: &[&str], policy: &std::path::Path| {
+        Run::of(vouch().args(["mirror", "--policy"]).arg(policy).args(args))
+    };
+    let plain = run(
+        &["--listen", "0.0.0.0:0", "--upstream", &w.reg.host],
+        &w.policy,
+    )
+    .expect_code(2);
+    assert!(
+        plain.stderr.contains("--allow-plain-http"),
+        "{}",
+        plain.stderr
+    );
+    let none = run(&["--listen", "127.0.0.1:0"], &w.policy).expect_code(2);
+    assert!(none.stderr.contains("--upstream"), "{}", none.stderr);
+    let broken = w.dir.path().join("broken.yaml");
+    std::fs::write(&broken, "version: 1\nrules: [oops\n").expect("policy");
+    let bad = run(
+        &["--listen", "127.0.0.1:0", "--upstream", &w.reg.host],
+        &broken,
+    )
+    .expect_code(2);
+    assert!(bad.stderr.contains("broken.yaml"), "{}", bad.stderr);
+}
