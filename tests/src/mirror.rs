@@ -116,6 +116,16 @@ impl VouchMirror {
             .status();
     }
 
+    /// Its peak resident set so far (`VmHWM`), in KiB.
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        let pid = self.child.lock().unwrap_or_else(|e| e.into_inner()).id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+
     /// Whether it still runs.
     pub fn is_running(&self) -> bool {
         matches!(

@@ -613,6 +613,10 @@ fn sixty_four_concurrent_pulls_of_twenty_images() {
         .collect();
     assert!(failures.is_empty(), "{failures:?}");
     let metrics = get(&format!("{}/metrics", m.url())).text();
+    // Bounded memory (a debug build; the release figure is in docs/performance.md).
+    let rss = m.peak_rss_kib().expect("VmHWM");
+    assert!(rss < 256 * 1024, "peak RSS {rss} KiB");
+    assert!(m.is_running());
     // Each image verified once however many pulled it at the same time.
     assert!(
         metrics.contains("vouch_mirror_verification_seconds_count 20"),

@@ -988,3 +988,50 @@ impl Service for Mirror {
         response
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn upstreams(any: bool) -> Upstreams {
+        Upstreams {
+            default: Some("a.example".into()),
+            allowed: vec!["a.example".into(), "b.example:5000".into()],
+            any,
+        }
+    }
+
+    #[test]
+    fn the_path_host_wins_over_ns_and_ns_over_the_default() {
+        let u = upstreams(false);
+        assert_eq!(u.choose(None, None), Ok("a.example".into()));
+        assert_eq!(
+            u.choose(None, Some("b.example:5000")),
+            Ok("b.example:5000".into())
+        );
+        assert_eq!(
+            u.choose(Some("b.example:5000"), Some("a.example")),
+            Ok("b.example:5000".into())
+        );
+    }
+
+    #[test]
+    fn a_registry_not_given_is_never_reached() {
+        let u = upstreams(false);
+        for (prefix, ns) in [
+            (Some("evil.example"), None),
+            (None, Some("169.254.169.254")),
+        ] {
+            let e = u.choose(prefix, ns).expect_err("refused");
+            assert!(e.contains("not one this mirror serves"), "{e}");
+        }
+        assert_eq!(
+            upstreams(true).choose(Some("evil.example"), None),
+            Ok("evil.example".into())
+        );
+        let none = Upstreams::default()
+            .choose(None, None)
+            .expect_err("no default");
+        assert!(none.contains("no upstream"), "{none}");
+    }
+}
