@@ -213,6 +213,9 @@ pub struct Mirror {
     decisions: Memo<(String, String), Decision>,
     record: Record,
     manifests: Mutex<HashMap<String, Arc<Fetched>>>,
+    /// When this process last recorded what each allowed manifest reaches: recorded again
+    /// only after half the decision's lifetime, not on every pull.
+    recorded: Mutex<HashMap<String, Instant>>,
     metrics: Metrics,
 }
 
@@ -227,6 +230,7 @@ impl Mirror {
             decisions: Memo::new(10_000),
             record,
             manifests: Mutex::new(HashMap::new()),
+            recorded: Mutex::new(HashMap::new()),
             metrics: Metrics::new(),
         }
     }
@@ -239,6 +243,10 @@ impl Mirror {
             Reload::Replaced(generation) => {
                 self.decisions.clear();
                 self.record.clear();
+                self.recorded
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clear();
                 self.metrics.policy_reloads.inc(&["replaced"]);
                 vouch_server::log::info(json!({
                     "event": "policy-reloaded",
@@ -615,6 +623,21 @@ impl Mirror {
         size: u64,
         parsed: &Manifest,
     ) {
+        {
+            let key = format!("{policy} {repository}@{digest}");
+            let mut recorded = self.recorded.lock().unwrap_or_else(|e| e.into_inner());
+            let fresh = self.options.decision_ttl / 2;
+            // Also written again if the record lost it (trimmed).
+            if recorded.get(&key).is_some_and(|at| at.elapsed() < fresh)
+                && self.record.lookup(policy, repository, digest).is_some()
+            {
+                return;
+            }
+            if recorded.len() >= 100_000 {
+                recorded.clear();
+            }
+            recorded.insert(key, Instant::now());
+        }
         let mut items = vec![(digest.clone(), Kind::Manifest, Some(size))];
         match parsed {
             Manifest::Image(m) => {
