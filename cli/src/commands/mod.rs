@@ -5,6 +5,7 @@ mod images;
 mod key;
 mod keygen;
 mod login;
+mod mirror;
 mod pin;
 mod policy;
 mod serve;
@@ -42,6 +43,11 @@ pub fn run(cli: Cli) -> Result<Exit, Failure> {
             runtime.block_on(verify::run(*args, options))
         }
         Command::Images(args) => images::run(args),
+        Command::Mirror(args) => {
+            let options = store_options(&globals);
+            let runtime = runtime()?;
+            runtime.block_on(mirror::run(args, options))
+        }
         Command::Pin(args) => {
             let options = store_options(&globals);
             let runtime = runtime()?;
