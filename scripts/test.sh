@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite. Installs what it needs first: Debian's docker-registry and the
 # interop peers (cosign 2.5, skopeo 1.18 from Debian 13, unpacked into a cache) and the
-# pulling clients for the pull-through tests (oras 1.2, podman 5.4, containerd 1.7, same way).
+# pulling clients for the pull-through tests (oras 1.2, podman 5.4, containerd 1.7, same way),
+# and SoftHSM2 with OpenSC's pkcs11-tool (host apt) for the PKCS#11 token tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -7,7 +7,10 @@
 #     trixie: oras 1.2, podman 5.4 (with the conmon, crun and netavark it
 #     insists on finding even to pull) and containerd 1.7 with ctr;
 #   - Debian's docker-registry (Distribution 2.8), installed from the machine's
-#     own (bookworm) apt sources if it is not on PATH.
+#     own (bookworm) apt sources if it is not on PATH;
+#   - SoftHSM2 2.6 (a PKCS#11 token kept in files) and OpenSC's pkcs11-tool,
+#     also from the host's apt sources: the PKCS#11 tests load SoftHSM2's
+#     module into their own process, so it must be built for the host's glibc.
 #
 # Usage: tests/peers/fetch-peers.sh        (cache: $VOUCH_PEERS_DIR or ~/.cache/vouch-peers)
 # Then:  export PATH="$CACHE/bin:$PATH"
@@ -443,6 +446,21 @@ ensure_openssl() {
     command -v openssl >/dev/null 2>&1 || die "could not install openssl"
 }
 
+# The PKCS#11 tests (tests/tests/pkcs11.rs): SoftHSM2's module and softhsm2-util, pkcs11-tool.
+softhsm_ready() {
+    command -v softhsm2-util >/dev/null 2>&1 && command -v pkcs11-tool >/dev/null 2>&1 &&
+        { [ -r /usr/lib/softhsm/libsofthsm2.so ] || [ -r /usr/lib/$MULTIARCH/softhsm/libsofthsm2.so ]; }
+}
+
+ensure_softhsm() {
+    softhsm_ready && return 0
+    export DEBIAN_FRONTEND=noninteractive
+    as_root apt-get install -y -q --no-install-recommends softhsm2 opensc >>"$LOG" 2>&1 ||
+        { as_root apt-get update -q >>"$LOG" 2>&1 || true
+          as_root apt-get install -y -q --no-install-recommends softhsm2 opensc >>"$LOG" 2>&1 || true; }
+    softhsm_ready || { tail -n 40 "$LOG" >&2; die "could not install softhsm2 and opensc"; }
+}
+
 main() {
     mkdir -p "$CACHE"
     CACHE=$(cd "$CACHE" && pwd)
@@ -459,6 +477,7 @@ main() {
     fi
     ensure_registry
     ensure_openssl
+    ensure_softhsm
     local cv sv rt tool v
     cv=$(awk '$1 == "cosign" { print $2 }' "$CACHE/versions" 2>/dev/null)
     sv=$("$BIN/skopeo" --version 2>/dev/null | awk '{ print $NF }')
@@ -473,6 +492,7 @@ main() {
             rt="$rt $tool v${v:-unknown}"
         fi
     done
+    rt="$rt softhsm2 v$(softhsm2-util --version 2>/dev/null || echo unknown)"
     echo "peers: cosign v${cv:-unknown} skopeo v${sv:-unknown}$rt in $CACHE"
 }
 

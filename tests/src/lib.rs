@@ -1,7 +1,8 @@
 //! Test harness for vouch's end-to-end tests: a real `docker-registry` on loopback, test
 //! images written as OCI layouts or pushed over the distribution API, the real `vouch`
 //! binary, the peer tools (cosign, skopeo) fetched by `tests/peers/fetch-peers.sh`, and
-//! the pulling clients (skopeo, podman, oras, containerd) a registry mirror must serve.
+//! the pulling clients (skopeo, podman, oras, containerd) a registry mirror must serve, and
+//! SoftHSM2 tokens for the PKCS#11 tests.
 #![forbid(unsafe_code)]
 
 pub mod auth;
@@ -9,11 +10,13 @@ pub mod fault_proxy;
 pub mod hostile;
 pub mod image;
 pub mod kube;
+pub mod mirror;
 mod net;
 pub mod peers;
 pub mod registry;
 pub mod runtimes;
 pub mod sigstore;
+pub mod softhsm;
 pub mod tls;
 pub mod token_server;
 
@@ -24,6 +27,7 @@ use std::sync::OnceLock;
 pub use auth::{CredentialHelper, DockerConfig};
 pub use fault_proxy::{Fault, FaultProxy, Rule};
 pub use image::{TestImage, TestIndex};
+pub use mirror::VouchMirror;
 pub use registry::{Registry, RegistryOptions};
 pub use tls::TlsFiles;
 pub use token_server::{TokenServer, TokenServerOptions};

@@ -7,8 +7,10 @@ mod images;
 mod key;
 mod keygen;
 mod login;
+mod mirror;
 mod pin;
 mod policy;
+mod serve;
 mod sign;
 mod verify;
 mod verify_bundle;
@@ -53,10 +55,20 @@ pub fn run(cli: Cli) -> Result<Exit, Failure> {
             runtime.block_on(verify::run(*args, options))
         }
         Command::Images(args) => images::run(args),
+        Command::Mirror(args) => {
+            let options = store_options(&globals);
+            let runtime = runtime()?;
+            runtime.block_on(mirror::run(args, options))
+        }
         Command::Pin(args) => {
             let options = store_options(&globals);
             let runtime = runtime()?;
             runtime.block_on(pin::run(args, options))
+        }
+        Command::Serve(args) => {
+            let options = store_options(&globals);
+            let runtime = runtime()?;
+            runtime.block_on(serve::run(args, options))
         }
     }
 }
