@@ -105,11 +105,19 @@ and skopeo can use it too. The password comes from VOUCH_PASSWORD, COSIGN_PASSWO
   vouch sign registry.example.com/app@sha256:… --key release.key --recursive
   vouch sign registry.example.com/app@sha256:… --key release.key --format bundle
   vouch sign registry.example.com/app@sha256:… --key release.key --output-bundle app.sigstore.json
+  vouch sign registry.example.com/app@sha256:… --keyless            # in GitHub Actions / GitLab CI
+  vouch sign registry.example.com/app@sha256:… --keyless --format sig --identity-token token.jwt
 
 A tag is resolved to its digest once; the digest is what gets signed. Signatures are
 appended to the image's sha256-<hex>.sig manifest, never replacing earlier ones; with
 --format bundle they are Sigstore bundles attached as OCI referrers (cosign v3's format).
---output-bundle writes the bundle to a file and stores nothing (no request for a digest).")]
+--output-bundle writes the bundle to a file and stores nothing (no request for a digest).
+--keyless signs with a short-lived Fulcio certificate for the CI job's OIDC identity
+(--identity-token, SIGSTORE_ID_TOKEN, or GitHub Actions' ambient token with `id-token:
+write`), records each signature in Rekor, and stores it only after it verified against
+the trusted root; the identity signed as is printed, the token never. Keyless exit codes:
+2 token or configuration (expired, wrong audience), 3 a service unreachable (nothing
+stored), 1 a refusal or an answer that did not verify (nothing stored).")]
     Sign(SignArgs),
 
     /// Store credentials for a registry in docker's config.json.
@@ -307,8 +315,8 @@ pub struct SignArgs {
           value_parser = clap::value_parser!(u16).range(1..=256))]
     pub jobs: u16,
     /// The private key (cosign/sigstore encrypted PEM).
-    #[arg(long)]
-    pub key: PathBuf,
+    #[arg(long, required_unless_present = "keyless", conflicts_with = "keyless")]
+    pub key: Option<PathBuf>,
     /// A signed annotation, KEY=VALUE (repeatable).
     #[arg(short = 'a', long = "annotation", value_name = "KEY=VALUE")]
     pub annotations: Vec<String>,
@@ -318,14 +326,18 @@ pub struct SignArgs {
     /// The repository to name in the payload, instead of the image's own.
     #[arg(long, value_name = "REPOSITORY")]
     pub identity: Option<String>,
-    /// Signature format: cosign's tag-based `.sig` manifest, or a Sigstore bundle attached
-    /// as an OCI 1.1 referrer (key-signed, no transparency log).
-    #[arg(long, value_enum, default_value = "simplesigning")]
-    pub format: SignatureFormat,
+    /// Signature format: cosign's tag-based `.sig` manifest (`simplesigning`, alias `sig`),
+    /// or a Sigstore bundle attached as an OCI 1.1 referrer. Default: simplesigning with
+    /// --key, bundle with --keyless.
+    #[arg(long, value_enum)]
+    pub format: Option<SignatureFormat>,
     /// Write the Sigstore bundle to FILE instead of storing anything (implies --format
     /// bundle; one image; a digest reference needs no network).
-    #[arg(long, value_name = "FILE", conflicts_with = "recursive")]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["recursive", "keyless"])]
     pub output_bundle: Option<PathBuf>,
+    /// Keyless signing (see below).
+    #[command(flatten)]
+    pub keyless: KeylessArgs,
     /// Read the key's password from this file.
     #[arg(long)]
     pub password_file: Option<PathBuf>,
@@ -337,10 +349,42 @@ pub struct SignArgs {
     pub output: OutputFormat,
 }
 
+/// `vouch sign --keyless` flags.
+#[derive(Debug, Args)]
+pub struct KeylessArgs {
+    /// Sign with a short-lived Fulcio certificate for an OIDC identity instead of a key;
+    /// each signature is recorded in the transparency log.
+    #[arg(long)]
+    pub keyless: bool,
+    /// The OIDC identity token, or a file holding it (default: SIGSTORE_ID_TOKEN, then
+    /// GitHub Actions' ambient token). Never printed.
+    #[arg(long, value_name = "TOKEN|FILE", requires = "keyless")]
+    pub identity_token: Option<String>,
+    /// A Sigstore signing config (signing_config.json) naming Fulcio, Rekor and TSAs
+    /// (default: the Sigstore public-good instance).
+    #[arg(long, value_name = "FILE", requires = "keyless")]
+    pub signing_config: Option<PathBuf>,
+    /// Fulcio's URL, replacing the signing config's.
+    #[arg(long, value_name = "URL", requires = "keyless")]
+    pub fulcio_url: Option<String>,
+    /// A Rekor v1 log's URL, replacing the signing config's.
+    #[arg(long, value_name = "URL", requires = "keyless")]
+    pub rekor_url: Option<String>,
+    /// An RFC 3161 timestamp authority's endpoint (…/api/v1/timestamp), replacing the
+    /// signing config's.
+    #[arg(long, value_name = "URL", requires = "keyless")]
+    pub tsa_url: Option<String>,
+    /// The Sigstore trusted_root.json each signature must verify against before it is
+    /// stored (default: the built-in Sigstore production root).
+    #[arg(long = "trusted-root", value_name = "FILE", requires = "keyless")]
+    pub trusted_root: Option<PathBuf>,
+}
+
 /// How `vouch sign` stores signatures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SignatureFormat {
     /// cosign's tag-based format (`sha256-<hex>.sig`), read by cosign 2 and skopeo.
+    #[value(alias = "sig")]
     Simplesigning,
     /// A Sigstore bundle v0.3 in an OCI 1.1 referrer (cosign v3's format).
     Bundle,

@@ -8,6 +8,7 @@ mod login;
 mod pin;
 mod policy;
 mod sign;
+mod sign_keyless;
 mod verify;
 mod verify_bundle;
 
