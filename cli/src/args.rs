@@ -120,6 +120,21 @@ the trusted root; the identity signed as is printed, the token never. Keyless ex
 stored), 1 a refusal or an answer that did not verify (nothing stored).")]
     Sign(SignArgs),
 
+    /// Keep Sigstore's trusted root and signing config current through TUF.
+    #[command(
+        subcommand,
+        after_help = "Examples:
+  vouch trust-root update
+  vouch trust-root update --tuf-url https://tuf.sigstore.internal/ --tuf-root root.json
+
+The verified trusted root and signing config are cached under $XDG_CACHE_HOME/vouch/tuf
+(default ~/.cache/vouch/tuf). `vouch verify` and `vouch sign --keyless` then use the newest
+verified root (without --trusted-root); the root built into vouch only when nothing was ever
+cached. Cached metadata that has expired is refused until the next update, unless
+`vouch verify --offline` accepts the last verified root."
+    )]
+    TrustRoot(TrustRootCommand),
+
     /// Store credentials for a registry in docker's config.json.
     #[command(after_help = "Example:
   echo \"$TOKEN\" | vouch login registry.example.com --username ci --password-stdin
@@ -349,6 +364,28 @@ pub struct SignArgs {
     pub output: OutputFormat,
 }
 
+/// `vouch trust-root` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TrustRootCommand {
+    /// Fetch and verify the current trusted root and signing config through TUF.
+    Update(TrustRootUpdateArgs),
+}
+
+/// `vouch trust-root update` flags.
+#[derive(Debug, Args)]
+pub struct TrustRootUpdateArgs {
+    /// The TUF repository (default: Sigstore's public-good repository).
+    #[arg(long, value_name = "URL")]
+    pub tuf_url: Option<String>,
+    /// The repository's initial root.json (needed the first time for a repository other
+    /// than Sigstore's, whose root of trust is built in).
+    #[arg(long, value_name = "FILE")]
+    pub tuf_root: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: OutputFormat,
+}
+
 /// `vouch sign --keyless` flags.
 #[derive(Debug, Args)]
 pub struct KeylessArgs {
@@ -375,9 +412,14 @@ pub struct KeylessArgs {
     #[arg(long, value_name = "URL", requires = "keyless")]
     pub tsa_url: Option<String>,
     /// The Sigstore trusted_root.json each signature must verify against before it is
-    /// stored (default: the built-in Sigstore production root).
+    /// stored (default: the newest root `vouch trust-root update` cached, else the built-in
+    /// Sigstore production root).
     #[arg(long = "trusted-root", value_name = "FILE", requires = "keyless")]
     pub trusted_root: Option<PathBuf>,
+    /// The TUF repository whose cached trusted root and signing config are the defaults
+    /// (default: Sigstore's; see `vouch trust-root update`).
+    #[arg(long, value_name = "URL", requires = "keyless")]
+    pub tuf_url: Option<String>,
 }
 
 /// How `vouch sign` stores signatures.
@@ -450,7 +492,8 @@ pub struct VerifyArgs {
     )]
     pub certificate_oidc_issuer_regexp: Option<String>,
     /// The Sigstore trusted_root.json keyless signatures are checked against (default: the
-    /// built-in Sigstore production root; a policy names its own with `trusted_root`).
+    /// newest root `vouch trust-root update` cached, else the built-in Sigstore production
+    /// root; a policy names its own with `trusted_root`).
     #[arg(
         long,
         value_name = "FILE",
@@ -458,6 +501,10 @@ pub struct VerifyArgs {
         help_heading = "Keyless signatures (without a policy)"
     )]
     pub trusted_root: Option<PathBuf>,
+    /// The TUF repository whose cached trusted root is the default (default: Sigstore's;
+    /// see `vouch trust-root update`). With --offline, expired cached metadata is accepted.
+    #[arg(long, value_name = "URL")]
+    pub tuf_url: Option<String>,
     /// Also accept keyless signatures that no transparency log records; their certificate
     /// is then checked at their RFC 3161 timestamp, or now. (A policy says
     /// `transparency_log: optional` for a signer instead.)

@@ -61,6 +61,15 @@ impl Exit {
         }
     }
 
+    /// A TUF failure: 2 options to fix, 3 repository or cache unreachable, 1 TUF refused.
+    pub fn of_tuf(e: &vouch_tuf::TufError) -> Exit {
+        match e.exit_code() {
+            2 => Exit::Usage,
+            3 => Exit::Unreachable,
+            _ => Exit::Refused,
+        }
+    }
+
     /// A keyless sign of one image: the store's rule or the signing services'.
     pub fn of_keyless_sign(e: &vouch_sign::keyless::KeylessSignError) -> Exit {
         match e {

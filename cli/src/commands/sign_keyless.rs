@@ -14,6 +14,7 @@ use vouch_keyless::{
 use vouch_registry::StoreOptions;
 use vouch_sign::keyless::{KeylessFormat, KeylessSignOptions, RootVerifier, sign_image_keyless};
 use vouch_sigstore::{PRODUCTION_TRUSTED_ROOT, TrustedRoot};
+use vouch_tuf::CachedTrust;
 
 use crate::args::{KeylessArgs, OutputFormat, SignArgs, SignatureFormat};
 use crate::exit::{Exit, Failure, OrExit};
@@ -27,8 +28,12 @@ pub async fn run(args: SignArgs, options: StoreOptions) -> Result<Exit, Failure>
         Some(SignatureFormat::Simplesigning) => KeylessFormat::Sig,
         Some(SignatureFormat::Bundle) | None => KeylessFormat::Bundle,
     };
-    let keyless_options = session_options(&args.keyless)?;
-    let root = trusted_root(args.keyless.trusted_root.as_deref())?;
+    let cached = match (&args.keyless.trusted_root, &args.keyless.signing_config) {
+        (Some(_), Some(_)) => None,
+        _ => super::trust_root::cached_trust(args.keyless.tuf_url.as_deref(), false).await?,
+    };
+    let keyless_options = session_options(&args.keyless, cached.as_ref())?;
+    let root = trusted_root(args.keyless.trusted_root.as_deref(), cached.as_ref())?;
     let stores = open_stores(&options)?;
 
     let env = |name: &str| std::env::var(name).ok();
@@ -86,9 +91,13 @@ pub async fn run(args: SignArgs, options: StoreOptions) -> Result<Exit, Failure>
     Ok(exit)
 }
 
-/// The services (signing config, then the URL overrides) and how to reach them. Plain HTTP
-/// only to a loopback address (a local instance).
-fn session_options(args: &KeylessArgs) -> Result<KeylessOptions, Failure> {
+/// The services (`--signing-config`, else the cached one, else the public-good instance's;
+/// then the URL overrides) and how to reach them. Plain HTTP only to a loopback address (a
+/// local instance).
+fn session_options(
+    args: &KeylessArgs,
+    cached: Option<&CachedTrust>,
+) -> Result<KeylessOptions, Failure> {
     let config = match &args.signing_config {
         Some(path) => {
             let bytes = std::fs::read(path)
@@ -97,7 +106,11 @@ fn session_options(args: &KeylessArgs) -> Result<KeylessOptions, Failure> {
             SigningConfig::from_json(&bytes)
                 .map_err(|e| Failure::usage(anyhow!("signing config {}: {e}", path.display())))?
         }
-        None => SigningConfig::public_good(),
+        None => match cached.and_then(|c| c.signing_config.as_deref()) {
+            Some(bytes) => SigningConfig::from_json(bytes)
+                .map_err(|e| Failure::usage(anyhow!("cached signing config: {e}")))?,
+            None => SigningConfig::public_good(),
+        },
     };
     let url = |flag: &str, value: &Option<String>| -> Result<Option<url::Url>, Failure> {
         value
@@ -136,13 +149,15 @@ fn session_options(args: &KeylessArgs) -> Result<KeylessOptions, Failure> {
     })
 }
 
-/// The root each signature must verify against before it is stored.
-fn trusted_root(path: Option<&Path>) -> Result<TrustedRoot, Failure> {
-    let json = match path {
-        Some(p) => std::fs::read(p)
+/// The root each signature must verify against before it is stored: `--trusted-root`, else
+/// the newest cached one, else the built-in one.
+fn trusted_root(path: Option<&Path>, cached: Option<&CachedTrust>) -> Result<TrustedRoot, Failure> {
+    let json = match (path, cached) {
+        (Some(p), _) => std::fs::read(p)
             .with_context(|| format!("cannot read trusted root {}", p.display()))
             .or_usage()?,
-        None => PRODUCTION_TRUSTED_ROOT.as_bytes().to_vec(),
+        (None, Some(c)) => c.trusted_root.clone(),
+        (None, None) => PRODUCTION_TRUSTED_ROOT.as_bytes().to_vec(),
     };
     TrustedRoot::from_json(&json).or_usage()
 }
