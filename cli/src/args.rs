@@ -68,6 +68,7 @@ pub struct Cli {
 const TOP_HELP: &str = "Examples:
   vouch keygen --output-key-prefix release
   vouch sign registry.example.com/app:1.4 --key release.key
+  vouch sign registry.example.com/app@sha256:… --keyless
   vouch verify registry.example.com/app:1.4 --key release.pub
   vouch verify --policy policy.yaml -f deploy/
   vouch pin -f deploy/ --check
@@ -368,6 +369,13 @@ pub struct SignArgs {
 #[derive(Debug, Subcommand)]
 pub enum TrustRootCommand {
     /// Fetch and verify the current trusted root and signing config through TUF.
+    #[command(after_help = "Examples:
+  vouch trust-root update
+  vouch trust-root update --tuf-url https://tuf.sigstore.internal/ --tuf-root root.json
+
+Exit codes: 0 updated, 1 TUF refused the repository's metadata (the cache is unchanged),
+2 options to fix (e.g. no --tuf-root for a new private repository), 3 the repository or
+the cache could not be reached.")]
     Update(TrustRootUpdateArgs),
 }
 
