@@ -64,8 +64,7 @@ pub async fn update(args: TrustRootUpdateArgs) -> Result<Exit, Failure> {
 /// The TUF repository (`--tuf-url`, default Sigstore's), its root of trust (`--tuf-root`),
 /// and the cache. Plain HTTP only to a loopback address (a local repository).
 pub fn tuf_options(url: Option<&str>, root: Option<&Path>) -> Result<TufOptions, Failure> {
-    let env = |name: &str| std::env::var(name).ok();
-    let cache_dir = vouch_tuf::default_cache_dir(&env).ok_or_else(|| {
+    let cache_dir = cache_dir().ok_or_else(|| {
         Failure::usage(anyhow!(
             "no cache directory for trusted roots: set XDG_CACHE_HOME or HOME"
         ))
@@ -91,12 +90,21 @@ pub fn tuf_options(url: Option<&str>, root: Option<&Path>) -> Result<TufOptions,
     Ok(options)
 }
 
+fn cache_dir() -> Option<std::path::PathBuf> {
+    let env = |name: &str| std::env::var(name).ok();
+    vouch_tuf::default_cache_dir(&env)
+}
+
 /// The newest verified cached trust for the repository at `url` (default Sigstore's);
-/// `None` when nothing was ever cached. `offline` accepts expired metadata.
+/// `None` when nothing was ever cached (or there is no cache directory at all). `offline`
+/// accepts expired metadata.
 pub async fn cached_trust(
     url: Option<&str>,
     offline: bool,
 ) -> Result<Option<CachedTrust>, Failure> {
+    if cache_dir().is_none() {
+        return Ok(None);
+    }
     let options = tuf_options(url, None)?;
     let expiry = if offline {
         Expiry::AcceptExpired

@@ -43,6 +43,8 @@ pub async fn run(args: VerifyArgs, options: StoreOptions) -> Result<Exit, Failur
         .transpose()?;
     let root = match custom_root {
         Some(root) => Some(root),
+        // Only keyless identities need a trusted root: key-only runs never read the cache.
+        None if keyless.is_empty() => vouch_sigstore::production_root().cloned(),
         None => super::trust_root::cached_root(args.tuf_url.as_deref(), args.offline)
             .await?
             .or_else(|| vouch_sigstore::production_root().cloned()),
@@ -73,6 +75,7 @@ async fn verify_policy(
 ) -> Result<Exit, Failure> {
     let mut loaded = load_policy_or_fail(policy_path)?;
     if !loaded.trusted_root_named
+        && loaded.policy.has_keyless()
         && let Some(root) =
             super::trust_root::cached_root(args.tuf_url.as_deref(), args.offline).await?
     {
