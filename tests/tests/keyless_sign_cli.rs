@@ -237,7 +237,7 @@ fn hostile_services_are_refused_and_nothing_is_stored() {
                 ..Hostile::default()
             },
             1,
-            "certificate",
+            "not issued by a trusted CA",
         ),
         (
             Hostile {
@@ -245,7 +245,7 @@ fn hostile_services_are_refused_and_nothing_is_stored() {
                 ..Hostile::default()
             },
             1,
-            "",
+            "not for the token's identity",
         ),
         (
             Hostile {
@@ -253,7 +253,7 @@ fn hostile_services_are_refused_and_nothing_is_stored() {
                 ..Hostile::default()
             },
             1,
-            "inclusion proof",
+            "inclusion proof does not verify",
         ),
         (
             Hostile {
@@ -261,7 +261,7 @@ fn hostile_services_are_refused_and_nothing_is_stored() {
                 ..Hostile::default()
             },
             1,
-            "",
+            "signed entry timestamp does not verify",
         ),
         (
             Hostile {
@@ -269,7 +269,15 @@ fn hostile_services_are_refused_and_nothing_is_stored() {
                 ..Hostile::default()
             },
             1,
-            "",
+            "entry for another signature",
+        ),
+        (
+            Hostile {
+                rekor_time_after_expiry: true,
+                ..Hostile::default()
+            },
+            1,
+            "outside the certificate's validity",
         ),
         (
             Hostile {
@@ -277,7 +285,7 @@ fn hostile_services_are_refused_and_nothing_is_stored() {
                 ..Hostile::default()
             },
             3,
-            "",
+            "unreachable",
         ),
     ] {
         let b = Bench::new(hostile);
