@@ -1,9 +1,14 @@
 //! `vouch sign --keyless` end to end against the local Sigstore stand-in (tests/src/sigstore)
 //! and a real registry: both storage formats, then `vouch verify` (identity flags and a
 //! policy) and cosign 2.5 accept what was stored; hostile services and bad tokens are refused
-//! with their documented exit code and nothing stored; the token never appears in output.
+//! with their documented exit code and nothing stored; tokens given, from the environment or
+//! from GitHub Actions' endpoint never appear in output.
 
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::net::TcpListener;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde_json::Value;
 use vouch_e2e::sigstore::{Hostile, Sigstore, SigstoreOptions};
@@ -327,4 +332,68 @@ fn token_problems_exit_2_before_anything_is_stored() {
     b.assert_nothing_stored(&img);
     assert!(b.sigstore.requests_to("fulcio").is_empty());
     assert!(b.sigstore.requests_to("rekor").is_empty());
+}
+
+/// GitHub Actions' token endpoint (unreachable here): answers `{"value": TOKEN}` and records
+/// each request line with its authorization header.
+fn actions_endpoint(token: String) -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!(
+        "http://{}/_apis/distributedtask/token?api-version=2.0",
+        listener.local_addr().expect("addr")
+    );
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let record = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(4) {
+            let Ok(mut stream) = stream else { continue };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let mut request = String::new();
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+                    break;
+                }
+                request.push_str(&line);
+            }
+            record.lock().expect("lock").push(request);
+            let body = serde_json::json!({"count": 1, "value": token}).to_string();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (url, seen)
+}
+
+#[test]
+fn github_actions_ambient_token_signs_and_never_shows() {
+    let b = Bench::new(Hostile::default());
+    let (_img, reference) = b.push("signed in GitHub Actions");
+    let mut claims = b.sigstore.claims(WORKFLOW);
+    claims["job_workflow_ref"] = "example/app/.github/workflows/release.yml@refs/heads/main".into();
+    let token = b.sigstore.sign_claims(&claims);
+    let request_token = "actions-request-token-0123456789";
+    let (url, seen) = actions_endpoint(token.clone());
+    let run = Run::of(
+        b.sign(&reference, &["--debug"])
+            .env("ACTIONS_ID_TOKEN_REQUEST_URL", &url)
+            .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", request_token)
+            .env("GITHUB_ACTIONS", "true"),
+    )
+    .expect_code(0);
+    assert_no_token(&run, &token);
+    assert!(!run.all().contains(request_token), "{}", run.all());
+    assert!(
+        run.stderr.contains(&format!("signing as {WORKFLOW}")),
+        "{}",
+        run.stderr
+    );
+    let seen = seen.lock().expect("lock").clone();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(seen[0].contains("audience=sigstore"), "{seen:?}");
+    b.verify(&reference, WORKFLOW).expect_code(0);
 }
