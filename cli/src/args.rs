@@ -206,6 +206,75 @@ Exit codes:
 
     /// Pin the images in Kubernetes manifests, Compose files and Dockerfiles to digests.
     Pin(PinArgs),
+
+    /// Serve the Kubernetes admission webhook: verify every Pod's images, pin them to digests.
+    Serve(ServeArgs),
+    /// Serve a registry mirror that lets runtimes pull only the images a policy allows.
+    #[command(after_help = "Examples:
+  vouch mirror --policy policy.yaml --listen 0.0.0.0:5443 \\
+      --tls-cert mirror.crt --tls-key mirror.key --upstream registry.example.com
+  vouch mirror --policy policy.yaml --listen 127.0.0.1:5000 --upstream 127.0.0.1:5001 \\
+      --allow-insecure-registry --cache-dir /var/cache/vouch-mirror
+
+Point the runtime at the mirror as the registry's only endpoint (containers registries.conf
+`location = \"MIRROR\"`; containerd hosts.toml `server = \"https://MIRROR\"` with a [host] table):
+a mirror listed as one of several endpoints is skipped when it refuses. docs/mirror.md has
+the configurations.
+
+Each manifest is resolved upstream once, verified at its digest under the policy, and its
+exact bytes served only if allowed; otherwise 403 DENIED with the image and the reason.
+Blobs are served only when reachable from an allowed manifest, digest-checked as they pass.
+The policy is reloaded on SIGHUP or when the file changes; an invalid new policy is refused
+and the old one stays. /healthz, /readyz and /metrics (Prometheus) are served too.
+
+Exit codes:
+  0  stopped by SIGINT or SIGTERM
+  2  usage, policy, TLS or listen-address error")]
+    Mirror(MirrorArgs),
+}
+
+/// `vouch mirror` flags.
+#[derive(Debug, Args)]
+pub struct MirrorArgs {
+    /// The trust policy every image is verified against.
+    #[arg(long, value_name = "FILE")]
+    pub policy: PathBuf,
+    /// Address to listen on, e.g. 0.0.0.0:5443 or 127.0.0.1:5000 (port 0: any free port).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: std::net::SocketAddr,
+    /// Server certificate chain (PEM); re-read when the file changes.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// Server private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve plain HTTP on a non-loopback address (without TLS, only loopback is served).
+    #[arg(long)]
+    pub allow_plain_http: bool,
+    /// Upstream registry host; repeatable. The first is used when a request names none; a
+    /// request naming another registry (host-prefixed path, containerd's ?ns=) must name
+    /// one of these.
+    #[arg(long, value_name = "HOST")]
+    pub upstream: Vec<String>,
+    /// Let requests name any upstream registry (the policy still decides every image).
+    #[arg(long)]
+    pub any_upstream: bool,
+    /// Directory for the record of what was allowed and the signature cache; share it
+    /// between replicas behind one load balancer.
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Seconds a decision is kept before the image is verified again.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    pub decision_ttl: u64,
+    /// Seconds one verification may take; past it, the pull is refused.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub verify_timeout: u64,
+    /// Largest blob served, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024 * 1024 * 1024)]
+    pub max_blob_bytes: u64,
+    /// Seconds between checks of the policy file for changes.
+    #[arg(long, value_name = "SECONDS", default_value_t = 2)]
+    pub reload_interval: u64,
 }
 
 /// `vouch login` flags.
@@ -728,4 +797,78 @@ mod tests {
         walk(&cmd, "vouch");
         assert!(TOP_HELP.contains("3  a registry"));
     }
+}
+
+/// `vouch serve`.
+#[derive(Debug, Args)]
+#[command(after_help = "Example:
+  vouch serve --policy /etc/vouch/policy.yaml --listen 0.0.0.0:8443 \\
+      --tls-cert /etc/vouch/tls/tls.crt --tls-key /etc/vouch/tls/tls.key
+
+Serves over HTTPS (HTTP/1.1 and HTTP/2):
+  POST /validate  ValidatingAdmissionWebhook (admission.k8s.io/v1 AdmissionReview)
+  POST /mutate    MutatingAdmissionWebhook: pins each verified image to name:tag@sha256:<digest>
+  GET  /healthz, /readyz, /metrics (Prometheus)
+
+Every image of the object is verified once against the policy; an image that does not verify,
+whose registry cannot be read, or that is not verified within --deadline is refused (fail
+closed). The policy is reloaded when its file changes or on SIGHUP (a policy that does not
+validate is refused and the old one stays); the certificate when its files change. Exempt
+namespaces are set in the policy (`exempt: {namespaces: [...]}`), never by flag. Registry
+credentials are vouch's own (DOCKER_CONFIG). One JSON log line per decision on stderr.
+Manifests: deploy/kubernetes; guide: docs/kubernetes.md.
+
+Exit codes:
+  0  stopped by SIGTERM or Ctrl-C
+  2  the policy, certificate, key or address cannot be used")]
+pub struct ServeArgs {
+    /// The trust policy (docs/policy.md); reloaded when it changes.
+    #[arg(long, value_name = "FILE")]
+    pub policy: PathBuf,
+
+    /// Address and port to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8443")]
+    pub listen: std::net::SocketAddr,
+
+    /// Serving certificate chain (PEM, leaf first); re-read when it changes.
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: PathBuf,
+
+    /// The certificate's private key (PEM); re-read when it changes.
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: PathBuf,
+
+    /// Seconds a review may take before what is not yet verified is refused; kept under the
+    /// webhook's timeoutSeconds (10) and shortened to fit the API server's ?timeout=.
+    #[arg(long, value_name = "SECONDS", default_value_t = 8.0)]
+    pub deadline: f64,
+
+    /// Seconds a verified image's verdict is reused (a moved tag is seen after this).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub verified_ttl: u64,
+
+    /// Seconds a refused image's verdict is reused (a new signature is seen after this).
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    pub refused_ttl: u64,
+
+    /// Reviews judged at once; more wait within their deadline.
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    pub max_reviews: usize,
+
+    /// Image verifications against registries at once.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub max_verifications: usize,
+
+    /// Seconds between looks at the policy file for changes.
+    #[arg(long, value_name = "SECONDS", default_value_t = 2)]
+    pub reload_interval: u64,
+
+    /// Seconds to go on answering after SIGTERM (with /readyz failing), so the Service stops
+    /// sending reviews to this Pod before it closes.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5)]
+    pub shutdown_delay: u64,
+
+    /// Do not use the verification cache on disk.
+    #[arg(long)]
+    pub no_cache: bool,
 }

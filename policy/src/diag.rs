@@ -317,6 +317,11 @@ pub const CODES: &[CodeInfo] = &[
         E,
         "`trusted_root` could not be read or is not a trusted root",
     ),
+    code(
+        "bad-namespace",
+        E,
+        "an exempt namespace is not a Kubernetes namespace name",
+    ),
     code("bad-reference", E, "a case's image reference was refused"),
     code(
         "unknown-rule",

@@ -246,6 +246,7 @@ pub struct Policy {
     pub(crate) revoked_keys: BTreeSet<String>,
     pub(crate) default: DefaultDecision,
     pub(crate) trusted_root: Option<String>,
+    pub(crate) exempt_namespaces: BTreeSet<String>,
     pub(crate) warnings: Vec<Diagnostic>,
     /// Signer indexes owning each key id, ascending.
     pub(crate) key_owners: HashMap<String, Vec<usize>>,
@@ -256,6 +257,17 @@ impl Policy {
     /// The file name given to [`crate::parse`].
     pub fn file_name(&self) -> &str {
         &self.file_name
+    }
+
+    /// `exempt.namespaces`: Kubernetes namespaces whose objects the admission webhook
+    /// admits without checking. Empty unless the file names them: nothing is exempt by default.
+    pub fn exempt_namespaces(&self) -> &BTreeSet<String> {
+        &self.exempt_namespaces
+    }
+
+    /// Whether objects in `namespace` are exempt from checking (`exempt.namespaces`).
+    pub fn exempts_namespace(&self, namespace: &str) -> bool {
+        self.exempt_namespaces.contains(namespace)
     }
 
     /// Signers, in file order.

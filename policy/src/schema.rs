@@ -37,6 +37,8 @@ pub struct RawPolicy {
     pub(crate) revoked_keys: Vec<Sp<String>>,
     pub(crate) default: Option<Sp<DefaultDecision>>,
     pub(crate) trusted_root: Option<Sp<String>>,
+    /// `exempt.namespaces`: Kubernetes namespaces the admission webhook does not check.
+    pub(crate) exempt_namespaces: Vec<Sp<String>>,
     pub(crate) diagnostics: Vec<Diagnostic>,
     pub(crate) root_span: Span,
 }
@@ -136,6 +138,7 @@ pub fn parse(source: &str, file_name: &str) -> Result<RawPolicy, Diagnostics> {
             "revoked",
             "default",
             "trusted_root",
+            "exempt",
         ],
         "the policy",
         &mut diags,
@@ -164,6 +167,7 @@ pub fn parse(source: &str, file_name: &str) -> Result<RawPolicy, Diagnostics> {
         revoked_keys: Vec::new(),
         default: None,
         trusted_root: None,
+        exempt_namespaces: Vec::new(),
         diagnostics: Vec::new(),
         root_span: root.span,
     };
@@ -198,6 +202,16 @@ pub fn parse(source: &str, file_name: &str) -> Result<RawPolicy, Diagnostics> {
         }
         if let Some(list) = rf.optional("keys") {
             raw.revoked_keys = string_list(list, "`revoked.keys`", &mut diags)
+                .map(|l| l.value)
+                .unwrap_or_default();
+        }
+    }
+    if let Some(node) = f.optional("exempt")
+        && let Some(entries) = expect_map(node, "`exempt`", &mut diags)
+    {
+        let ef = Fields::new(entries, &["namespaces"], "`exempt`", &mut diags);
+        if let Some(list) = ef.optional("namespaces") {
+            raw.exempt_namespaces = string_list(list, "`exempt.namespaces`", &mut diags)
                 .map(|l| l.value)
                 .unwrap_or_default();
         }

@@ -47,6 +47,7 @@ pub fn validate_with_root(
     let signer_names: Vec<&str> = signers.iter().map(|s| s.name.as_str()).collect();
     let (rules, complete, used_signers) = check_rules(&raw, &signer_names, &mut d);
     let (revoked_digests, revoked_keys) = check_revoked(&raw, &mut d);
+    let exempt_namespaces = check_exempt(&raw, &mut d);
 
     // Warnings about the whole.
     if !raw.signers_broken {
@@ -103,6 +104,7 @@ pub fn validate_with_root(
         revoked_keys,
         default: raw.default.map(|d| d.value).unwrap_or_default(),
         trusted_root: raw.trusted_root.map(|t| t.value),
+        exempt_namespaces,
         warnings: diags.0,
         key_owners,
         index,
@@ -649,6 +651,40 @@ fn check_revoked(raw: &RawPolicy, d: &mut Vec<Diagnostic>) -> (BTreeSet<String>,
         }
     }
     (revoked_digests, revoked_keys)
+}
+
+/// `exempt.namespaces`: each a Kubernetes namespace name (an RFC 1123 label), once.
+fn check_exempt(raw: &RawPolicy, d: &mut Vec<Diagnostic>) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for ns in &raw.exempt_namespaces {
+        if !valid_namespace(&ns.value) {
+            d.push(
+                Diagnostic::new(
+                    "bad-namespace",
+                    ns.span,
+                    format!("{:?} is not a Kubernetes namespace name", ns.value),
+                )
+                .with_label("not a namespace")
+                .with_hint(
+                    "lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters; patterns are not supported",
+                ),
+            );
+        } else if !names.insert(ns.value.clone()) {
+            d.push(duplicate(ns.span, "this namespace is already exempt"));
+        }
+    }
+    names
+}
+
+/// An RFC 1123 label, as Kubernetes requires of namespace names.
+pub(crate) fn valid_namespace(name: &str) -> bool {
+    let b = name.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b.iter()
+            .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+        && b[0] != b'-'
+        && b[b.len() - 1] != b'-'
 }
 
 fn valid_issuer(s: &str) -> bool {

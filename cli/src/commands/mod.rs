@@ -5,8 +5,10 @@ mod images;
 mod key;
 mod keygen;
 mod login;
+mod mirror;
 mod pin;
 mod policy;
+mod serve;
 mod sign;
 mod sign_keyless;
 mod trust_root;
@@ -46,10 +48,20 @@ pub fn run(cli: Cli) -> Result<Exit, Failure> {
         Command::TrustRoot(TrustRootCommand::Update(args)) => {
             runtime()?.block_on(trust_root::update(args))
         }
+        Command::Mirror(args) => {
+            let options = store_options(&globals);
+            let runtime = runtime()?;
+            runtime.block_on(mirror::run(args, options))
+        }
         Command::Pin(args) => {
             let options = store_options(&globals);
             let runtime = runtime()?;
             runtime.block_on(pin::run(args, options))
+        }
+        Command::Serve(args) => {
+            let options = store_options(&globals);
+            let runtime = runtime()?;
+            runtime.block_on(serve::run(args, options))
         }
     }
 }
