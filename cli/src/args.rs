@@ -68,6 +68,7 @@ pub struct Cli {
 const TOP_HELP: &str = "Examples:
   vouch keygen --output-key-prefix release
   vouch sign registry.example.com/app:1.4 --key release.key
+  vouch sign registry.example.com/app@sha256:… --keyless
   vouch verify registry.example.com/app:1.4 --key release.pub
   vouch verify --policy policy.yaml -f deploy/
   vouch pin -f deploy/ --check
@@ -105,11 +106,19 @@ and skopeo can use it too. The password comes from VOUCH_PASSWORD, COSIGN_PASSWO
   vouch sign registry.example.com/app@sha256:… --key release.key --recursive
   vouch sign registry.example.com/app@sha256:… --key release.key --format bundle
   vouch sign registry.example.com/app@sha256:… --key release.key --output-bundle app.sigstore.json
+  vouch sign registry.example.com/app@sha256:… --keyless            # in GitHub Actions / GitLab CI
+  vouch sign registry.example.com/app@sha256:… --keyless --format sig --identity-token token.jwt
 
 A tag is resolved to its digest once; the digest is what gets signed. Signatures are
 appended to the image's sha256-<hex>.sig manifest, never replacing earlier ones; with
 --format bundle they are Sigstore bundles attached as OCI referrers (cosign v3's format).
---output-bundle writes the bundle to a file and stores nothing (no request for a digest).")]
+--output-bundle writes the bundle to a file and stores nothing (no request for a digest).
+--keyless signs with a short-lived Fulcio certificate for the CI job's OIDC identity
+(--identity-token, SIGSTORE_ID_TOKEN, or GitHub Actions' ambient token with `id-token:
+write`), records each signature in Rekor, and stores it only after it verified against
+the trusted root; the identity signed as is printed, the token never. Keyless exit codes:
+2 token or configuration (expired, wrong audience), 3 a service unreachable (nothing
+stored), 1 a refusal or an answer that did not verify (nothing stored).")]
     Sign(SignArgs),
 
     /// Attest image digests: sign an in-toto statement (scan, provenance, SBOM) about each.
@@ -142,6 +151,21 @@ image digest are shown. With --type, the newest such statement of that type deci
 by the scan or build time it attests), and must be younger than --max-age and meet
 --condition (CEL over predicate, predicateType, subject, image); exit 1 otherwise.")]
     Attestations(AttestationsArgs),
+
+    /// Keep Sigstore's trusted root and signing config current through TUF.
+    #[command(
+        subcommand,
+        after_help = "Examples:
+  vouch trust-root update
+  vouch trust-root update --tuf-url https://tuf.sigstore.internal/ --tuf-root root.json
+
+The verified trusted root and signing config are cached under $XDG_CACHE_HOME/vouch/tuf
+(default ~/.cache/vouch/tuf). `vouch verify` and `vouch sign --keyless` then use the newest
+verified root (without --trusted-root); the root built into vouch only when nothing was ever
+cached. Cached metadata that has expired is refused until the next update, unless
+`vouch verify --offline` accepts the last verified root."
+    )]
+    TrustRoot(TrustRootCommand),
 
     /// Store credentials for a registry in docker's config.json.
     #[command(after_help = "Example:
@@ -407,8 +431,8 @@ pub struct SignArgs {
           value_parser = clap::value_parser!(u16).range(1..=256))]
     pub jobs: u16,
     /// The private key (cosign/sigstore encrypted PEM).
-    #[arg(long)]
-    pub key: PathBuf,
+    #[arg(long, required_unless_present = "keyless", conflicts_with = "keyless")]
+    pub key: Option<PathBuf>,
     /// A signed annotation, KEY=VALUE (repeatable).
     #[arg(short = 'a', long = "annotation", value_name = "KEY=VALUE")]
     pub annotations: Vec<String>,
@@ -418,14 +442,18 @@ pub struct SignArgs {
     /// The repository to name in the payload, instead of the image's own.
     #[arg(long, value_name = "REPOSITORY")]
     pub identity: Option<String>,
-    /// Signature format: cosign's tag-based `.sig` manifest, or a Sigstore bundle attached
-    /// as an OCI 1.1 referrer (key-signed, no transparency log).
-    #[arg(long, value_enum, default_value = "simplesigning")]
-    pub format: SignatureFormat,
+    /// Signature format: cosign's tag-based `.sig` manifest (`simplesigning`, alias `sig`),
+    /// or a Sigstore bundle attached as an OCI 1.1 referrer. Default: simplesigning with
+    /// --key, bundle with --keyless.
+    #[arg(long, value_enum)]
+    pub format: Option<SignatureFormat>,
     /// Write the Sigstore bundle to FILE instead of storing anything (implies --format
     /// bundle; one image; a digest reference needs no network).
-    #[arg(long, value_name = "FILE", conflicts_with = "recursive")]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["recursive", "keyless"])]
     pub output_bundle: Option<PathBuf>,
+    /// Keyless signing (see below).
+    #[command(flatten)]
+    pub keyless: KeylessArgs,
     /// Read the key's password from this file.
     #[arg(long)]
     pub password_file: Option<PathBuf>,
@@ -471,6 +499,35 @@ pub struct AttestArgs {
     pub output: OutputFormat,
 }
 
+/// `vouch trust-root` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TrustRootCommand {
+    /// Fetch and verify the current trusted root and signing config through TUF.
+    #[command(after_help = "Examples:
+  vouch trust-root update
+  vouch trust-root update --tuf-url https://tuf.sigstore.internal/ --tuf-root root.json
+
+Exit codes: 0 updated, 1 TUF refused the repository's metadata (the cache is unchanged),
+2 options to fix (e.g. no --tuf-root for a new private repository), 3 the repository or
+the cache could not be reached.")]
+    Update(TrustRootUpdateArgs),
+}
+
+/// `vouch trust-root update` flags.
+#[derive(Debug, Args)]
+pub struct TrustRootUpdateArgs {
+    /// The TUF repository (default: Sigstore's public-good repository).
+    #[arg(long, value_name = "URL")]
+    pub tuf_url: Option<String>,
+    /// The repository's initial root.json (needed the first time for a repository other
+    /// than Sigstore's, whose root of trust is built in).
+    #[arg(long, value_name = "FILE")]
+    pub tuf_root: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: OutputFormat,
+}
+
 /// How `vouch attest` stores attestations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum AttestationFormat {
@@ -506,10 +563,47 @@ pub struct AttestationsArgs {
     pub output: OutputFormat,
 }
 
+/// `vouch sign --keyless` flags.
+#[derive(Debug, Args)]
+pub struct KeylessArgs {
+    /// Sign with a short-lived Fulcio certificate for an OIDC identity instead of a key;
+    /// each signature is recorded in the transparency log.
+    #[arg(long)]
+    pub keyless: bool,
+    /// The OIDC identity token, or a file holding it (default: SIGSTORE_ID_TOKEN, then
+    /// GitHub Actions' ambient token). Never printed.
+    #[arg(long, value_name = "TOKEN|FILE", requires = "keyless")]
+    pub identity_token: Option<String>,
+    /// A Sigstore signing config (signing_config.json) naming Fulcio, Rekor and TSAs
+    /// (default: the Sigstore public-good instance).
+    #[arg(long, value_name = "FILE", requires = "keyless")]
+    pub signing_config: Option<PathBuf>,
+    /// Fulcio's URL, replacing the signing config's.
+    #[arg(long, value_name = "URL", requires = "keyless")]
+    pub fulcio_url: Option<String>,
+    /// A Rekor v1 log's URL, replacing the signing config's.
+    #[arg(long, value_name = "URL", requires = "keyless")]
+    pub rekor_url: Option<String>,
+    /// An RFC 3161 timestamp authority's endpoint (…/api/v1/timestamp), replacing the
+    /// signing config's.
+    #[arg(long, value_name = "URL", requires = "keyless")]
+    pub tsa_url: Option<String>,
+    /// The Sigstore trusted_root.json each signature must verify against before it is
+    /// stored (default: the newest root `vouch trust-root update` cached, else the built-in
+    /// Sigstore production root).
+    #[arg(long = "trusted-root", value_name = "FILE", requires = "keyless")]
+    pub trusted_root: Option<PathBuf>,
+    /// The TUF repository whose cached trusted root and signing config are the defaults
+    /// (default: Sigstore's; see `vouch trust-root update`).
+    #[arg(long, value_name = "URL", requires = "keyless")]
+    pub tuf_url: Option<String>,
+}
+
 /// How `vouch sign` stores signatures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SignatureFormat {
     /// cosign's tag-based format (`sha256-<hex>.sig`), read by cosign 2 and skopeo.
+    #[value(alias = "sig")]
     Simplesigning,
     /// A Sigstore bundle v0.3 in an OCI 1.1 referrer (cosign v3's format).
     Bundle,
@@ -575,7 +669,8 @@ pub struct VerifyArgs {
     )]
     pub certificate_oidc_issuer_regexp: Option<String>,
     /// The Sigstore trusted_root.json keyless signatures are checked against (default: the
-    /// built-in Sigstore production root; a policy names its own with `trusted_root`).
+    /// newest root `vouch trust-root update` cached, else the built-in Sigstore production
+    /// root; a policy names its own with `trusted_root`).
     #[arg(
         long,
         value_name = "FILE",
@@ -583,6 +678,10 @@ pub struct VerifyArgs {
         help_heading = "Keyless signatures (without a policy)"
     )]
     pub trusted_root: Option<PathBuf>,
+    /// The TUF repository whose cached trusted root is the default (default: Sigstore's;
+    /// see `vouch trust-root update`). With --offline, expired cached metadata is accepted.
+    #[arg(long, value_name = "URL")]
+    pub tuf_url: Option<String>,
     /// Also accept keyless signatures that no transparency log records; their certificate
     /// is then checked at their RFC 3161 timestamp, or now. (A policy says
     /// `transparency_log: optional` for a signer instead.)

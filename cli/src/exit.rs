@@ -51,6 +51,33 @@ impl Exit {
         }
     }
 
+    /// A keyless signing failure: the service's own classification (2 token or
+    /// configuration, 3 a service unreachable, 1 a refusal or an answer that did not verify).
+    pub fn of_keyless(e: &vouch_keyless::KeylessError) -> Exit {
+        match e.exit_code() {
+            2 => Exit::Usage,
+            3 => Exit::Unreachable,
+            _ => Exit::Refused,
+        }
+    }
+
+    /// A TUF failure: 2 options to fix, 3 repository or cache unreachable, 1 TUF refused.
+    pub fn of_tuf(e: &vouch_tuf::TufError) -> Exit {
+        match e.exit_code() {
+            2 => Exit::Usage,
+            3 => Exit::Unreachable,
+            _ => Exit::Refused,
+        }
+    }
+
+    /// A keyless sign of one image: the store's rule or the signing services'.
+    pub fn of_keyless_sign(e: &vouch_sign::keyless::KeylessSignError) -> Exit {
+        match e {
+            vouch_sign::keyless::KeylessSignError::Store(e) => Exit::of_signing(e),
+            vouch_sign::keyless::KeylessSignError::Keyless(e) => Exit::of_keyless(e),
+        }
+    }
+
     /// A store error while resolving a tag to pin: unreachable, else a reference that names
     /// nothing usable (not found, or content that is not an image).
     pub fn of_resolving(e: &StoreError) -> Exit {

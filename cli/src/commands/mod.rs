@@ -12,13 +12,15 @@ mod pin;
 mod policy;
 mod serve;
 mod sign;
+mod sign_keyless;
+mod trust_root;
 mod verify;
 mod verify_bundle;
 
 use anyhow::Context;
 use vouch_registry::StoreOptions;
 
-use crate::args::{Cli, Command, KeyCommand};
+use crate::args::{Cli, Command, KeyCommand, TrustRootCommand};
 use crate::exit::{Exit, Failure};
 
 /// Runs a parsed command line.
@@ -55,6 +57,9 @@ pub fn run(cli: Cli) -> Result<Exit, Failure> {
             runtime.block_on(verify::run(*args, options))
         }
         Command::Images(args) => images::run(args),
+        Command::TrustRoot(TrustRootCommand::Update(args)) => {
+            runtime()?.block_on(trust_root::update(args))
+        }
         Command::Mirror(args) => {
             let options = store_options(&globals);
             let runtime = runtime()?;

@@ -330,12 +330,15 @@ pub struct SignatureLayer {
     pub payload: Vec<u8>,
     /// Base64 signature over `payload`.
     pub signature_b64: String,
+    /// More layer annotations (a keyless signature's certificate, chain, log entry and
+    /// timestamp); the signature annotation always comes from `signature_b64`.
+    pub annotations: BTreeMap<String, String>,
 }
 
 impl SignatureLayer {
     /// The layer's descriptor in the `.sig` manifest.
     pub fn descriptor(&self) -> Descriptor {
-        let mut annotations = BTreeMap::new();
+        let mut annotations = self.annotations.clone();
         annotations.insert(SIGNATURE_ANNOTATION.to_string(), self.signature_b64.clone());
         Descriptor {
             media_type: SIMPLE_SIGNING.to_string(),
@@ -462,6 +465,7 @@ mod tests {
         SignatureLayer {
             payload: vec![b'{', n, b'}'],
             signature_b64: format!("sig{n}"),
+            annotations: BTreeMap::new(),
         }
     }
 

@@ -71,14 +71,8 @@ pub async fn attest_image(
             .map(|(fetched, _)| fetched)
             .ok_or_else(|| StoreError::NotFound(format!("image {image}")))?;
         let mut slot = Slot::take(None).await;
-        let attached = crate::attach_prepared_bundle(
-            &repo,
-            &subject,
-            statement_bundle(image, &digest, options),
-            limits,
-            &mut slot,
-        )
-        .await?;
+        let bundle = statement_bundle(image, &digest, options);
+        let attached = crate::put_bundle(&repo, &subject, &bundle, limits, &mut slot).await?;
         return Ok(AttestedImage {
             reference: image.to_string(),
             attested: image.pinned_display(&digest),

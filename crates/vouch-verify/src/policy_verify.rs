@@ -37,6 +37,9 @@ pub struct LoadedPolicy {
     /// The policy's `trusted_root`, or the built-in Sigstore production root; `None` only
     /// when the built-in one failed to load.
     pub trusted_root: Option<TrustedRoot>,
+    /// True when the policy names its own `trusted_root` (the caller may replace the
+    /// built-in default with a newer verified one, never a root the policy named).
+    pub trusted_root_named: bool,
     /// Rendered warnings (empty when none).
     pub warnings: String,
 }
@@ -138,9 +141,9 @@ pub fn load_policy(path: &Path) -> Result<LoadedPolicy, PolicyLoadError> {
         Ok(())
     };
     let policy = vouch_policy::validate_with_root(raw, &resolve, &resolve_root).map_err(invalid)?;
-    let trusted_root = root
-        .into_inner()
-        .or_else(|| vouch_sigstore::production_root().cloned());
+    let named = root.into_inner();
+    let trusted_root_named = named.is_some();
+    let trusted_root = named.or_else(|| vouch_sigstore::production_root().cloned());
     let warnings = if policy.warnings().is_empty() {
         String::new()
     } else {
@@ -150,6 +153,7 @@ pub fn load_policy(path: &Path) -> Result<LoadedPolicy, PolicyLoadError> {
         policy,
         keys: keys.into_inner(),
         trusted_root,
+        trusted_root_named,
         warnings,
     })
 }
