@@ -12,6 +12,7 @@ bash tests/peers/fetch-peers.sh
 echo "== formatting and lints"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+python3 scripts/module-cycles.py >/dev/null
 
 echo "== tests"
 cargo test --workspace

@@ -126,6 +126,7 @@ pub struct Cli {
 const TOP_HELP: &str = "Examples:
   vouch keygen --output-key-prefix release
   vouch sign registry.example.com/app:1.4 --key release.key
+  vouch sign registry.example.com/app@sha256:… --keyless
   vouch verify registry.example.com/app:1.4 --key release.pub
   vouch verify --policy policy.yaml -f deploy/
   vouch pin -f deploy/ --check
@@ -190,12 +191,66 @@ and skopeo can use it too. The password comes from VOUCH_PASSWORD, COSIGN_PASSWO
   vouch sign registry.example.com/app@sha256:… --key release.key --format bundle
   vouch sign registry.example.com/app@sha256:… --key release.key --output-bundle app.sigstore.json
   vouch sign registry.example.com/app:1.4 --key 'pkcs11:token=ci;object=release?pin-source=/run/pin'
+  vouch sign registry.example.com/app@sha256:… --keyless            # in GitHub Actions / GitLab CI
+  vouch sign registry.example.com/app@sha256:… --keyless --format sig --identity-token token.jwt
 
 A tag is resolved to its digest once; the digest is what gets signed. Signatures are
 appended to the image's sha256-<hex>.sig manifest, never replacing earlier ones; with
 --format bundle they are Sigstore bundles attached as OCI referrers (cosign v3's format).
---output-bundle writes the bundle to a file and stores nothing (no request for a digest).")]
+--output-bundle writes the bundle to a file and stores nothing (no request for a digest).
+--keyless signs with a short-lived Fulcio certificate for the CI job's OIDC identity
+(--identity-token, SIGSTORE_ID_TOKEN, or GitHub Actions' ambient token with `id-token:
+write`), records each signature in Rekor, and stores it only after it verified against
+the trusted root; the identity signed as is printed, the token never. Keyless exit codes:
+2 token or configuration (expired, wrong audience), 3 a service unreachable (nothing
+stored), 1 a refusal or an answer that did not verify (nothing stored).")]
     Sign(SignArgs),
+
+    /// Attest image digests: sign an in-toto statement (scan, provenance, SBOM) about each.
+    #[command(after_help = "Examples:
+  trivy image --format cosign-vuln -o scan.json registry.example.com/app:1.4
+  vouch attest registry.example.com/app:1.4 --key scanner.key --type vuln --predicate scan.json
+  vouch attest registry.example.com/app@sha256:… --key ci.key --type slsaprovenance1 --predicate provenance.json
+  syft registry.example.com/app:1.4 -o spdx-json | vouch attest registry.example.com/app:1.4 --key ci.key --type spdxjson --predicate -
+  vouch attest registry.example.com/app@sha256:… --key ci.key --type slsaprovenance1 --predicate p.json --format bundle
+  vouch attest registry.example.com/app@sha256:… --key ci.key --type vuln --predicate scan.json --output-bundle scan.sigstore.json
+
+The statement (in-toto v1) names the image digest as its subject and is signed into a DSSE
+envelope appended to the image's sha256-<hex>.att manifest, never replacing earlier ones:
+cosign's format, so `cosign verify-attestation --key … --type …` accepts it. --format bundle
+attaches a Sigstore bundle as an OCI referrer instead; --output-bundle writes it to a file.
+--type takes cosign's shorthands (custom, vuln, slsaprovenance, slsaprovenance02,
+slsaprovenance1, spdx, spdxjson, cyclonedx, openvex) or a predicate type URI.")]
+    Attest(AttestArgs),
+
+    /// Show the verified attestations of images, and judge them (type, age, condition).
+    #[command(after_help = "Examples:
+  vouch attestations registry.example.com/app:1.4 --key scanner.pub
+  vouch attestations registry.example.com/app:1.4 --key scanner.pub --type vuln --max-age 7d \\
+    --condition 'predicate.scanner.result.Results.all(r, !has(r.Vulnerabilities) ||
+      r.Vulnerabilities.all(v, v.Severity != \"CRITICAL\"))'
+  vouch attestations registry.example.com/app@sha256:… --key ci.pub --type slsaprovenance1 --output json
+
+Only statements whose DSSE signature verifies under a given key and whose subject is the
+image digest are shown. With --type, the newest such statement of that type decides (dated
+by the scan or build time it attests), and must be younger than --max-age and meet
+--condition (CEL over predicate, predicateType, subject, image); exit 1 otherwise.")]
+    Attestations(AttestationsArgs),
+
+    /// Keep Sigstore's trusted root and signing config current through TUF.
+    #[command(
+        subcommand,
+        after_help = "Examples:
+  vouch trust-root update
+  vouch trust-root update --tuf-url https://tuf.sigstore.internal/ --tuf-root root.json
+
+The verified trusted root and signing config are cached under $XDG_CACHE_HOME/vouch/tuf
+(default ~/.cache/vouch/tuf). `vouch verify` and `vouch sign --keyless` then use the newest
+verified root (without --trusted-root); the root built into vouch only when nothing was ever
+cached. Cached metadata that has expired is refused until the next update, unless
+`vouch verify --offline` accepts the last verified root."
+    )]
+    TrustRoot(TrustRootCommand),
 
     /// Store credentials for a registry in docker's config.json.
     #[command(after_help = "Example:
@@ -288,6 +343,75 @@ unreadable file, key or signature.")]
 
     /// Pin the images in Kubernetes manifests, Compose files and Dockerfiles to digests.
     Pin(PinArgs),
+
+    /// Serve the Kubernetes admission webhook: verify every Pod's images, pin them to digests.
+    Serve(ServeArgs),
+    /// Serve a registry mirror that lets runtimes pull only the images a policy allows.
+    #[command(after_help = "Examples:
+  vouch mirror --policy policy.yaml --listen 0.0.0.0:5443 \\
+      --tls-cert mirror.crt --tls-key mirror.key --upstream registry.example.com
+  vouch mirror --policy policy.yaml --listen 127.0.0.1:5000 --upstream 127.0.0.1:5001 \\
+      --allow-insecure-registry --cache-dir /var/cache/vouch-mirror
+
+Point the runtime at the mirror as the registry's only endpoint (containers registries.conf
+`location = \"MIRROR\"`; containerd hosts.toml `server = \"https://MIRROR\"` with a [host] table):
+a mirror listed as one of several endpoints is skipped when it refuses. docs/mirror.md has
+the configurations.
+
+Each manifest is resolved upstream once, verified at its digest under the policy, and its
+exact bytes served only if allowed; otherwise 403 DENIED with the image and the reason.
+Blobs are served only when reachable from an allowed manifest, digest-checked as they pass.
+The policy is reloaded on SIGHUP or when the file changes; an invalid new policy is refused
+and the old one stays. /healthz, /readyz and /metrics (Prometheus) are served too.
+
+Exit codes:
+  0  stopped by SIGINT or SIGTERM
+  2  usage, policy, TLS or listen-address error")]
+    Mirror(MirrorArgs),
+}
+
+/// `vouch mirror` flags.
+#[derive(Debug, Args)]
+pub struct MirrorArgs {
+    /// The trust policy every image is verified against.
+    #[arg(long, value_name = "FILE")]
+    pub policy: PathBuf,
+    /// Address to listen on, e.g. 0.0.0.0:5443 or 127.0.0.1:5000 (port 0: any free port).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: std::net::SocketAddr,
+    /// Server certificate chain (PEM); re-read when the file changes.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// Server private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve plain HTTP on a non-loopback address (without TLS, only loopback is served).
+    #[arg(long)]
+    pub allow_plain_http: bool,
+    /// Upstream registry host; repeatable. The first is used when a request names none; a
+    /// request naming another registry (host-prefixed path, containerd's ?ns=) must name
+    /// one of these.
+    #[arg(long, value_name = "HOST")]
+    pub upstream: Vec<String>,
+    /// Let requests name any upstream registry (the policy still decides every image).
+    #[arg(long)]
+    pub any_upstream: bool,
+    /// Directory for the record of what was allowed and the signature cache; share it
+    /// between replicas behind one load balancer.
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Seconds a decision is kept before the image is verified again.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    pub decision_ttl: u64,
+    /// Seconds one verification may take; past it, the pull is refused.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub verify_timeout: u64,
+    /// Largest blob served, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024 * 1024 * 1024)]
+    pub max_blob_bytes: u64,
+    /// Seconds between checks of the policy file for changes.
+    #[arg(long, value_name = "SECONDS", default_value_t = 2)]
+    pub reload_interval: u64,
 }
 
 /// `vouch login` flags.
@@ -490,8 +614,13 @@ pub struct SignArgs {
     /// The private key: a cosign/sigstore encrypted PEM file, or a key on a PKCS#11 token as
     /// an RFC 7512 URI (`pkcs11:token=…;object=…?module-path=…&pin-source=FILE`; module and
     /// PIN also from VOUCH_PKCS11_MODULE_PATH and VOUCH_PKCS11_PIN, or cosign's COSIGN_ names).
-    #[arg(long, value_name = "KEY")]
-    pub key: PathBuf,
+    #[arg(
+        long,
+        value_name = "KEY",
+        required_unless_present = "keyless",
+        conflicts_with = "keyless"
+    )]
+    pub key: Option<PathBuf>,
     /// A signed annotation, KEY=VALUE (repeatable).
     #[arg(short = 'a', long = "annotation", value_name = "KEY=VALUE")]
     pub annotations: Vec<String>,
@@ -501,13 +630,51 @@ pub struct SignArgs {
     /// The repository to name in the payload, instead of the image's own.
     #[arg(long, value_name = "REPOSITORY")]
     pub identity: Option<String>,
-    /// Signature format: cosign's tag-based `.sig` manifest, or a Sigstore bundle attached
-    /// as an OCI 1.1 referrer (key-signed, no transparency log).
-    #[arg(long, value_enum, default_value = "simplesigning")]
-    pub format: SignatureFormat,
+    /// Signature format: cosign's tag-based `.sig` manifest (`simplesigning`, alias `sig`),
+    /// or a Sigstore bundle attached as an OCI 1.1 referrer. Default: simplesigning with
+    /// --key, bundle with --keyless.
+    #[arg(long, value_enum)]
+    pub format: Option<SignatureFormat>,
     /// Write the Sigstore bundle to FILE instead of storing anything (implies --format
     /// bundle; one image; a digest reference needs no network).
-    #[arg(long, value_name = "FILE", conflicts_with = "recursive")]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["recursive", "keyless"])]
+    pub output_bundle: Option<PathBuf>,
+    /// Keyless signing (see below).
+    #[command(flatten)]
+    pub keyless: KeylessArgs,
+    /// Read the key's password from this file.
+    #[arg(long)]
+    pub password_file: Option<PathBuf>,
+    /// Use a key file that others can read (normally refused, as ssh does).
+    #[arg(long)]
+    pub allow_insecure_key_permissions: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: OutputFormat,
+}
+
+/// `vouch attest` flags.
+#[derive(Debug, Args)]
+pub struct AttestArgs {
+    /// Images: host[:port]/repo[:tag][@sha256:…] or oci:PATH[:TAG|@sha256:…].
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<String>,
+    /// The private key (cosign/sigstore encrypted PEM).
+    #[arg(long)]
+    pub key: PathBuf,
+    /// The predicate: a JSON file (`-` for stdin); for `--type custom`, any text.
+    #[arg(long, value_name = "FILE")]
+    pub predicate: PathBuf,
+    /// The predicate type: a cosign shorthand or a URI.
+    #[arg(long = "type", value_name = "TYPE", default_value = "custom")]
+    pub predicate_type: String,
+    /// Storage: cosign's `.att` manifest (DSSE layers), or a Sigstore bundle attached as an
+    /// OCI 1.1 referrer (key-signed, no transparency log; cosign v3's format).
+    #[arg(long, value_enum, default_value = "att")]
+    pub format: AttestationFormat,
+    /// Write the Sigstore bundle to FILE instead of storing anything (one image; a digest
+    /// reference needs no network); `vouch verify --bundle FILE` reads it.
+    #[arg(long, value_name = "FILE")]
     pub output_bundle: Option<PathBuf>,
     /// Read the key's password from this file.
     #[arg(long)]
@@ -520,10 +687,111 @@ pub struct SignArgs {
     pub output: OutputFormat,
 }
 
+/// `vouch trust-root` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TrustRootCommand {
+    /// Fetch and verify the current trusted root and signing config through TUF.
+    #[command(after_help = "Examples:
+  vouch trust-root update
+  vouch trust-root update --tuf-url https://tuf.sigstore.internal/ --tuf-root root.json
+
+Exit codes: 0 updated, 1 TUF refused the repository's metadata (the cache is unchanged),
+2 options to fix (e.g. no --tuf-root for a new private repository), 3 the repository or
+the cache could not be reached.")]
+    Update(TrustRootUpdateArgs),
+}
+
+/// `vouch trust-root update` flags.
+#[derive(Debug, Args)]
+pub struct TrustRootUpdateArgs {
+    /// The TUF repository (default: Sigstore's public-good repository).
+    #[arg(long, value_name = "URL")]
+    pub tuf_url: Option<String>,
+    /// The repository's initial root.json (needed the first time for a repository other
+    /// than Sigstore's, whose root of trust is built in).
+    #[arg(long, value_name = "FILE")]
+    pub tuf_root: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: OutputFormat,
+}
+
+/// How `vouch attest` stores attestations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AttestationFormat {
+    /// cosign's tag-based format (`sha256-<hex>.att`), read by cosign 2.
+    Att,
+    /// A Sigstore bundle v0.3 in an OCI 1.1 referrer (cosign v3's format).
+    Bundle,
+}
+
+/// `vouch attestations` flags.
+#[derive(Debug, Args)]
+pub struct AttestationsArgs {
+    /// Images: host[:port]/repo[:tag][@sha256:…] or oci:PATH[:TAG|@sha256:…].
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<String>,
+    /// A trusted public key (PEM); repeat for several.
+    #[arg(long = "key", value_name = "PUB", required = true)]
+    pub keys: Vec<PathBuf>,
+    /// Only this predicate type (shorthand or URI), judged: the newest statement decides.
+    #[arg(long = "type", value_name = "TYPE")]
+    pub predicate_type: Option<String>,
+    /// The deciding statement must be at most this old: N followed by s, m, h or d.
+    #[arg(long, value_name = "AGE", requires = "predicate_type")]
+    pub max_age: Option<String>,
+    /// A CEL expression the deciding statement must make true.
+    #[arg(long, value_name = "CEL", requires = "predicate_type")]
+    pub condition: Option<String>,
+    /// Judge as at this RFC 3339 time instead of now.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: OutputFormat,
+}
+
+/// `vouch sign --keyless` flags.
+#[derive(Debug, Args)]
+pub struct KeylessArgs {
+    /// Sign with a short-lived Fulcio certificate for an OIDC identity instead of a key;
+    /// each signature is recorded in the transparency log.
+    #[arg(long)]
+    pub keyless: bool,
+    /// The OIDC identity token, or a file holding it (default: SIGSTORE_ID_TOKEN, then
+    /// GitHub Actions' ambient token). Never printed.
+    #[arg(long, value_name = "TOKEN|FILE", requires = "keyless")]
+    pub identity_token: Option<String>,
+    /// A Sigstore signing config (signing_config.json) naming Fulcio, Rekor and TSAs
+    /// (default: the Sigstore public-good instance).
+    #[arg(long, value_name = "FILE", requires = "keyless")]
+    pub signing_config: Option<PathBuf>,
+    /// Fulcio's URL, replacing the signing config's.
+    #[arg(long, value_name = "URL", requires = "keyless")]
+    pub fulcio_url: Option<String>,
+    /// A Rekor v1 log's URL, replacing the signing config's.
+    #[arg(long, value_name = "URL", requires = "keyless")]
+    pub rekor_url: Option<String>,
+    /// An RFC 3161 timestamp authority's endpoint (…/api/v1/timestamp), replacing the
+    /// signing config's.
+    #[arg(long, value_name = "URL", requires = "keyless")]
+    pub tsa_url: Option<String>,
+    /// The Sigstore trusted_root.json each signature must verify against before it is
+    /// stored (default: the newest root `vouch trust-root update` cached, else the built-in
+    /// Sigstore production root).
+    #[arg(long = "trusted-root", value_name = "FILE", requires = "keyless")]
+    pub trusted_root: Option<PathBuf>,
+    /// The TUF repository whose cached trusted root and signing config are the defaults
+    /// (default: Sigstore's; see `vouch trust-root update`).
+    #[arg(long, value_name = "URL", requires = "keyless")]
+    pub tuf_url: Option<String>,
+}
+
 /// How `vouch sign` stores signatures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SignatureFormat {
     /// cosign's tag-based format (`sha256-<hex>.sig`), read by cosign 2 and skopeo.
+    #[value(alias = "sig")]
     Simplesigning,
     /// A Sigstore bundle v0.3 in an OCI 1.1 referrer (cosign v3's format).
     Bundle,
@@ -592,7 +860,8 @@ pub struct VerifyArgs {
     )]
     pub certificate_oidc_issuer_regexp: Option<String>,
     /// The Sigstore trusted_root.json keyless signatures are checked against (default: the
-    /// built-in Sigstore production root; a policy names its own with `trusted_root`).
+    /// newest root `vouch trust-root update` cached, else the built-in Sigstore production
+    /// root; a policy names its own with `trusted_root`).
     #[arg(
         long,
         value_name = "FILE",
@@ -600,6 +869,10 @@ pub struct VerifyArgs {
         help_heading = "Keyless signatures (without a policy)"
     )]
     pub trusted_root: Option<PathBuf>,
+    /// The TUF repository whose cached trusted root is the default (default: Sigstore's;
+    /// see `vouch trust-root update`). With --offline, expired cached metadata is accepted.
+    #[arg(long, value_name = "URL")]
+    pub tuf_url: Option<String>,
     /// Also accept keyless signatures that no transparency log records; their certificate
     /// is then checked at their RFC 3161 timestamp, or now. (A policy says
     /// `transparency_log: optional` for a signer instead.)
@@ -823,4 +1096,78 @@ mod tests {
         walk(&cmd, "vouch");
         assert!(TOP_HELP.contains("3  a registry"));
     }
+}
+
+/// `vouch serve`.
+#[derive(Debug, Args)]
+#[command(after_help = "Example:
+  vouch serve --policy /etc/vouch/policy.yaml --listen 0.0.0.0:8443 \\
+      --tls-cert /etc/vouch/tls/tls.crt --tls-key /etc/vouch/tls/tls.key
+
+Serves over HTTPS (HTTP/1.1 and HTTP/2):
+  POST /validate  ValidatingAdmissionWebhook (admission.k8s.io/v1 AdmissionReview)
+  POST /mutate    MutatingAdmissionWebhook: pins each verified image to name:tag@sha256:<digest>
+  GET  /healthz, /readyz, /metrics (Prometheus)
+
+Every image of the object is verified once against the policy; an image that does not verify,
+whose registry cannot be read, or that is not verified within --deadline is refused (fail
+closed). The policy is reloaded when its file changes or on SIGHUP (a policy that does not
+validate is refused and the old one stays); the certificate when its files change. Exempt
+namespaces are set in the policy (`exempt: {namespaces: [...]}`), never by flag. Registry
+credentials are vouch's own (DOCKER_CONFIG). One JSON log line per decision on stderr.
+Manifests: deploy/kubernetes; guide: docs/kubernetes.md.
+
+Exit codes:
+  0  stopped by SIGTERM or Ctrl-C
+  2  the policy, certificate, key or address cannot be used")]
+pub struct ServeArgs {
+    /// The trust policy (docs/policy.md); reloaded when it changes.
+    #[arg(long, value_name = "FILE")]
+    pub policy: PathBuf,
+
+    /// Address and port to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8443")]
+    pub listen: std::net::SocketAddr,
+
+    /// Serving certificate chain (PEM, leaf first); re-read when it changes.
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: PathBuf,
+
+    /// The certificate's private key (PEM); re-read when it changes.
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: PathBuf,
+
+    /// Seconds a review may take before what is not yet verified is refused; kept under the
+    /// webhook's timeoutSeconds (10) and shortened to fit the API server's ?timeout=.
+    #[arg(long, value_name = "SECONDS", default_value_t = 8.0)]
+    pub deadline: f64,
+
+    /// Seconds a verified image's verdict is reused (a moved tag is seen after this).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub verified_ttl: u64,
+
+    /// Seconds a refused image's verdict is reused (a new signature is seen after this).
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    pub refused_ttl: u64,
+
+    /// Reviews judged at once; more wait within their deadline.
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    pub max_reviews: usize,
+
+    /// Image verifications against registries at once.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub max_verifications: usize,
+
+    /// Seconds between looks at the policy file for changes.
+    #[arg(long, value_name = "SECONDS", default_value_t = 2)]
+    pub reload_interval: u64,
+
+    /// Seconds to go on answering after SIGTERM (with /readyz failing), so the Service stops
+    /// sending reviews to this Pod before it closes.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5)]
+    pub shutdown_delay: u64,
+
+    /// Do not use the verification cache on disk.
+    #[arg(long)]
+    pub no_cache: bool,
 }

@@ -49,8 +49,44 @@ impl Exit {
     /// write.
     pub fn of_signing(e: &SignError) -> Exit {
         match e {
-            SignError::Store(StoreError::NotFound(_)) | SignError::Key(_) => Exit::Usage,
-            SignError::Store(_) => Exit::Unreachable,
+            SignError::Store(e) => Exit::of_sign_store(e),
+            SignError::Key(_) => Exit::Usage,
+        }
+    }
+
+    /// A sign's registry or layout failure: an image that is not there is the caller's to
+    /// fix; anything else stops the write.
+    pub fn of_sign_store(e: &StoreError) -> Exit {
+        match e {
+            StoreError::NotFound(_) => Exit::Usage,
+            _ => Exit::Unreachable,
+        }
+    }
+
+    /// A keyless signing failure: the service's own classification (2 token or
+    /// configuration, 3 a service unreachable, 1 a refusal or an answer that did not verify).
+    pub fn of_keyless(e: &vouch_keyless::KeylessError) -> Exit {
+        match e.exit_code() {
+            2 => Exit::Usage,
+            3 => Exit::Unreachable,
+            _ => Exit::Refused,
+        }
+    }
+
+    /// A TUF failure: 2 options to fix, 3 repository or cache unreachable, 1 TUF refused.
+    pub fn of_tuf(e: &vouch_tuf::TufError) -> Exit {
+        match e.exit_code() {
+            2 => Exit::Usage,
+            3 => Exit::Unreachable,
+            _ => Exit::Refused,
+        }
+    }
+
+    /// A keyless sign of one image: the store's rule or the signing services'.
+    pub fn of_keyless_sign(e: &vouch_sign::keyless::KeylessSignError) -> Exit {
+        match e {
+            vouch_sign::keyless::KeylessSignError::Store(e) => Exit::of_sign_store(e),
+            vouch_sign::keyless::KeylessSignError::Keyless(e) => Exit::of_keyless(e),
         }
     }
 

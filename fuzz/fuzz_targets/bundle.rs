@@ -5,9 +5,9 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
+use vouch_keys::PublicKey;
 use vouch_sigstore::PRODUCTION_TRUSTED_ROOT;
 use vouch_sigstore::{Artifact, IdentityPolicy, TrustedRoot, verify_bundle};
-use vouch_keys::PublicKey;
 
 const ARTIFACT: &[u8] = include_bytes!("../fixtures/a.txt");
 const KEY: &str = include_str!("../fixtures/managed-key.pub");

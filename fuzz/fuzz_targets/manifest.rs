@@ -42,6 +42,7 @@ fuzz_target!(|data: &[u8]| {
     let layer = SignatureLayer {
         payload: b"{\"critical\":{}}".to_vec(),
         signature_b64: "c2lnbmF0dXJl".to_string(),
+        annotations: Default::default(),
     };
     let Ok(Some(merged)) = oci::merge_signature_manifest(Some(data), std::slice::from_ref(&layer))
     else {

@@ -83,6 +83,7 @@ fuzz_target!(|data: &[u8]| {
                     ..SignatureFact::default()
                 }])
                 .collect(),
+            attestations: Vec::new(),
         };
         let evaluation = policy.evaluate(&facts, at);
         let _ = vouch_policy::overall(std::slice::from_ref(&evaluation));

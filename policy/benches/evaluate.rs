@@ -102,6 +102,7 @@ fn images() -> Vec<ImageFacts> {
                 tag: None,
                 digest: format!("sha256:{n:064x}"),
                 signatures,
+                attestations: Vec::new(),
             }
         })
         .collect()

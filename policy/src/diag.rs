@@ -252,6 +252,17 @@ pub const CODES: &[CodeInfo] = &[
     ),
     code("bad-threshold", E, "`threshold` is below 1"),
     code(
+        "unknown-predicate-type",
+        E,
+        "an attestation `type` is neither a shorthand nor a URI",
+    ),
+    code("bad-max-age", E, "an attestation `max_age` is not an age"),
+    code(
+        "bad-condition",
+        E,
+        "an attestation `condition` is not a CEL expression vouch can evaluate",
+    ),
+    code(
         "threshold-too-high",
         E,
         "`threshold` is above the number of distinct signers listed",
@@ -316,6 +327,11 @@ pub const CODES: &[CodeInfo] = &[
         "bad-trusted-root",
         E,
         "`trusted_root` could not be read or is not a trusted root",
+    ),
+    code(
+        "bad-namespace",
+        E,
+        "an exempt namespace is not a Kubernetes namespace name",
     ),
     code("bad-reference", E, "a case's image reference was refused"),
     code(

@@ -22,6 +22,41 @@ pub struct ImageFacts {
     pub digest: String,
     /// Signatures already verified under `key_id` over a payload naming `digest`.
     pub signatures: Vec<SignatureFact>,
+    /// Attestations whose DSSE signature verified (by `key_id` or a keyless identity). Only
+    /// statements about `digest` count; the engine checks that again.
+    pub attestations: Vec<AttestationFact>,
+}
+
+/// One attestation whose envelope signature verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttestationFact {
+    /// The statement.
+    pub statement: vouch_attest::Statement,
+    /// The key it verified under (empty for a keyless one).
+    pub key_id: String,
+    /// For a keyless one: the certificate identity that verified.
+    pub keyless: Option<KeylessIdentity>,
+    /// A verified signing time (transparency log or RFC 3161), if any.
+    pub signed_at: Option<Timestamp>,
+    /// Where it was found, for reports (`.att layer 2`).
+    pub source: String,
+}
+
+/// The verdict on one `require.attestations` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AttestationVerdict {
+    /// `type` as written.
+    #[serde(rename = "type")]
+    pub written_type: String,
+    /// The predicate type URI.
+    pub predicate_type: String,
+    /// True when the requirement is met.
+    pub passed: bool,
+    /// Why, in words.
+    pub reason: String,
+    /// Every attestation of the image, judged for this entry: which counted, which decided,
+    /// and which clause each failed.
+    pub statements: Vec<vouch_attest::Judged>,
 }
 
 /// The identity in a Fulcio certificate that verified (a keyless signature).
@@ -139,6 +174,8 @@ pub enum DenyCause {
     DigestNotPinned,
     /// Fewer distinct signers counted than the threshold.
     NotEnoughSigners,
+    /// A required attestation is missing, too old, or fails its condition.
+    AttestationFailed,
     /// No rule matched and the policy says `default: deny`.
     NoMatchingRule,
 }
@@ -250,6 +287,9 @@ pub struct Evaluation {
     pub signers_counted: Vec<String>,
     /// Each signature, in the order given.
     pub signatures: Vec<SignatureVerdict>,
+    /// Each `require.attestations` entry, judged.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attestations: Vec<AttestationVerdict>,
     /// Why the decision is what it is.
     pub reasons: Vec<String>,
     /// For `deny` and `warn`: what would make the image pass.
@@ -391,6 +431,7 @@ impl Policy {
             threshold: None,
             signers_counted: Vec::new(),
             signatures: Vec::new(),
+            attestations: Vec::new(),
             reasons: Vec::new(),
             to_pass: Vec::new(),
             via_index: None,
@@ -533,6 +574,38 @@ impl Policy {
                         }
                     }
                 }
+                for rule_attestation in &req.attestations {
+                    let verdict = self.judge_attestation(rule_attestation, image, at);
+                    if verdict.passed {
+                        ev.reasons.push(verdict.reason.clone());
+                    } else {
+                        failed = true;
+                        ev.deny_cause.get_or_insert(DenyCause::AttestationFailed);
+                        ev.reasons.push(format!(
+                            "attestation {}: {}",
+                            rule_attestation.written_type, verdict.reason
+                        ));
+                        ev.to_pass.push(format!(
+                            "a verified {} attestation of {} by {}{}{}",
+                            rule_attestation.written_type,
+                            image.digest,
+                            quoted_list(&rule_attestation.signers),
+                            rule_attestation
+                                .max_age
+                                .map(|a| format!(
+                                    ", at most {} old",
+                                    vouch_attest::judge::human_age(a)
+                                ))
+                                .unwrap_or_default(),
+                            if rule_attestation.condition.is_some() {
+                                ", meeting its condition"
+                            } else {
+                                ""
+                            }
+                        ));
+                    }
+                    ev.attestations.push(verdict);
+                }
             }
         }
         if failed {
@@ -550,6 +623,64 @@ impl Policy {
             ev.to_pass.clear();
         }
         ev
+    }
+
+    /// Judges one `require.attestations` entry: the image's attestations, each counted for the
+    /// signers its key or identity belongs to (not revoked, valid at `at`).
+    fn judge_attestation(
+        &self,
+        rule: &crate::model::AttestationRule,
+        image: &ImageFacts,
+        at: Timestamp,
+    ) -> AttestationVerdict {
+        let statements: Vec<vouch_attest::VerifiedStatement> = image
+            .attestations
+            .iter()
+            .map(|a| {
+                let owners: Vec<usize> = match &a.keyless {
+                    Some(id) => self.keyless_owners(&id.issuer, &id.subject),
+                    None if self.revoked_keys.contains(&a.key_id) => Vec::new(),
+                    None => self.key_owners.get(&a.key_id).cloned().unwrap_or_default(),
+                };
+                vouch_attest::VerifiedStatement {
+                    statement: a.statement.clone(),
+                    signers: owners
+                        .into_iter()
+                        .filter(|&i| self.signers[i].valid_at(at))
+                        .map(|i| self.signers[i].name.clone())
+                        .collect(),
+                    signed_at: a.signed_at.map(Timestamp::unix),
+                    source: a.source.clone(),
+                }
+            })
+            .collect();
+        let requirement = vouch_attest::AttestationRequirement {
+            predicate_type: rule.predicate_type.clone(),
+            signers: rule.signers.clone(),
+            max_age: rule.max_age,
+            condition: rule.condition.clone(),
+        };
+        let decision = match image.digest.parse::<vouch_oci::reference::Digest>() {
+            Ok(digest) => vouch_attest::judge::judge(
+                &requirement,
+                &statements,
+                &image.repository,
+                &digest,
+                at.unix(),
+            ),
+            Err(_) => vouch_attest::Decision {
+                passed: false,
+                reason: format!("{} is not a sha256 digest", image.digest),
+                statements: Vec::new(),
+            },
+        };
+        AttestationVerdict {
+            written_type: rule.written_type.clone(),
+            predicate_type: rule.predicate_type.clone(),
+            passed: decision.passed,
+            reason: decision.reason,
+            statements: decision.statements,
+        }
     }
 
     /// A signature under a rule that needs none, or when no rule applies.
@@ -956,6 +1087,25 @@ fn describe_rule(rule: &Rule) -> String {
                     .map(|(k, v)| format!("{k}={v}"))
                     .collect();
                 parts.push(format!("annotations {}", a.join(", ")));
+            }
+            for a in &req.attestations {
+                let mut what = format!(
+                    "a {} attestation ({}) by {}",
+                    a.written_type,
+                    a.predicate_type,
+                    quoted_list(&a.signers)
+                );
+                if let Some(age) = a.max_age {
+                    what.push_str(&format!(
+                        ", at most {} old",
+                        vouch_attest::judge::human_age(age)
+                    ));
+                }
+                if let Some(c) = &a.condition {
+                    what.push_str(&format!(", where {}", c.source().trim()));
+                }
+                what.push_str(" (the newest decides)");
+                parts.push(what);
             }
         }
     }

@@ -37,14 +37,15 @@ pub use cases::{
 };
 pub use diag::{CODES, CodeInfo, Diagnostic, Diagnostics, Label, Severity, Span, render};
 pub use eval::{
-    AlsoMatched, DenyCause, Evaluation, Explanation, ImageFacts, KeylessIdentity, Outcome,
-    RuleSelection, SignatureFact, SignatureStatus, SignatureVerdict, combine_platform, overall,
+    AlsoMatched, AttestationFact, AttestationVerdict, DenyCause, Evaluation, Explanation,
+    ImageFacts, KeylessIdentity, Outcome, RuleSelection, SignatureFact, SignatureStatus,
+    SignatureVerdict, combine_platform, overall,
 };
 pub use glob::{MAX_PATTERN_LEN, Pattern, PatternError, Specificity};
 pub use key::{Decision, Denial, KeyRequirement, VerifiedSignature};
 pub use model::{
-    AllowKind, DefaultDecision, Identity, Keyless, Mode, Policy, Requirement, Rule, RuleKind,
-    Signer, SubjectMatcher, SubjectRegex, TransparencyLog,
+    AllowKind, AttestationRule, DefaultDecision, Identity, Keyless, Mode, Policy, Requirement,
+    Rule, RuleKind, Signer, SubjectMatcher, SubjectRegex, TransparencyLog,
 };
 pub use schema::{KeySource, RawPolicy, parse};
 pub use time::{TimeError, Timestamp};

@@ -202,6 +202,25 @@ pub struct Requirement {
     pub identity: Identity,
     /// Signed annotations that must be present with these values.
     pub annotations: BTreeMap<String, String>,
+    /// Attestations that must be present and pass, besides the signatures.
+    pub attestations: Vec<AttestationRule>,
+}
+
+/// One entry of `require.attestations`: a verified statement of this predicate type by one of
+/// these signers, the newest of which must be young enough and meet the condition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct AttestationRule {
+    /// `type` as written (a shorthand or a URI).
+    pub written_type: String,
+    /// The predicate type URI it stands for, matched exactly.
+    pub predicate_type: String,
+    /// Signer names, any of which counts.
+    pub signers: Vec<String>,
+    /// `max_age` in seconds.
+    pub max_age: Option<i64>,
+    /// `condition`, compiled.
+    pub condition: Option<vouch_attest::Condition>,
 }
 
 /// How a rule decides.
@@ -246,6 +265,7 @@ pub struct Policy {
     pub(crate) revoked_keys: BTreeSet<String>,
     pub(crate) default: DefaultDecision,
     pub(crate) trusted_root: Option<String>,
+    pub(crate) exempt_namespaces: BTreeSet<String>,
     pub(crate) warnings: Vec<Diagnostic>,
     /// Signer indexes owning each key id, ascending.
     pub(crate) key_owners: HashMap<String, Vec<usize>>,
@@ -256,6 +276,17 @@ impl Policy {
     /// The file name given to [`crate::parse`].
     pub fn file_name(&self) -> &str {
         &self.file_name
+    }
+
+    /// `exempt.namespaces`: Kubernetes namespaces whose objects the admission webhook
+    /// admits without checking. Empty unless the file names them: nothing is exempt by default.
+    pub fn exempt_namespaces(&self) -> &BTreeSet<String> {
+        &self.exempt_namespaces
+    }
+
+    /// Whether objects in `namespace` are exempt from checking (`exempt.namespaces`).
+    pub fn exempts_namespace(&self, namespace: &str) -> bool {
+        self.exempt_namespaces.contains(namespace)
     }
 
     /// Signers, in file order.
@@ -317,6 +348,16 @@ impl Policy {
     /// `trusted_root` as written (relative to the policy file), if given.
     pub fn trusted_root(&self) -> Option<&str> {
         self.trusted_root.as_deref()
+    }
+
+    /// True when the rule that applies to `repository` requires attestations: only then are
+    /// they fetched.
+    pub fn needs_attestations(&self, repository: &str) -> bool {
+        self.select_rule(repository)
+            .and_then(|s| self.rule(&s.name))
+            .is_some_and(
+                |r| matches!(&r.kind, RuleKind::Require(req) if !req.attestations.is_empty()),
+            )
     }
 
     /// True when some signer is keyless: certificate-signed bundles are worth verifying.

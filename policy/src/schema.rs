@@ -37,6 +37,8 @@ pub struct RawPolicy {
     pub(crate) revoked_keys: Vec<Sp<String>>,
     pub(crate) default: Option<Sp<DefaultDecision>>,
     pub(crate) trusted_root: Option<Sp<String>>,
+    /// `exempt.namespaces`: Kubernetes namespaces the admission webhook does not check.
+    pub(crate) exempt_namespaces: Vec<Sp<String>>,
     pub(crate) diagnostics: Vec<Diagnostic>,
     pub(crate) root_span: Span,
 }
@@ -79,6 +81,16 @@ pub(crate) struct RawRequire {
     pub threshold: Option<Sp<i64>>,
     pub identity: Option<Sp<Identity>>,
     pub annotations: Vec<(Sp<String>, Sp<String>)>,
+    pub attestations: Vec<RawAttestation>,
+}
+
+/// One entry of `require.attestations`.
+#[derive(Debug, Clone)]
+pub(crate) struct RawAttestation {
+    pub predicate_type: Option<Sp<String>>,
+    pub signers: Option<Sp<Vec<Sp<String>>>>,
+    pub max_age: Option<Sp<String>>,
+    pub condition: Option<Sp<String>>,
 }
 
 impl RawPolicy {
@@ -136,6 +148,7 @@ pub fn parse(source: &str, file_name: &str) -> Result<RawPolicy, Diagnostics> {
             "revoked",
             "default",
             "trusted_root",
+            "exempt",
         ],
         "the policy",
         &mut diags,
@@ -164,6 +177,7 @@ pub fn parse(source: &str, file_name: &str) -> Result<RawPolicy, Diagnostics> {
         revoked_keys: Vec::new(),
         default: None,
         trusted_root: None,
+        exempt_namespaces: Vec::new(),
         diagnostics: Vec::new(),
         root_span: root.span,
     };
@@ -198,6 +212,16 @@ pub fn parse(source: &str, file_name: &str) -> Result<RawPolicy, Diagnostics> {
         }
         if let Some(list) = rf.optional("keys") {
             raw.revoked_keys = string_list(list, "`revoked.keys`", &mut diags)
+                .map(|l| l.value)
+                .unwrap_or_default();
+        }
+    }
+    if let Some(node) = f.optional("exempt")
+        && let Some(entries) = expect_map(node, "`exempt`", &mut diags)
+    {
+        let ef = Fields::new(entries, &["namespaces"], "`exempt`", &mut diags);
+        if let Some(list) = ef.optional("namespaces") {
+            raw.exempt_namespaces = string_list(list, "`exempt.namespaces`", &mut diags)
                 .map(|l| l.value)
                 .unwrap_or_default();
         }
@@ -361,11 +385,42 @@ fn read_rule(node: &Node, diags: &mut Vec<Diagnostic>) -> RawRule {
     rule
 }
 
+fn read_attestation(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<RawAttestation> {
+    let entries = expect_map(node, "an entry of `attestations`", diags)?;
+    let what = "an entry of `attestations`";
+    let f = Fields::new(
+        entries,
+        &["type", "signers", "max_age", "condition"],
+        what,
+        diags,
+    );
+    Some(RawAttestation {
+        predicate_type: f
+            .required("type", node.span, what, diags)
+            .and_then(|n| string(n, "`type`", diags)),
+        signers: f
+            .required("signers", node.span, what, diags)
+            .and_then(|n| string_list(n, "`signers`", diags)),
+        max_age: f
+            .optional("max_age")
+            .and_then(|n| string(n, "`max_age`", diags)),
+        condition: f
+            .optional("condition")
+            .and_then(|n| string(n, "`condition`", diags)),
+    })
+}
+
 fn read_require(node: &Node, what: &str, diags: &mut Vec<Diagnostic>) -> Option<Sp<RawRequire>> {
     let entries = expect_map(node, "`require`", diags)?;
     let f = Fields::new(
         entries,
-        &["signers", "threshold", "identity", "annotations"],
+        &[
+            "signers",
+            "threshold",
+            "identity",
+            "annotations",
+            "attestations",
+        ],
         "`require`",
         diags,
     );
@@ -374,6 +429,7 @@ fn read_require(node: &Node, what: &str, diags: &mut Vec<Diagnostic>) -> Option<
         threshold: None,
         identity: None,
         annotations: Vec::new(),
+        attestations: Vec::new(),
     };
     req.signers = f
         .required("signers", node.span, &format!("`require` of {what}"), diags)
@@ -409,6 +465,14 @@ fn read_require(node: &Node, what: &str, diags: &mut Vec<Diagnostic>) -> Option<
     });
     if let Some(n) = f.optional("annotations") {
         req.annotations = string_map(n, "`annotations`", diags);
+    }
+    if let Some(n) = f.optional("attestations")
+        && let Some(items) = expect_seq(n, "`attestations`", diags)
+    {
+        req.attestations = items
+            .iter()
+            .filter_map(|item| read_attestation(item, diags))
+            .collect();
     }
     Some(Sp {
         value: req,

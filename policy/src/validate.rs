@@ -5,10 +5,10 @@ use crate::diag::{Diagnostic, Diagnostics, Span};
 use crate::fields::{Sp, not_a_digest, not_a_key_id, timestamp};
 use crate::glob::Pattern;
 use crate::model::{
-    AllowKind, Keyless, Policy, Requirement, Rule, RuleIndex, RuleKind, Signer, SubjectMatcher,
-    SubjectRegex,
+    AllowKind, AttestationRule, Keyless, Policy, Requirement, Rule, RuleIndex, RuleKind, Signer,
+    SubjectMatcher, SubjectRegex,
 };
-use crate::schema::{KeySource, RawKeyless, RawPolicy, RawRule};
+use crate::schema::{KeySource, RawAttestation, RawKeyless, RawPolicy, RawRule};
 use crate::util::{did_you_mean, is_digest, is_hex64};
 use std::collections::{BTreeSet, HashMap};
 
@@ -47,6 +47,7 @@ pub fn validate_with_root(
     let signer_names: Vec<&str> = signers.iter().map(|s| s.name.as_str()).collect();
     let (rules, complete, used_signers) = check_rules(&raw, &signer_names, &mut d);
     let (revoked_digests, revoked_keys) = check_revoked(&raw, &mut d);
+    let exempt_namespaces = check_exempt(&raw, &mut d);
 
     // Warnings about the whole.
     if !raw.signers_broken {
@@ -103,6 +104,7 @@ pub fn validate_with_root(
         revoked_keys,
         default: raw.default.map(|d| d.value).unwrap_or_default(),
         trusted_root: raw.trusted_root.map(|t| t.value),
+        exempt_namespaces,
         warnings: diags.0,
         key_owners,
         index,
@@ -355,6 +357,13 @@ fn check_rules(
         {
             used_signers.extend(list.value.iter().map(|s| s.value.clone()));
         }
+        if let Some(req) = &rr.require {
+            for a in &req.value.attestations {
+                if let Some(list) = &a.signers {
+                    used_signers.extend(list.value.iter().map(|s| s.value.clone()));
+                }
+            }
+        }
         let Some(rule) = rule else {
             continue;
         };
@@ -601,7 +610,11 @@ fn check_rule(
                     t_usize
                 }
             };
+            let (attestations, attestations_ok) =
+                check_attestations(&r.attestations, &who, signer_names, signers_broken, d);
+            ok &= attestations_ok;
             Some(RuleKind::Require(Requirement {
+                attestations,
                 signers: listed,
                 threshold,
                 identity: r.identity.map(|i| i.value).unwrap_or_default(),
@@ -632,6 +645,148 @@ fn check_rule(
     (Some(rule), ok)
 }
 
+/// Checks `require.attestations`: known predicate types, defined signers, readable ages,
+/// conditions that compile (located inside the condition).
+fn check_attestations(
+    raw: &[RawAttestation],
+    who: &str,
+    signer_names: &[&str],
+    signers_broken: bool,
+    d: &mut Vec<Diagnostic>,
+) -> (Vec<AttestationRule>, bool) {
+    let before = d.len();
+    let mut rules = Vec::new();
+    for a in raw {
+        let predicate_type = a.predicate_type.as_ref().and_then(|t| {
+            match vouch_attest::predicate::resolve(&t.value) {
+                Ok(uri) => Some(uri),
+                Err(e) => {
+                    d.push(
+                        Diagnostic::new(
+                            "unknown-predicate-type",
+                            t.span,
+                            format!("{who} requires attestations of type {:?}", t.value),
+                        )
+                        .with_label("not a predicate type")
+                        .with_hint(e.to_string()),
+                    );
+                    None
+                }
+            }
+        });
+        let mut signers = Vec::new();
+        if let Some(list) = &a.signers {
+            if list.value.is_empty() {
+                d.push(
+                    Diagnostic::new(
+                        "empty-list",
+                        list.span,
+                        format!("{who} requires attestations by no signer"),
+                    )
+                    .with_label("empty")
+                    .with_hint("name the signers whose attestations count"),
+                );
+            }
+            for sname in &list.value {
+                if !signers_broken && !signer_names.contains(&sname.value.as_str()) {
+                    let hint = did_you_mean(&sname.value, signer_names.iter().copied())
+                        .map(|m| format!("did you mean \"{m}\"?"));
+                    d.push(
+                        Diagnostic::new(
+                            "unknown-signer",
+                            sname.span,
+                            format!(
+                                "{who} requires attestations by signer \"{}\", which is not defined",
+                                sname.value
+                            ),
+                        )
+                        .with_label("not defined under `signers`")
+                        .with_hint_opt(hint),
+                    );
+                } else if !signers.contains(&sname.value) {
+                    signers.push(sname.value.clone());
+                }
+            }
+        }
+        let max_age =
+            a.max_age
+                .as_ref()
+                .and_then(|m| match vouch_attest::judge::parse_age(&m.value) {
+                    Ok(secs) => Some(secs),
+                    Err(e) => {
+                        d.push(
+                            Diagnostic::new("bad-max-age", m.span, format!("`max_age` {e}"))
+                                .with_label("not an age")
+                                .with_hint("a whole number and a unit: 30m, 12h, 7d"),
+                        );
+                        None
+                    }
+                });
+        let condition = a.condition.as_ref().and_then(|c| {
+            match vouch_attest::Condition::compile(&c.value) {
+                Ok(compiled) => Some(compiled),
+                Err(e) => {
+                    d.push(
+                        Diagnostic::new(
+                            "bad-condition",
+                            condition_span(c, e.line, e.column),
+                            format!(
+                                "the condition does not compile (line {}, column {} of the condition): {}",
+                                e.line, e.column, e.message
+                            ),
+                        )
+                        .with_label("here")
+                        .with_hint(
+                            "a CEL expression over predicate, predicateType, subject and image",
+                        ),
+                    );
+                    None
+                }
+            }
+        });
+        if let (Some(predicate_type), Some(t)) = (predicate_type, &a.predicate_type) {
+            rules.push(AttestationRule {
+                written_type: t.value.clone(),
+                predicate_type,
+                signers,
+                max_age,
+                condition,
+            });
+        }
+    }
+    (rules, d.len() == before)
+}
+
+/// Where a condition's error is in the file: exact for a condition on one line (plain or
+/// quoted), else the condition itself (the message gives the place inside it).
+fn condition_span(c: &Sp<String>, line: usize, column: usize) -> Span {
+    let written = c.span.end - c.span.start;
+    let text_len = c.value.len();
+    let offset = if written == text_len {
+        Some(0)
+    } else if written == text_len + 2 {
+        Some(1)
+    } else {
+        None
+    };
+    match offset {
+        Some(o) if line == 1 && !c.value.contains('\n') => {
+            let byte = c
+                .value
+                .char_indices()
+                .nth(column.saturating_sub(1))
+                .map_or(text_len, |(b, _)| b);
+            Span {
+                start: c.span.start + o + byte,
+                end: c.span.start + o + byte + 1,
+                line: c.span.line,
+                col: c.span.col + o + column.saturating_sub(1),
+            }
+        }
+        _ => c.span,
+    }
+}
+
 /// Checks `revoked`: digests and key ids well-formed, none listed twice.
 fn check_revoked(raw: &RawPolicy, d: &mut Vec<Diagnostic>) -> (BTreeSet<String>, BTreeSet<String>) {
     let mut revoked_digests = BTreeSet::new();
@@ -649,6 +804,40 @@ fn check_revoked(raw: &RawPolicy, d: &mut Vec<Diagnostic>) -> (BTreeSet<String>,
         }
     }
     (revoked_digests, revoked_keys)
+}
+
+/// `exempt.namespaces`: each a Kubernetes namespace name (an RFC 1123 label), once.
+fn check_exempt(raw: &RawPolicy, d: &mut Vec<Diagnostic>) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for ns in &raw.exempt_namespaces {
+        if !valid_namespace(&ns.value) {
+            d.push(
+                Diagnostic::new(
+                    "bad-namespace",
+                    ns.span,
+                    format!("{:?} is not a Kubernetes namespace name", ns.value),
+                )
+                .with_label("not a namespace")
+                .with_hint(
+                    "lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters; patterns are not supported",
+                ),
+            );
+        } else if !names.insert(ns.value.clone()) {
+            d.push(duplicate(ns.span, "this namespace is already exempt"));
+        }
+    }
+    names
+}
+
+/// An RFC 1123 label, as Kubernetes requires of namespace names.
+pub(crate) fn valid_namespace(name: &str) -> bool {
+    let b = name.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b.iter()
+            .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+        && b[0] != b'-'
+        && b[b.len() - 1] != b'-'
 }
 
 fn valid_issuer(s: &str) -> bool {

@@ -227,6 +227,7 @@ fn facts(rule: usize, digest_char: char, tag: Option<&str>, sigs: &[SignatureFac
         tag: tag.map(str::to_string),
         digest: digest(digest_char),
         signatures,
+        attestations: Vec::new(),
     }
 }
 

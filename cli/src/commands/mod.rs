@@ -1,22 +1,28 @@
 //! The commands: each file is one command, flags in, library calls, human or JSON output,
 //! an exit code out. This module dispatches and sets up what several commands share.
 
+mod attest;
+mod attestations;
 mod blob;
 mod images;
 mod key;
 mod keygen;
 mod login;
 mod manual;
+mod mirror;
 mod pin;
 mod policy;
+mod serve;
 mod sign;
+mod sign_keyless;
+mod trust_root;
 mod verify;
 mod verify_bundle;
 
 use anyhow::Context;
 use vouch_registry::StoreOptions;
 
-use crate::args::{Cli, Command, KeyCommand};
+use crate::args::{Cli, Command, KeyCommand, TrustRootCommand};
 use crate::exit::{Exit, Failure};
 
 /// Runs a parsed command line.
@@ -46,6 +52,16 @@ pub fn run(cli: Cli) -> Result<Exit, Failure> {
             let runtime = runtime()?;
             runtime.block_on(sign::run(args, options))
         }
+        Command::Attest(args) => {
+            let options = store_options(&globals);
+            let runtime = runtime()?;
+            runtime.block_on(attest::run(args, options))
+        }
+        Command::Attestations(args) => {
+            let options = store_options(&globals);
+            let runtime = runtime()?;
+            runtime.block_on(attestations::run(args, options))
+        }
         Command::VerifyBundle(args) => verify_bundle::run(&args),
         Command::SignBlob(args) => blob::sign(&args),
         Command::VerifyBlob(args) => blob::verify(&args),
@@ -55,10 +71,23 @@ pub fn run(cli: Cli) -> Result<Exit, Failure> {
             runtime.block_on(verify::run(*args, options))
         }
         Command::Images(args) => images::run(args),
+        Command::TrustRoot(TrustRootCommand::Update(args)) => {
+            runtime()?.block_on(trust_root::update(args))
+        }
+        Command::Mirror(args) => {
+            let options = store_options(&globals);
+            let runtime = runtime()?;
+            runtime.block_on(mirror::run(args, options))
+        }
         Command::Pin(args) => {
             let options = store_options(&globals);
             let runtime = runtime()?;
             runtime.block_on(pin::run(args, options))
+        }
+        Command::Serve(args) => {
+            let options = store_options(&globals);
+            let runtime = runtime()?;
+            runtime.block_on(serve::run(args, options))
         }
     }
 }

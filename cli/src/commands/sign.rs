@@ -18,10 +18,17 @@ use crate::render::print_json;
 const SIGNS_IN_FLIGHT_PER_JOB: usize = 32;
 
 pub async fn run(args: SignArgs, options: StoreOptions) -> Result<Exit, Failure> {
+    if args.keyless.keyless {
+        return super::sign_keyless::run(args, options).await;
+    }
+    let key_path = args
+        .key
+        .as_deref()
+        .ok_or_else(|| Failure::usage(anyhow!("give --key or --keyless")))?;
     let annotations = parse_annotations(&args.annotations)?;
     let images = collect_images(&args.images, args.from.as_deref())?;
     let key = load_signing_key(
-        &args.key,
+        key_path,
         args.password_file.as_deref(),
         args.allow_insecure_key_permissions,
     )?;
@@ -34,8 +41,8 @@ pub async fn run(args: SignArgs, options: StoreOptions) -> Result<Exit, Failure>
         recursive: args.recursive,
         identity: args.identity.as_deref(),
         format: match (args.format, &args.output_bundle) {
-            (SignatureFormat::Bundle, _) | (_, Some(_)) => SignFormat::Bundle,
-            (SignatureFormat::Simplesigning, None) => SignFormat::SimpleSigning,
+            (Some(SignatureFormat::Bundle), _) | (_, Some(_)) => SignFormat::Bundle,
+            (Some(SignatureFormat::Simplesigning) | None, None) => SignFormat::SimpleSigning,
         },
         slots: Some(&slots),
     };

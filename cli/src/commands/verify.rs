@@ -42,7 +42,14 @@ pub async fn run(args: VerifyArgs, options: StoreOptions) -> Result<Exit, Failur
         .as_deref()
         .map(load_trusted_root)
         .transpose()?;
-    let root = custom_root.or_else(|| vouch_sigstore::production_root().cloned());
+    let root = match custom_root {
+        Some(root) => Some(root),
+        // Only keyless identities need a trusted root: key-only runs never read the cache.
+        None if keyless.is_empty() => vouch_sigstore::production_root().cloned(),
+        None => super::trust_root::cached_root(args.tuf_url.as_deref(), args.offline)
+            .await?
+            .or_else(|| vouch_sigstore::production_root().cloned()),
+    };
     let unlogged_at = args.insecure_ignore_tlog.then(|| {
         let now = judgement_time(None).map(|t| t.unix()).unwrap_or(0);
         UnixTime::from_secs(now)
@@ -67,10 +74,17 @@ async fn verify_policy(
     policy_path: &std::path::Path,
     options: StoreOptions,
 ) -> Result<Exit, Failure> {
-    let loaded = match (&args.policy_signature, &args.policy_key) {
+    let mut loaded = match (&args.policy_signature, &args.policy_key) {
         (Some(signature), Some(key)) => load_signed_policy_or_fail(policy_path, signature, key)?,
         _ => load_policy_or_fail(policy_path)?,
     };
+    if !loaded.trusted_root_named
+        && loaded.policy.has_keyless()
+        && let Some(root) =
+            super::trust_root::cached_root(args.tuf_url.as_deref(), args.offline).await?
+    {
+        loaded.trusted_root = Some(root);
+    }
     let at = judgement_time(args.at.as_deref()).map_err(|e| Failure::usage(anyhow!(e)))?;
     let platform = args
         .platform

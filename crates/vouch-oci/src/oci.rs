@@ -330,12 +330,15 @@ pub struct SignatureLayer {
     pub payload: Vec<u8>,
     /// Base64 signature over `payload`.
     pub signature_b64: String,
+    /// More layer annotations (a keyless signature's certificate, chain, log entry and
+    /// timestamp); the signature annotation always comes from `signature_b64`.
+    pub annotations: BTreeMap<String, String>,
 }
 
 impl SignatureLayer {
     /// The layer's descriptor in the `.sig` manifest.
     pub fn descriptor(&self) -> Descriptor {
-        let mut annotations = BTreeMap::new();
+        let mut annotations = self.annotations.clone();
         annotations.insert(SIGNATURE_ANNOTATION.to_string(), self.signature_b64.clone());
         Descriptor {
             media_type: SIMPLE_SIGNING.to_string(),
@@ -363,6 +366,17 @@ pub fn merge_signature_manifest(
     existing: Option<&[u8]>,
     layers: &[SignatureLayer],
 ) -> Result<Option<SignatureManifest>, ManifestError> {
+    let descriptors: Vec<Descriptor> = layers.iter().map(SignatureLayer::descriptor).collect();
+    merge_layers(existing, &descriptors)
+}
+
+/// Adds layer descriptors to an existing attachment manifest (`.sig` or `.att`), or a new
+/// one, keeping every existing layer and field. A layer with the same digest and the same
+/// signature annotation (or none) is not added twice. Returns `None` when nothing is new.
+pub fn merge_layers(
+    existing: Option<&[u8]>,
+    descriptors: &[Descriptor],
+) -> Result<Option<SignatureManifest>, ManifestError> {
     let malformed = |e: serde_json::Error| ManifestError::Malformed(e.to_string());
     let mut doc: serde_json::Value = match existing {
         Some(bytes) => serde_json::from_slice(bytes).map_err(malformed)?,
@@ -382,17 +396,21 @@ pub fn merge_signature_manifest(
         Some(_) => return Err(ManifestError::Malformed("layers is not an array".into())),
     };
     let mut added = false;
-    for layer in layers {
-        let desc = layer.descriptor();
+    for desc in descriptors {
+        let signature = desc
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(SIGNATURE_ANNOTATION))
+            .map(String::as_str);
         let duplicate = all_layers.iter().any(|l| {
             l.get("digest").and_then(|d| d.as_str()) == Some(desc.digest.as_str())
                 && l.get("annotations")
                     .and_then(|a| a.get(SIGNATURE_ANNOTATION))
                     .and_then(|s| s.as_str())
-                    == Some(layer.signature_b64.as_str())
+                    == signature
         });
         if !duplicate {
-            all_layers.push(serde_json::to_value(&desc).map_err(malformed)?);
+            all_layers.push(serde_json::to_value(desc).map_err(malformed)?);
             added = true;
         }
     }
@@ -447,6 +465,7 @@ mod tests {
         SignatureLayer {
             payload: vec![b'{', n, b'}'],
             signature_b64: format!("sig{n}"),
+            annotations: BTreeMap::new(),
         }
     }
 

@@ -72,6 +72,11 @@ impl Digest {
     pub fn signature_tag(&self) -> String {
         format!("sha256-{}.sig", self.hex)
     }
+
+    /// cosign's attestation tag for this digest: `sha256-<hex>.att`.
+    pub fn attestation_tag(&self) -> String {
+        format!("sha256-{}.att", self.hex)
+    }
 }
 
 impl fmt::Display for Digest {

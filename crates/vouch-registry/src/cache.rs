@@ -97,6 +97,15 @@ impl Cache {
         })
     }
 
+    /// The cache in `dir` (a volume replicas of a server share).
+    pub fn at(dir: PathBuf, mode: CacheMode) -> Option<Cache> {
+        (mode != CacheMode::Disabled).then(|| Cache {
+            dir: dir.join("v1"),
+            mode,
+            wrote: Mutex::new(false),
+        })
+    }
+
     /// The mode in force.
     pub fn mode(&self) -> CacheMode {
         self.mode

@@ -472,16 +472,20 @@ impl Transport {
         }
         let identity_token = creds.filter(|c| c.is_identity_token());
         let response = if let Some(c) = identity_token {
-            // OAuth2 refresh-token grant, as docker does with identity tokens.
-            let mut form = url::form_urlencoded::Serializer::new(String::new());
-            form.append_pair("grant_type", "refresh_token");
-            form.append_pair("refresh_token", c.secret.as_str());
-            form.append_pair("client_id", "vouch");
-            form.append_pair("scope", scope);
-            if let Some(s) = service {
-                form.append_pair("service", s);
-            }
-            let body = Zeroizing::new(form.finish());
+            // OAuth2 refresh-token grant, as docker does with identity tokens. The serializer
+            // is not Send: it must be gone before the first await, so verification futures can
+            // run on a multi-threaded server.
+            let body = {
+                let mut form = url::form_urlencoded::Serializer::new(String::new());
+                form.append_pair("grant_type", "refresh_token");
+                form.append_pair("refresh_token", c.secret.as_str());
+                form.append_pair("client_id", "vouch");
+                form.append_pair("scope", scope);
+                if let Some(s) = service {
+                    form.append_pair("service", s);
+                }
+                Zeroizing::new(form.finish())
+            };
             self.with_retries(registry, request, self.retries, || {
                 self.client
                     .post(url.clone())

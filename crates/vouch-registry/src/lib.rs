@@ -24,4 +24,5 @@ mod store;
 pub use content::{Fetched, Lookup};
 pub use error::StoreError;
 pub use options::StoreOptions;
+pub use registry::BlobStream;
 pub use store::{Repo, Stores};

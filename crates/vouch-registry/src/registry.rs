@@ -422,6 +422,115 @@ impl RegistryRepo {
         }
         Ok(response)
     }
+
+    /// Opens a blob for streaming: the caller reads it chunk by chunk and checks the digest
+    /// itself (see [`BlobStream`]). `Ok(None)` on 404. A declared length over `max` is
+    /// refused before any byte is read.
+    pub async fn open_blob(
+        &self,
+        digest: &Digest,
+        max: u64,
+    ) -> Result<Option<BlobStream>, StoreError> {
+        let url = self.url(&format!("blobs/{digest}")).await?;
+        let request = format!("GET {}", path_of(&url));
+        let what = format!("blob {}/{}@{digest}", self.registry, self.repository);
+        let response = self
+            .send(
+                &self.pull_scope(),
+                Method::GET,
+                &url,
+                HeaderMap::new(),
+                None,
+            )
+            .await?;
+        if response.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !response.status().is_success() {
+            return Err(self.status_error(request, response).await);
+        }
+        let length = response.content_length();
+        if length.is_some_and(|len| len > max) {
+            return Err(StoreError::TooLarge {
+                what,
+                limit: usize::try_from(max).unwrap_or(usize::MAX),
+            });
+        }
+        Ok(Some(BlobStream {
+            response,
+            length,
+            registry: self.registry.clone(),
+            request,
+        }))
+    }
+
+    /// A small read-only document under the repository (`tags/list`, `referrers/<digest>`):
+    /// its bytes and content type, at most `max` bytes; `Ok(None)` on 404. No digest to
+    /// check: the registry computes these answers.
+    pub async fn get_document(
+        &self,
+        suffix: &str,
+        accept: Option<&str>,
+        max: usize,
+    ) -> Result<Option<(Vec<u8>, Option<String>)>, StoreError> {
+        let url = self.url(suffix).await?;
+        let request = format!("GET {}", path_of(&url));
+        let mut headers = HeaderMap::new();
+        if let Some(accept) = accept.and_then(|a| a.parse().ok()) {
+            headers.insert(ACCEPT, accept);
+        }
+        let response = self
+            .send(&self.pull_scope(), Method::GET, &url, headers, None)
+            .await?;
+        if response.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !response.status().is_success() {
+            return Err(self.status_error(request, response).await);
+        }
+        let media_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let bytes = read_bounded(response, max).await.map_err(|e| match e {
+            BoundedReadError::TooLarge => StoreError::TooLarge {
+                what: request.clone(),
+                limit: max,
+            },
+            BoundedReadError::Transport(reason) => self.error(request.clone(), reason),
+        })?;
+        Ok(Some((bytes, media_type)))
+    }
+}
+
+/// A blob being read from a registry, chunk by chunk. Nothing here checks the digest: the
+/// reader hashes what it reads and decides (a mirror passing the bytes on must not hold a
+/// whole layer in memory).
+pub struct BlobStream {
+    response: reqwest::Response,
+    length: Option<u64>,
+    registry: String,
+    request: String,
+}
+
+impl BlobStream {
+    /// The length the registry declared, if it did.
+    pub fn length(&self) -> Option<u64> {
+        self.length
+    }
+
+    /// The next chunk; `Ok(None)` at the end.
+    pub async fn chunk(&mut self) -> Result<Option<bytes::Bytes>, StoreError> {
+        self.response
+            .chunk()
+            .await
+            .map_err(|e| StoreError::Registry {
+                registry: self.registry.clone(),
+                request: self.request.clone(),
+                reason: crate::http::error_chain(&e),
+            })
+    }
 }
 
 /// The `rel="next"` target of a Referrers API page's `Link` header, resolved against the

@@ -84,6 +84,33 @@ impl Repo {
         }
     }
 
+    /// Opens a blob for streaming (registries only); `Ok(None)` when it does not exist.
+    /// The caller checks the digest of what it reads.
+    pub async fn open_blob(
+        &self,
+        digest: &Digest,
+        max: u64,
+    ) -> Result<Option<registry::BlobStream>, StoreError> {
+        match self {
+            Repo::Registry(r) => r.open_blob(digest, max).await,
+            Repo::Layout(l) => Err(not_streamed(l)),
+        }
+    }
+
+    /// A small read-only document under the repository (`tags/list`, `referrers/<digest>`),
+    /// from registries only; `Ok(None)` on 404.
+    pub async fn get_document(
+        &self,
+        suffix: &str,
+        accept: Option<&str>,
+        max: usize,
+    ) -> Result<Option<(Vec<u8>, Option<String>)>, StoreError> {
+        match self {
+            Repo::Registry(r) => r.get_document(suffix, accept, max).await,
+            Repo::Layout(l) => Err(not_streamed(l)),
+        }
+    }
+
     /// Stores a blob (a no-op when it is already there).
     pub async fn put_blob(&self, bytes: &[u8]) -> Result<Digest, StoreError> {
         match self {
@@ -149,5 +176,12 @@ impl Repo {
                 source,
             })?;
         Ok((fetched, parsed))
+    }
+}
+
+fn not_streamed(layout: &layout::Layout) -> StoreError {
+    StoreError::Layout {
+        path: layout.name(),
+        reason: "only registries are read this way".into(),
     }
 }

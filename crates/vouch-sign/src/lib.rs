@@ -2,12 +2,16 @@
 //! image's `.sig` manifest without losing what is already there, even under concurrency; or
 //! (`--format bundle`) sign an in-toto statement into a Sigstore bundle and attach it as an
 //! OCI 1.1 referrer, keeping the `sha256-<hex>` referrers tag up to date the same way.
+//! [`keyless`] stores keyless signatures the same two ways.
 //!
 //! Trust boundary: the signing key is trusted and never leaves this process, or its hardware
 //! token (the key is any [`Signer`]); the registry is not. A tag is resolved to its digest
 //! once and only the digest is signed; every write is a superset of what was read, and read
 //! again once concurrent writers could have overwritten it.
 #![forbid(unsafe_code)]
+
+pub mod attest;
+pub mod keyless;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -132,32 +136,10 @@ pub async fn sign_image(
     let limits = stores.limits();
     let repo = stores.repo(image);
     let mut slot = Slot::take(options.slots).await;
-    let resolved = resolve(&repo, image, true, limits).await?;
-    let mut manifests: Vec<Option<Fetched>> =
-        vec![resolved.manifest.as_ref().map(|(f, _)| f.clone())];
-    let mut digests = vec![resolved.digest.clone()];
-    if options.recursive
-        && let Some((_, oci::Manifest::Index(index))) = &resolved.manifest
-    {
-        for child in &index.manifests {
-            let child_digest = child.sha256().map_err(|source| StoreError::Manifest {
-                what: format!("index {}", resolved.digest),
-                source,
-            })?;
-            // Fetching proves the child is in this repository and hashes right.
-            let (fetched, _) = repo
-                .get_parsed(
-                    Lookup::Digest(&child_digest),
-                    &format!("platform manifest {child_digest}"),
-                    limits,
-                )
-                .await?;
-            if !digests.contains(&child_digest) {
-                digests.push(child_digest);
-                manifests.push(Some(fetched));
-            }
-        }
-    }
+    let (digests, manifests): (Vec<_>, Vec<_>) = targets(&repo, image, options.recursive, limits)
+        .await?
+        .into_iter()
+        .unzip();
     let identity = options
         .identity
         .map(str::to_string)
@@ -184,9 +166,10 @@ pub async fn sign_image(
         let layer = SignatureLayer {
             payload,
             signature_b64: base64::engine::general_purpose::STANDARD.encode(signature),
+            annotations: BTreeMap::new(),
         };
         let (outcome, signatures) =
-            append_signature(&repo, &digest, &layer, options.key, limits, &mut slot).await?;
+            append_signature(&repo, &digest, &layer, Some(options.key), limits, &mut slot).await?;
         out.push(SignedImage {
             reference: image.to_string(),
             signed: image.pinned_display(&digest),
@@ -196,6 +179,41 @@ pub async fn sign_image(
             format: None,
             referrer: None,
         });
+    }
+    Ok(out)
+}
+
+/// The digests to sign for `image`: its own, then (`recursive`, an index) each platform
+/// manifest's, with the manifests fetched (a layout image may have none).
+async fn targets(
+    repo: &Repo,
+    image: &ImageRef,
+    recursive: bool,
+    limits: &Limits,
+) -> Result<Vec<(Digest, Option<Fetched>)>, StoreError> {
+    let resolved = resolve(repo, image, true, limits).await?;
+    let mut out = vec![(
+        resolved.digest.clone(),
+        resolved.manifest.as_ref().map(|(f, _)| f.clone()),
+    )];
+    if recursive && let Some((_, oci::Manifest::Index(index))) = &resolved.manifest {
+        for child in &index.manifests {
+            let child_digest = child.sha256().map_err(|source| StoreError::Manifest {
+                what: format!("index {}", resolved.digest),
+                source,
+            })?;
+            // Fetching proves the child is in this repository and hashes right.
+            let (fetched, _) = repo
+                .get_parsed(
+                    Lookup::Digest(&child_digest),
+                    &format!("platform manifest {child_digest}"),
+                    limits,
+                )
+                .await?;
+            if !out.iter().any(|(d, _)| *d == child_digest) {
+                out.push((child_digest, Some(fetched)));
+            }
+        }
     }
     Ok(out)
 }
@@ -278,6 +296,20 @@ async fn attach_bundle(
         }
     }
     let bundle = build_bundle(identity, digest, options)?;
+    Ok(put_bundle(repo, subject, &bundle, limits, slot).await?)
+}
+
+/// Attaches `bundle` to `subject` as a referrer: bundle and empty-config blobs, the
+/// artifact manifest (by digest), then, unless the registry indexed it itself (an
+/// `OCI-Subject` answer: the Referrers API), the referrers tag, merged race-free.
+async fn put_bundle(
+    repo: &Repo,
+    subject: &Fetched,
+    bundle: &[u8],
+    limits: &Limits,
+    slot: &mut Slot<'_>,
+) -> Result<AttachedBundle, StoreError> {
+    let digest = &subject.digest;
     let created = vouch_sigstore::UnixTime::from_secs(
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -285,12 +317,12 @@ async fn attach_bundle(
             .unwrap_or(0),
     )
     .to_string();
-    let artifact = referrers::bundle_artifact(&bundle, subject, &created);
+    let artifact = referrers::bundle_artifact(bundle, subject, &created);
     // Concurrent signers all upload the same empty config; Distribution can lose that race
     // and then refuse the manifest (BLOB_UNKNOWN): upload again and retry a few times.
     let mut attempt = 0;
     let (manifest_digest, indexed) = loop {
-        repo.put_blob(&bundle).await?;
+        repo.put_blob(bundle).await?;
         repo.put_blob(EMPTY_CONFIG).await?;
         match repo
             .put_referrer_manifest(&artifact.manifest, oci::OCI_MANIFEST)
@@ -301,7 +333,7 @@ async fn attach_bundle(
                 attempt += 1;
                 tokio::time::sleep(jitter(attempt)).await;
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(e),
         }
     };
     let referrer = manifest_digest.to_string();
@@ -315,7 +347,7 @@ async fn attach_bundle(
     }
     let update = ReferrersTagUpdate {
         artifact: &artifact,
-        blobs: vec![bundle.as_slice(), EMPTY_CONFIG],
+        blobs: vec![bundle, EMPTY_CONFIG],
     };
     let (outcome, count) = update_tag(
         repo,
@@ -352,7 +384,8 @@ struct Merged {
 /// Adds a layer to a `.sig` manifest.
 struct SigLayerUpdate<'a> {
     layer: &'a SignatureLayer,
-    key: &'a dyn Signer,
+    /// The key that made it; `None` for a keyless signature (its key is gone).
+    key: Option<&'a dyn Signer>,
     payload: [&'a [u8]; 1],
 }
 
@@ -372,7 +405,7 @@ impl TagUpdate for SigLayerUpdate<'_> {
             ));
         }
         // The same payload, signed by this key already: signing again adds nothing.
-        let public = self.key.public_key();
+        let public = self.key?.public_key();
         if !wrote
             && layers.iter().any(|(d, s)| {
                 *d == desc.digest
@@ -459,7 +492,7 @@ async fn append_signature(
     repo: &Repo,
     digest: &Digest,
     layer: &SignatureLayer,
-    key: &dyn Signer,
+    key: Option<&dyn Signer>,
     limits: &Limits,
     slot: &mut Slot<'_>,
 ) -> Result<(&'static str, usize), StoreError> {

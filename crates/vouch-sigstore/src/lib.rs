@@ -242,6 +242,9 @@ pub struct VerifiedBundle {
     pub payload_type: Option<String>,
     /// The in-toto statement, for DSSE bundles carrying one.
     pub statement: Option<Statement>,
+    /// The DSSE payload bytes the signature covers, for DSSE bundles (attestations are read
+    /// from them in full).
+    pub payload: Option<Vec<u8>>,
     /// The verified log entries.
     pub log_entries: Vec<VerifiedLogEntry>,
 }

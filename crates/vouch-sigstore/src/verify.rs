@@ -328,9 +328,13 @@ pub(crate) fn verify_parsed(
         _ => None,
     };
 
-    let (payload_type, statement) = match (&bundle.dsse_envelope, checked) {
-        (Some(env), statement) => (Some(env.payload_type.clone()), statement),
-        (None, _) => (None, None),
+    let (payload_type, statement, payload) = match (&bundle.dsse_envelope, checked) {
+        (Some(env), statement) => (
+            Some(env.payload_type.clone()),
+            statement,
+            Some(env.payload.clone()),
+        ),
+        (None, _) => (None, None, None),
     };
     Ok(VerifiedBundle {
         version,
@@ -340,6 +344,7 @@ pub(crate) fn verify_parsed(
         key_id,
         payload_type,
         statement,
+        payload,
         log_entries,
     })
 }

@@ -336,6 +336,9 @@ pub async fn fetch_signature_layers(
             Err(e) => Ok(Err(e.to_string())),
         }
     });
+    // Collected first: a lazy `map` closure held across the await below would make this future
+    // not `Send` (rustc cannot prove the closure general over lifetimes), and a server spawns it.
+    let fetches: Vec<_> = fetches.collect();
     // Bounded: a `.sig` manifest listing 1,000 layers must not open 1,000 connections.
     let payloads: Vec<_> = futures_util::stream::iter(fetches)
         .buffered(LAYER_FETCH_CONCURRENCY)

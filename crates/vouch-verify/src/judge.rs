@@ -341,66 +341,9 @@ pub fn judge_bundle(
             "the built-in trusted root could not be loaded".into(),
         );
     };
-    let artifact = Artifact::Digest {
-        algorithm: HashAlgorithm::Sha256,
-        digest: hex::decode(image_digest.hex()).unwrap_or_default(),
-    };
-    let options = VerifyOptions {
-        allow_untimed_key_signatures: true,
-        ..VerifyOptions::default()
-    };
-    let mut certificate = false;
-    let mut verified = None;
-    let mut errors: Vec<BundleError> = Vec::new();
-    if judge.keyless {
-        match verify_bundle_with(
-            bytes,
-            &artifact,
-            &IdentityPolicy::AnyCertificate,
-            root,
-            &options,
-        ) {
-            Ok(v) => {
-                certificate = true;
-                verified = Some((v, None));
-            }
-            Err(BundleError::Policy(PolicyMismatch::KeyInsteadOfCertificate)) => {}
-            Err(e) => {
-                return reject(report, format!("keyless bundle refused: {e}"));
-            }
-        }
-    }
-    if verified.is_none() {
-        for key in judge.keys {
-            let policy = IdentityPolicy::Key(key.key.clone());
-            match verify_bundle_with(bytes, &artifact, &policy, root, &options) {
-                Ok(v) => {
-                    verified = Some((v, Some(key)));
-                    break;
-                }
-                Err(BundleError::Policy(PolicyMismatch::CertificateInsteadOfKey)) => {
-                    certificate = true;
-                    break;
-                }
-                Err(e) => errors.push(e),
-            }
-        }
-    }
-    let Some((v, key)) = verified else {
-        let reason = if certificate {
-            "signed with a certificate (keyless), not a key: verify it with --certificate-identity and --certificate-oidc-issuer, or a policy with a keyless signer".to_string()
-        } else if let Some(e) = errors
-            .iter()
-            .find(|e| !matches!(e, BundleError::Signature { .. }))
-        {
-            format!("bundle refused: {e}")
-        } else {
-            match judge.keys {
-                [] => "a key-signed bundle, and no key to verify it with".to_string(),
-                keys => not_verified_by("bundle signature", "altered", keys),
-            }
-        };
-        return reject(report, reason);
+    let (v, key, certificate) = match verify_fetched_bundle(bytes, image_digest, root, judge) {
+        Ok(found) => found,
+        Err(reason) => return reject(report, reason),
     };
     let mut verified = if certificate {
         keyless_outcome(&mut report, &v, false)
@@ -467,6 +410,120 @@ pub fn judge_bundle(
         .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
         .collect();
     (report, Some(verified))
+}
+
+/// Verifies a bundle's signature, times and certificate for `image_digest`: by a trusted key,
+/// or (with `judge.keyless`) by any certificate of the trusted root. Returns the verified
+/// bundle, the key, and whether a certificate signed it.
+fn verify_fetched_bundle<'k>(
+    bytes: &[u8],
+    image_digest: &Digest,
+    root: &TrustedRoot,
+    judge: &SignatureJudge<'k>,
+) -> Result<(VerifiedBundle, Option<&'k TrustedKey>, bool), String> {
+    let artifact = Artifact::Digest {
+        algorithm: HashAlgorithm::Sha256,
+        digest: hex::decode(image_digest.hex()).unwrap_or_default(),
+    };
+    let options = VerifyOptions {
+        allow_untimed_key_signatures: true,
+        ..VerifyOptions::default()
+    };
+    let mut certificate = false;
+    let mut errors: Vec<BundleError> = Vec::new();
+    if judge.keyless {
+        match verify_bundle_with(
+            bytes,
+            &artifact,
+            &IdentityPolicy::AnyCertificate,
+            root,
+            &options,
+        ) {
+            Ok(v) => return Ok((v, None, true)),
+            Err(BundleError::Policy(PolicyMismatch::KeyInsteadOfCertificate)) => {}
+            Err(e) => return Err(format!("keyless bundle refused: {e}")),
+        }
+    }
+    for key in judge.keys {
+        let policy = IdentityPolicy::Key(key.key.clone());
+        match verify_bundle_with(bytes, &artifact, &policy, root, &options) {
+            Ok(v) => return Ok((v, Some(key), false)),
+            Err(BundleError::Policy(PolicyMismatch::CertificateInsteadOfKey)) => {
+                certificate = true;
+                break;
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    Err(if certificate {
+        "signed with a certificate (keyless), not a key: verify it with --certificate-identity and --certificate-oidc-issuer, or a policy with a keyless signer".to_string()
+    } else if let Some(e) = errors
+        .iter()
+        .find(|e| !matches!(e, BundleError::Signature { .. }))
+    {
+        format!("bundle refused: {e}")
+    } else {
+        match judge.keys {
+            [] => "a key-signed bundle, and no key to verify it with".to_string(),
+            keys => not_verified_by("bundle signature", "altered", keys),
+        }
+    })
+}
+
+/// An attestation carried in a Sigstore bundle (cosign v3, GitHub's `attest-build-provenance`):
+/// verified like a bundle signature, and its statement read in full.
+#[derive(Debug, Clone)]
+pub struct BundleAttestation {
+    /// The statement.
+    pub statement: vouch_attest::Statement,
+    /// The key it verified under, for a key-signed bundle.
+    pub key_id: Option<String>,
+    /// The certificate identity, for a keyless bundle.
+    pub identity: Option<KeylessIdentity>,
+    /// The earliest verified time (log integration or RFC 3161), seconds since the epoch.
+    pub signed_at: Option<i64>,
+}
+
+/// Reads a bundle as an attestation of `image_digest`: `Ok(None)` when it verifies but is an
+/// image signature (cosign's sign predicate type), `Err` when it does not verify or is not a
+/// statement about this digest vouch reads.
+pub fn bundle_attestation(
+    fetched: &FetchedBundle,
+    image_digest: &Digest,
+    judge: &SignatureJudge<'_>,
+) -> Result<Option<BundleAttestation>, String> {
+    let bytes = fetched.bundle.as_ref().map_err(Clone::clone)?;
+    let root = judge
+        .root
+        .ok_or("the built-in trusted root could not be loaded")?;
+    let (v, key, certificate) = verify_fetched_bundle(bytes, image_digest, root, judge)?;
+    let payload = v
+        .payload
+        .as_deref()
+        .ok_or("a message signature, not a DSSE statement")?;
+    let statement = vouch_attest::statement::parse(payload).map_err(|e| e.to_string())?;
+    if statement.predicate_type == SIGN_PREDICATE_TYPE {
+        return Ok(None);
+    }
+    if !statement.is_about(image_digest) {
+        return Err(format!(
+            "a statement about another image than {image_digest}"
+        ));
+    }
+    let identity = if certificate {
+        v.identity.as_ref().map(|id| KeylessIdentity {
+            issuer: id.issuer.clone(),
+            subject: id.subject.clone(),
+        })
+    } else {
+        None
+    };
+    Ok(Some(BundleAttestation {
+        statement,
+        key_id: key.map(|k| k.key_id.clone()),
+        identity,
+        signed_at: v.signing_time.map(|t| t.secs()),
+    }))
 }
 
 fn string_annotations(payload: &Payload) -> BTreeMap<String, String> {

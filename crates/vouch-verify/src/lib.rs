@@ -40,6 +40,7 @@
 //! is reported), [`key_verify`] and [`policy_verify`] (the two decisions).
 #![forbid(unsafe_code)]
 
+pub mod attestations;
 pub mod fetch;
 pub mod judge;
 pub mod key_verify;

@@ -7,19 +7,23 @@ use std::path::Path;
 
 use serde::Serialize;
 use vouch_policy::{
-    DenyCause, Evaluation, ImageFacts, KeySource, Outcome, Policy, SignatureFact, Timestamp,
+    AttestationFact, DenyCause, Evaluation, ImageFacts, KeySource, Outcome, Policy, SignatureFact,
+    Timestamp,
 };
 
+use crate::attestations::{fetch_attestations, verify_attestations};
 use crate::fetch::{
     BundleSource, CacheUse, cache_subject, deferred_bundles, fetch_signatures,
     likely_payload_references, remember, resolve_for_verify,
 };
-use crate::judge::{SignatureJudge, TrustedKey, VerifiedSig, judge_bundle, judge_layer};
+use crate::judge::{
+    SignatureJudge, TrustedKey, VerifiedSig, bundle_attestation, judge_bundle, judge_layer,
+};
 use crate::report::SignatureReport;
 use vouch_keys::{self as keys, PublicKey};
 use vouch_oci::oci::{self, Platform};
 use vouch_oci::reference::{self, Digest, ImageRef};
-use vouch_registry::cache::{Cache, Entry};
+use vouch_registry::cache::{Cache, CacheMode, Entry};
 use vouch_registry::referrers::FetchedBundle;
 use vouch_registry::{Repo, StoreError, Stores};
 use vouch_sigstore::{TrustedRoot, UnixTime};
@@ -33,6 +37,9 @@ pub struct LoadedPolicy {
     /// The policy's `trusted_root`, or the built-in Sigstore production root; `None` only
     /// when the built-in one failed to load.
     pub trusted_root: Option<TrustedRoot>,
+    /// True when the policy names its own `trusted_root` (the caller may replace the
+    /// built-in default with a newer verified one, never a root the policy named).
+    pub trusted_root_named: bool,
     /// Rendered warnings (empty when none).
     pub warnings: String,
 }
@@ -148,9 +155,9 @@ pub fn load_policy_text(path: &Path, source: String) -> Result<LoadedPolicy, Pol
         Ok(())
     };
     let policy = vouch_policy::validate_with_root(raw, &resolve, &resolve_root).map_err(invalid)?;
-    let trusted_root = root
-        .into_inner()
-        .or_else(|| vouch_sigstore::production_root().cloned());
+    let named = root.into_inner();
+    let trusted_root_named = named.is_some();
+    let trusted_root = named.or_else(|| vouch_sigstore::production_root().cloned());
     let warnings = if policy.warnings().is_empty() {
         String::new()
     } else {
@@ -160,6 +167,7 @@ pub fn load_policy_text(path: &Path, source: String) -> Result<LoadedPolicy, Pol
         policy,
         keys: keys.into_inner(),
         trusted_root,
+        trusted_root_named,
         warnings,
     })
 }
@@ -389,6 +397,7 @@ async fn facts_for(
             tag: tag.map(str::to_string),
             digest: digest.to_string(),
             signatures,
+            attestations: Vec::new(),
         },
         rejected,
         judged: layers.len(),
@@ -396,7 +405,79 @@ async fn facts_for(
         subject: subject.clone(),
     };
     add_bundle_facts(&mut gathered, &bundles, digest, run);
+    if run.loaded.policy.needs_attestations(repository) {
+        let read = matches!(run.bundles, BundleSource::Referrers).then_some(bundles.as_slice());
+        gathered.facts.attestations =
+            attestation_facts(repo, image, digest, stores.limits(), run, read).await?;
+    }
     Ok(gathered)
+}
+
+/// The image's attestations that verify under the policy's keys (and, for keyless signers,
+/// its trusted root), for a rule that requires attestations: `.att` layers and Sigstore
+/// bundles (its referrers, or the `--bundle` files, which are then all that is read). Not
+/// cached: `--offline` cannot judge them.
+async fn attestation_facts(
+    repo: &Repo,
+    image: &ImageRef,
+    digest: &Digest,
+    limits: &oci::Limits,
+    run: &PolicyRun<'_>,
+    referrers_read: Option<&[FetchedBundle]>,
+) -> Result<Vec<AttestationFact>, StoreError> {
+    let mut facts = Vec::new();
+    let bundles: Vec<FetchedBundle> = match run.bundles {
+        BundleSource::Files(files) => files.to_vec(),
+        _ if run.cache.is_some_and(|c| c.mode() == CacheMode::Offline) => {
+            return Err(StoreError::Offline(format!(
+                "{image}: its rule requires attestations, which the verification cache does not hold; verify without --offline"
+            )));
+        }
+        _ => {
+            let fetched = fetch_attestations(repo, image, digest, limits).await?;
+            let (verified, _) = verify_attestations(&fetched, digest, &run.loaded.keys);
+            for v in verified {
+                for key_id in &v.signers {
+                    facts.push(AttestationFact {
+                        statement: v.statement.clone(),
+                        key_id: key_id.clone(),
+                        keyless: None,
+                        signed_at: None,
+                        source: v.source.clone(),
+                    });
+                }
+            }
+            match referrers_read {
+                Some(read) => read.to_vec(),
+                None => {
+                    let fetching = vouch_registry::referrers::fetch_bundles(repo, digest, limits);
+                    match tokio::time::timeout(crate::fetch::SIGNATURES_DEADLINE, fetching).await {
+                        Ok(r) => r?,
+                        Err(_) => {
+                            return Err(StoreError::Registry {
+                                registry: image.repository_display(),
+                                request: format!("fetch the referrers of {digest}"),
+                                reason: "too slow; treated as unavailable".into(),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let judge = run.judge();
+    for (i, bundle) in bundles.iter().enumerate() {
+        if let Ok(Some(a)) = bundle_attestation(bundle, digest, &judge) {
+            facts.push(AttestationFact {
+                statement: a.statement,
+                key_id: a.key_id.unwrap_or_default(),
+                keyless: a.identity,
+                signed_at: a.signed_at.map(Timestamp::from_unix),
+                source: format!("bundle {} ({})", i + 1, bundle.source),
+            });
+        }
+    }
+    Ok(facts)
 }
 
 /// Judges `bundles` and adds those that verify to the facts.

@@ -109,6 +109,12 @@ impl Verifier {
     /// count and time) and judged, the decision made. Never fails: a registry that cannot be
     /// read gives a report that says so ([`Report::unreachable`]).
     pub async fn verify(&self, image: &ImageRef) -> Report {
+        self.verify_at(image, None).await
+    }
+
+    /// [`Verifier::verify`], judging a policy's signer validity at `at` instead of the instant
+    /// the policy was set up with (a long-running server judges at the time of each request).
+    pub async fn verify_at(&self, image: &ImageRef, at: Option<Timestamp>) -> Report {
         let cache = self.cache.as_ref();
         let bundles = BundleSource::for_run(&self.bundle_files, cache, self.all_signatures);
         let identity = self.identity.as_deref();
@@ -129,7 +135,7 @@ impl Verifier {
             Trust::Policy(p) => {
                 let run = PolicyRun {
                     loaded: &p.loaded,
-                    at: p.at,
+                    at: at.unwrap_or(p.at),
                     platform: p.platform.as_ref(),
                     all_platforms: p.all_platforms,
                     identity,

@@ -2,15 +2,15 @@
 //! the policy's signer and rule names. Every problem is a diagnostic.
 
 use crate::diag::{Diagnostic, Diagnostics, Span};
-use crate::eval::{ImageFacts, KeylessIdentity, SignatureFact};
+use crate::eval::{AttestationFact, ImageFacts, KeylessIdentity, SignatureFact};
 use crate::fields::{
     Fields, boolean, expect_map, expect_seq, not_a_digest, not_a_key_id, string, string_map,
     timestamp,
 };
-use crate::model::{Keyless, Policy, SubjectMatcher};
+use crate::model::{Keyless, Policy, Signer, SubjectMatcher};
 use crate::time::Timestamp;
 use crate::util::{did_you_mean, is_digest, is_hex64};
-use crate::yaml::{Node, parse_tree};
+use crate::yaml::{Kind, Node, ScalarType, parse_tree};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
@@ -121,7 +121,15 @@ fn read_case(
     let before = d.len();
     let f = Fields::new(
         entries,
-        &["name", "image", "digest", "at", "signatures", "expect"],
+        &[
+            "name",
+            "image",
+            "digest",
+            "at",
+            "signatures",
+            "attestations",
+            "expect",
+        ],
         "a case",
         d,
     );
@@ -179,6 +187,16 @@ fn read_case(
         for (index, item) in items.iter().enumerate() {
             if let Some(sig) = read_signature(item, index, policy, options, d) {
                 signatures.push(sig);
+            }
+        }
+    }
+    let mut attestations = Vec::new();
+    if let Some(list) = f.optional("attestations")
+        && let Some(items) = expect_seq(list, "`attestations`", d)
+    {
+        for (index, item) in items.iter().enumerate() {
+            if let Some(a) = read_attestation(item, index, policy, d) {
+                attestations.push(a);
             }
         }
     }
@@ -248,7 +266,28 @@ fn read_case(
             .or(normalized.digest)
             .unwrap_or_else(|| PLACEHOLDER_DIGEST.to_string()),
         signatures: Vec::new(),
+        attestations: Vec::new(),
     };
+    for a in attestations {
+        // By default an attestation is about the digest judged.
+        let about = a.digest.unwrap_or_else(|| facts.digest.clone());
+        let hex = about.trim_start_matches("sha256:").to_string();
+        facts.attestations.push(AttestationFact {
+            statement: vouch_attest::Statement {
+                statement_type: vouch_attest::statement::STATEMENT_V1.to_string(),
+                subject: vec![vouch_attest::statement::Subject {
+                    name: normalized.repository.clone(),
+                    digest: BTreeMap::from([("sha256".to_string(), hex)]),
+                }],
+                predicate_type: a.predicate_type,
+                predicate: a.predicate,
+            },
+            key_id: a.key_id,
+            keyless: a.keyless,
+            signed_at: a.signed_at,
+            source: format!("case attestation {}", a.index + 1),
+        });
+    }
     for mut s in signatures {
         // By default a signature names the image as written, so identity checks pass.
         if s.payload_repository.is_none() {
@@ -444,6 +483,163 @@ fn read_signature(
         }
     }
     Some(sig)
+}
+
+/// A case's attestation, before the digest judged is known.
+struct CaseAttestation {
+    index: usize,
+    key_id: String,
+    keyless: Option<KeylessIdentity>,
+    predicate_type: String,
+    predicate: serde_json::Value,
+    digest: Option<String>,
+    signed_at: Option<Timestamp>,
+}
+
+/// `{signer | key, type, predicate, digest?, signed_at?}`: a verified attestation.
+fn read_attestation(
+    node: &Node,
+    index: usize,
+    policy: &Policy,
+    d: &mut Vec<Diagnostic>,
+) -> Option<CaseAttestation> {
+    let entries = expect_map(node, "an attestation", d)?;
+    let f = Fields::new(
+        entries,
+        &["signer", "key", "type", "predicate", "digest", "signed_at"],
+        "an attestation",
+        d,
+    );
+    let (key_id, keyless) = match (
+        f.optional("signer").and_then(|n| string(n, "`signer`", d)),
+        f.optional("key").and_then(|n| string(n, "`key`", d)),
+    ) {
+        (Some(s), None) => match policy.signer(&s.value) {
+            Some(signer) if !signer.key_ids.is_empty() => (signer.key_ids[0].clone(), None),
+            Some(Signer {
+                keyless:
+                    Some(Keyless {
+                        issuer,
+                        subject: SubjectMatcher::Subject(subject),
+                        ..
+                    }),
+                ..
+            }) => (
+                String::new(),
+                Some(KeylessIdentity {
+                    issuer: issuer.clone(),
+                    subject: subject.clone(),
+                }),
+            ),
+            _ => {
+                d.push(
+                    Diagnostic::new(
+                        "unknown-signer",
+                        s.span,
+                        format!(
+                            "the policy defines no signer \"{}\" with a key or an exact keyless subject",
+                            s.value
+                        ),
+                    )
+                    .with_label("not a signer that can attest"),
+                );
+                return None;
+            }
+        },
+        (None, Some(k)) if is_hex64(&k.value) => (k.value, None),
+        (None, Some(k)) => {
+            d.push(not_a_key_id(&k));
+            return None;
+        }
+        _ => {
+            d.push(
+                Diagnostic::new(
+                    "missing-key",
+                    node.span,
+                    "an attestation names one of `signer` or `key`",
+                )
+                .with_label("add `signer: NAME` or `key: KEY_ID`"),
+            );
+            return None;
+        }
+    };
+    let written = f
+        .required("type", node.span, "an attestation", d)
+        .and_then(|n| string(n, "`type`", d))?;
+    let predicate_type = match vouch_attest::predicate::resolve(&written.value) {
+        Ok(t) => t,
+        Err(e) => {
+            d.push(
+                Diagnostic::new(
+                    "unknown-predicate-type",
+                    written.span,
+                    format!("an attestation of type {:?}", written.value),
+                )
+                .with_label("not a predicate type")
+                .with_hint(e.to_string()),
+            );
+            return None;
+        }
+    };
+    let predicate = f
+        .optional("predicate")
+        .map(yaml_to_json)
+        .unwrap_or(serde_json::Value::Null);
+    let digest = f.optional("digest").and_then(|n| string(n, "`digest`", d));
+    if let Some(dg) = &digest
+        && !is_digest(&dg.value)
+    {
+        d.push(not_a_digest(dg));
+        return None;
+    }
+    let signed_at = f
+        .optional("signed_at")
+        .and_then(|n| string(n, "`signed_at`", d))
+        .and_then(|s| timestamp(&s, d));
+    Some(CaseAttestation {
+        index,
+        key_id,
+        keyless,
+        predicate_type,
+        predicate,
+        digest: digest.map(|d| d.value),
+        signed_at,
+    })
+}
+
+/// A YAML value as JSON, with the core schema's types (a predicate written in a case).
+fn yaml_to_json(node: &Node) -> serde_json::Value {
+    match &node.kind {
+        Kind::Seq(items) => serde_json::Value::Array(items.iter().map(yaml_to_json).collect()),
+        Kind::Map(entries) => serde_json::Value::Object(
+            entries
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.scalar_text().unwrap_or_default().to_string(),
+                        yaml_to_json(v),
+                    )
+                })
+                .collect(),
+        ),
+        Kind::Scalar { value, .. } => match node.scalar_type() {
+            ScalarType::Null => serde_json::Value::Null,
+            ScalarType::Bool => serde_json::Value::Bool(value == "true"),
+            ScalarType::Int => value
+                .parse::<i64>()
+                .map(serde_json::Value::from)
+                .unwrap_or_else(|_| serde_json::Value::String(value.clone())),
+            ScalarType::Float => value
+                .parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+                .map_or_else(
+                    || serde_json::Value::String(value.clone()),
+                    serde_json::Value::Number,
+                ),
+            ScalarType::Str => serde_json::Value::String(value.clone()),
+        },
+    }
 }
 
 /// A case signature's `keyless: {issuer, subject}`: a certificate identity.

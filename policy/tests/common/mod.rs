@@ -85,6 +85,7 @@ pub fn image(repo: &str, digest: &str, mut sigs: Vec<SignatureFact>) -> ImageFac
         tag: None,
         digest: digest.to_string(),
         signatures: sigs,
+        attestations: Vec::new(),
     }
 }
 

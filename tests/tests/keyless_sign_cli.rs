@@ -1,0 +1,399 @@
+//! `vouch sign --keyless` end to end against the local Sigstore stand-in (tests/src/sigstore)
+//! and a real registry: both storage formats, then `vouch verify` (identity flags and a
+//! policy) and cosign 2.5 accept what was stored; hostile services and bad tokens are refused
+//! with their documented exit code and nothing stored; tokens given, from the environment or
+//! from GitHub Actions' endpoint never appear in output.
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+use vouch_e2e::sigstore::{Hostile, Sigstore, SigstoreOptions};
+use vouch_e2e::{Registry, Run, TestImage, vouch};
+
+const WORKFLOW: &str =
+    "https://github.com/example/app/.github/workflows/release.yml@refs/heads/main";
+
+struct Bench {
+    sigstore: Sigstore,
+    reg: Registry,
+}
+
+impl Bench {
+    fn new(hostile: Hostile) -> Bench {
+        let sigstore = Sigstore::start_with(SigstoreOptions { hostile });
+        std::fs::create_dir_all(sigstore.dir().join("home")).expect("cosign home");
+        Bench {
+            sigstore,
+            reg: Registry::start(),
+        }
+    }
+
+    /// Pushes a fresh image: (image, `HOST/app@DIGEST`).
+    fn push(&self, content: &str) -> (TestImage, String) {
+        let img = TestImage::new(content);
+        img.push(&self.reg, "app", "latest");
+        let reference = format!("{}@{}", self.reg.image("app"), img.digest());
+        (img, reference)
+    }
+
+    /// `vouch sign --keyless` with the stand-in's signing config and trusted root.
+    fn sign(&self, reference: &str, extra: &[&str]) -> std::process::Command {
+        let mut cmd = vouch();
+        cmd.args(["--allow-insecure-registry", "sign", reference, "--keyless"])
+            .arg("--signing-config")
+            .arg(self.sigstore.signing_config_path())
+            .arg("--trusted-root")
+            .arg(self.sigstore.trusted_root_path())
+            .args(extra)
+            .env_remove("SIGSTORE_ID_TOKEN")
+            .env_remove("ACTIONS_ID_TOKEN_REQUEST_URL")
+            .env_remove("ACTIONS_ID_TOKEN_REQUEST_TOKEN");
+        cmd
+    }
+
+    fn verify(&self, reference: &str, identity: &str) -> Run {
+        Run::of(
+            vouch()
+                .args(["--allow-insecure-registry", "verify", reference])
+                .args(["--certificate-identity", identity])
+                .args(["--certificate-oidc-issuer", self.sigstore.oidc_issuer()])
+                .arg("--trusted-root")
+                .arg(self.sigstore.trusted_root_path()),
+        )
+    }
+
+    fn cosign_verify(&self, reference: &str, identity: &str, extra: &[&str]) -> Run {
+        self.sigstore.cosign_verify(
+            &self.sigstore.dir().join("home"),
+            reference,
+            identity,
+            self.sigstore.oidc_issuer(),
+            extra,
+        )
+    }
+
+    fn policy(&self, subject_regex: &str) -> PathBuf {
+        let dir = self.sigstore.dir();
+        std::fs::copy(
+            self.sigstore.trusted_root_path(),
+            dir.join("policy_root.json"),
+        )
+        .expect("copy root");
+        let path = dir.join("policy.yaml");
+        std::fs::write(
+            &path,
+            format!(
+                "version: 1\ntrusted_root: policy_root.json\nsigners:\n  ci:\n    keyless: {{issuer: \"{}\", subject_regex: \"{subject_regex}\"}}\nrules:\n  - name: all\n    images: [\"**\"]\n    require: {{signers: [ci], threshold: 1}}\n",
+                self.sigstore.oidc_issuer()
+            ),
+        )
+        .expect("policy");
+        path
+    }
+
+    fn verify_policy(&self, reference: &str, policy: &std::path::Path) -> Run {
+        Run::of(
+            vouch()
+                .args(["--allow-insecure-registry", "verify", "--policy"])
+                .arg(policy)
+                .arg(reference),
+        )
+    }
+
+    /// Nothing at all stored next to the image: no `.sig` tag, no referrers tag.
+    #[track_caller]
+    fn assert_nothing_stored(&self, img: &TestImage) {
+        let hex = img.digest().trim_start_matches("sha256:");
+        assert!(
+            self.reg
+                .get_manifest("app", &format!("sha256-{hex}.sig"))
+                .is_none()
+        );
+        assert!(
+            self.reg
+                .get_manifest("app", &format!("sha256-{hex}"))
+                .is_none()
+        );
+    }
+}
+
+/// Every form the token could leak in: whole, and each of its three parts.
+#[track_caller]
+fn assert_no_token(run: &Run, token: &str) {
+    let text = run.all();
+    for part in std::iter::once(token).chain(token.split('.')) {
+        assert!(!text.contains(part), "the token leaked into: {text}");
+    }
+}
+
+#[test]
+fn keyless_bundle_is_stored_as_a_referrer_and_verifies() {
+    let b = Bench::new(Hostile::default());
+    let (img, reference) = b.push("keyless bundle by vouch");
+    let token = b.sigstore.token(WORKFLOW);
+    let run = Run::of(
+        b.sign(
+            &reference,
+            &["--identity-token", &token, "--output", "json"],
+        )
+        .arg("--debug"),
+    )
+    .expect_code(0);
+    assert_no_token(&run, &token);
+    let signed = run.json();
+    assert_eq!(signed[0]["format"], "bundle");
+    assert_eq!(signed[0]["certificate_identity"], WORKFLOW);
+    assert_eq!(
+        signed[0]["certificate_oidc_issuer"],
+        b.sigstore.oidc_issuer()
+    );
+    let referrer = signed[0]["referrer"].as_str().expect("referrer");
+    assert!(b.sigstore.rekor_size() > 1, "nothing was logged");
+
+    b.verify(&reference, WORKFLOW).expect_code(0);
+    assert_eq!(
+        b.verify(&reference, "https://github.com/example/other")
+            .code,
+        1
+    );
+    let policy = b.policy("https://github\\\\.com/example/app/\\\\.github/workflows/.*");
+    b.verify_policy(&reference, &policy).expect_code(0);
+    let strict = b.policy("https://github\\\\.com/example/other/.*");
+    b.verify_policy(&reference, &strict).expect_code(1);
+
+    // cosign 2.5 reads the stored bundle as a blob attestation over the manifest.
+    let manifest: Value = serde_json::from_slice(
+        &b.reg
+            .get_manifest("app", referrer)
+            .expect("referrer manifest"),
+    )
+    .expect("JSON");
+    let bundle = b.reg.get_blob(
+        "app",
+        manifest["layers"][0]["digest"].as_str().expect("layer"),
+    );
+    let dir = b.sigstore.dir();
+    std::fs::write(dir.join("stored.sigstore.json"), &bundle).expect("bundle");
+    std::fs::write(dir.join("manifest.json"), &img.manifest.bytes).expect("manifest");
+    Run::of(
+        b.sigstore
+            .cosign(&dir.join("home"))
+            .args(["verify-blob-attestation", "--new-bundle-format"])
+            .arg("--trusted-root")
+            .arg(b.sigstore.trusted_root_path())
+            .args(["--type", "https://sigstore.dev/cosign/sign/v1"])
+            .args(["--certificate-identity", WORKFLOW])
+            .args(["--certificate-oidc-issuer", b.sigstore.oidc_issuer()])
+            .arg("--bundle")
+            .arg(dir.join("stored.sigstore.json"))
+            .arg(dir.join("manifest.json")),
+    )
+    .expect_code(0);
+    assert_eq!(b.sigstore.network_attempts(), Vec::<String>::new());
+}
+
+#[test]
+fn keyless_sig_layer_from_the_environment_verifies_in_vouch_and_cosign() {
+    let b = Bench::new(Hostile::default());
+    let (_img, reference) = b.push("keyless .sig by vouch");
+    let token = b.sigstore.token(WORKFLOW);
+    let run = Run::of(
+        b.sign(&reference, &["--format", "sig", "-a", "env=prod"])
+            .env("SIGSTORE_ID_TOKEN", &token),
+    )
+    .expect_code(0);
+    assert_no_token(&run, &token);
+    assert!(
+        run.stderr.contains(&format!(
+            "signing as {WORKFLOW} (issuer {}",
+            b.sigstore.oidc_issuer()
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.contains(&reference), "{}", run.stdout);
+
+    b.verify(&reference, WORKFLOW).expect_code(0);
+    assert_eq!(
+        b.verify(&reference, "https://github.com/example/other")
+            .code,
+        1
+    );
+    b.cosign_verify(&reference, WORKFLOW, &["--use-signed-timestamps"])
+        .expect_code(0);
+    assert_ne!(
+        b.cosign_verify(&reference, "https://github.com/example/other", &[])
+            .code,
+        0
+    );
+    assert_eq!(b.sigstore.network_attempts(), Vec::<String>::new());
+}
+
+#[test]
+fn hostile_services_are_refused_and_nothing_is_stored() {
+    for (hostile, code, reason) in [
+        (
+            Hostile {
+                fulcio_untrusted_ca: true,
+                ..Hostile::default()
+            },
+            1,
+            "not issued by a trusted CA",
+        ),
+        (
+            Hostile {
+                fulcio_other_identity: true,
+                ..Hostile::default()
+            },
+            1,
+            "not for the token's identity",
+        ),
+        (
+            Hostile {
+                rekor_bad_inclusion_proof: true,
+                ..Hostile::default()
+            },
+            1,
+            "inclusion proof does not verify",
+        ),
+        (
+            Hostile {
+                rekor_bad_set: true,
+                ..Hostile::default()
+            },
+            1,
+            "signed entry timestamp does not verify",
+        ),
+        (
+            Hostile {
+                rekor_other_signature: true,
+                ..Hostile::default()
+            },
+            1,
+            "entry for another signature",
+        ),
+        (
+            Hostile {
+                rekor_time_after_expiry: true,
+                ..Hostile::default()
+            },
+            1,
+            "outside the certificate's validity",
+        ),
+        (
+            Hostile {
+                rekor_down: true,
+                ..Hostile::default()
+            },
+            3,
+            "unreachable",
+        ),
+    ] {
+        let b = Bench::new(hostile);
+        let (img, reference) = b.push("hostile");
+        let token = b.sigstore.token(WORKFLOW);
+        for format in ["bundle", "sig"] {
+            let run = Run::of(&mut b.sign(
+                &reference,
+                &["--identity-token", &token, "--format", format],
+            ));
+            assert_eq!(run.code, code, "{hostile:?} {format}:\n{}", run.all());
+            assert!(run.stderr.contains(reason), "{hostile:?}: {}", run.stderr);
+            assert_no_token(&run, &token);
+            b.assert_nothing_stored(&img);
+        }
+    }
+}
+
+#[test]
+fn token_problems_exit_2_before_anything_is_stored() {
+    let b = Bench::new(Hostile::default());
+    let (img, reference) = b.push("bad tokens");
+    let mut expired = b.sigstore.claims(WORKFLOW);
+    expired["exp"] = 1_000_000.into();
+    expired["iat"] = 999_000.into();
+    let expired = b.sigstore.sign_claims(&expired);
+    let mut audience = b.sigstore.claims(WORKFLOW);
+    audience["aud"] = "not-sigstore".into();
+    let audience = b.sigstore.sign_claims(&audience);
+    for (token, reason) in [(&expired, "expired"), (&audience, "audience")] {
+        let run = Run::of(&mut b.sign(&reference, &["--identity-token", token]));
+        assert_eq!(run.code, 2, "{}", run.all());
+        assert!(run.stderr.contains(reason), "{}", run.stderr);
+        assert_no_token(&run, token);
+    }
+    // No token anywhere: a usage error that says where tokens come from.
+    let run = Run::of(&mut b.sign(&reference, &[]));
+    assert_eq!(run.code, 2, "{}", run.all());
+    b.assert_nothing_stored(&img);
+    assert!(b.sigstore.requests_to("fulcio").is_empty());
+    assert!(b.sigstore.requests_to("rekor").is_empty());
+}
+
+/// GitHub Actions' token endpoint (unreachable here): answers `{"value": TOKEN}` and records
+/// each request line with its authorization header.
+fn actions_endpoint(token: String) -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!(
+        "http://{}/_apis/distributedtask/token?api-version=2.0",
+        listener.local_addr().expect("addr")
+    );
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let record = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(4) {
+            let Ok(mut stream) = stream else { continue };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let mut request = String::new();
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+                    break;
+                }
+                request.push_str(&line);
+            }
+            record.lock().expect("lock").push(request);
+            let body = serde_json::json!({"count": 1, "value": token}).to_string();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (url, seen)
+}
+
+#[test]
+fn github_actions_ambient_token_signs_and_never_shows() {
+    let b = Bench::new(Hostile::default());
+    let (_img, reference) = b.push("signed in GitHub Actions");
+    let mut claims = b.sigstore.claims(WORKFLOW);
+    claims["job_workflow_ref"] = "example/app/.github/workflows/release.yml@refs/heads/main".into();
+    let token = b.sigstore.sign_claims(&claims);
+    let request_token = "actions-request-token-0123456789";
+    let (url, seen) = actions_endpoint(token.clone());
+    let run = Run::of(
+        b.sign(&reference, &["--debug"])
+            .env("ACTIONS_ID_TOKEN_REQUEST_URL", &url)
+            .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", request_token)
+            .env("GITHUB_ACTIONS", "true"),
+    )
+    .expect_code(0);
+    assert_no_token(&run, &token);
+    assert!(!run.all().contains(request_token), "{}", run.all());
+    assert!(
+        run.stderr.contains(&format!("signing as {WORKFLOW}")),
+        "{}",
+        run.stderr
+    );
+    let seen = seen.lock().expect("lock").clone();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(seen[0].contains("audience=sigstore"), "{seen:?}");
+    b.verify(&reference, WORKFLOW).expect_code(0);
+}
