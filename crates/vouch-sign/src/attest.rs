@@ -193,25 +193,10 @@ impl TagUpdate for AttLayerUpdate<'_> {
     }
 
     fn merge(&self, tag: &str, existing: Option<&[u8]>) -> Result<Merged, StoreError> {
-        let what = || format!("attestation manifest {tag}");
-        let merged = oci::merge_layers(existing, std::slice::from_ref(&self.descriptor))
-            .map_err(|source| StoreError::Manifest {
-                what: what(),
-                source,
-            })?
-            .ok_or_else(|| StoreError::Manifest {
-                what: what(),
-                source: oci::ManifestError::Malformed("merge added nothing".into()),
-            })?;
-        let media_type = serde_json::from_slice::<serde_json::Value>(&merged.manifest)
-            .ok()
-            .and_then(|v| v["mediaType"].as_str().map(str::to_string))
-            .unwrap_or_else(|| oci::OCI_MANIFEST.to_string());
-        Ok(Merged {
-            manifest: merged.manifest,
-            media_type,
-            blobs: vec![merged.config],
-        })
+        crate::merged_layers(
+            &format!("attestation manifest {tag}"),
+            oci::merge_layers(existing, std::slice::from_ref(&self.descriptor)),
+        )
     }
 
     fn blobs(&self) -> &[&[u8]] {

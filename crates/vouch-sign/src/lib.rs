@@ -420,29 +420,39 @@ impl TagUpdate for SigLayerUpdate<'_> {
     }
 
     fn merge(&self, tag: &str, existing: Option<&[u8]>) -> Result<Merged, StoreError> {
-        let merged = oci::merge_signature_manifest(existing, std::slice::from_ref(self.layer))
-            .map_err(|source| StoreError::Manifest {
-                what: format!("signature manifest {tag}"),
-                source,
-            })?
-            .ok_or_else(|| StoreError::Manifest {
-                what: format!("signature manifest {tag}"),
-                source: oci::ManifestError::Malformed("merge added nothing".into()),
-            })?;
-        let media_type = serde_json::from_slice::<serde_json::Value>(&merged.manifest)
-            .ok()
-            .and_then(|v| v["mediaType"].as_str().map(str::to_string))
-            .unwrap_or_else(|| oci::OCI_MANIFEST.to_string());
-        Ok(Merged {
-            manifest: merged.manifest,
-            media_type,
-            blobs: vec![merged.config],
-        })
+        merged_layers(
+            &format!("signature manifest {tag}"),
+            oci::merge_signature_manifest(existing, std::slice::from_ref(self.layer)),
+        )
     }
 
     fn blobs(&self) -> &[&[u8]] {
         &self.payload
     }
+}
+
+/// A `.sig` or `.att` manifest with the new layer merged in, as written back: its own media
+/// type (OCI's when it names none) and its config blob.
+fn merged_layers(
+    what: &str,
+    merged: Result<Option<oci::SignatureManifest>, oci::ManifestError>,
+) -> Result<Merged, StoreError> {
+    let manifest_error = |source| StoreError::Manifest {
+        what: what.to_string(),
+        source,
+    };
+    let merged = merged.map_err(manifest_error)?.ok_or_else(|| {
+        manifest_error(oci::ManifestError::Malformed("merge added nothing".into()))
+    })?;
+    let media_type = serde_json::from_slice::<serde_json::Value>(&merged.manifest)
+        .ok()
+        .and_then(|v| v["mediaType"].as_str().map(str::to_string))
+        .unwrap_or_else(|| oci::OCI_MANIFEST.to_string());
+    Ok(Merged {
+        manifest: merged.manifest,
+        media_type,
+        blobs: vec![merged.config],
+    })
 }
 
 /// Adds a referrer's descriptor (artifact type and annotations copied) to the referrers index.
