@@ -328,6 +328,29 @@ Key-signed only: the key is trusted directly, no transparency log or time is che
 unreadable file, key or signature.")]
     VerifyBlob(VerifyBlobArgs),
 
+    /// Verify attestations of a file (a release tarball, an npm package) in Sigstore bundles,
+    /// and judge them, as `cosign verify-blob-attestation` does.
+    #[command(after_help = "Examples:
+  vouch verify-blob-attestation sigstore-2.0.0.tgz --bundle provenance.sigstore.json \\
+    --certificate-identity-regexp '^https://github.com/sigstore/sigstore-js/' \\
+    --certificate-oidc-issuer https://token.actions.githubusercontent.com \\
+    --type slsaprovenance1 \\
+    --condition 'predicate.runDetails.builder.id == \"https://github.com/actions/runner/github-hosted\"'
+  vouch verify-blob-attestation sha512:<128 hex> --bundle sbom.sigstore.json --key ci.pub --type spdxjson
+
+Offline. Each bundle must verify (signature, certificate chain and identity at the times its
+log entry or RFC 3161 timestamp proves) and carry an in-toto statement whose subject is the
+file's digest (sha256 or sha512; give the digest instead of the file if you only have that).
+With --type, the newest statement of that type decides, dated by the build or scan time it
+attests or else its verified signing time, and must be younger than --max-age and meet
+--condition (CEL over predicate, predicateType, subject, image: {name, digest}).
+
+Exit codes:
+  0  verified (and, with --type, the requirement met)
+  1  refused: no bundle verified, or the requirement failed
+  2  usage error, or an unreadable bundle, key, file or trusted root")]
+    VerifyBlobAttestation(VerifyBlobAttestationArgs),
+
     /// Check, explain and test trust policies, offline.
     #[command(
         subcommand,
@@ -592,6 +615,66 @@ pub struct VerifyBlobArgs {
     /// A Sigstore bundle with a message signature (`cosign sign-blob --new-bundle-format`).
     #[arg(long, value_name = "FILE")]
     pub bundle: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: OutputFormat,
+}
+
+/// `vouch verify-blob-attestation` flags.
+#[derive(Debug, Args)]
+#[command(group(
+    clap::ArgGroup::new("trust")
+        .required(true)
+        .multiple(true)
+        .args(["key", "certificate_identity", "certificate_identity_regexp"])
+))]
+pub struct VerifyBlobAttestationArgs {
+    /// The attested file, or its digest: sha256:<64 hex> or sha512:<128 hex>.
+    #[arg(value_name = "FILE_OR_DIGEST")]
+    pub artifact: String,
+    /// A Sigstore bundle with a DSSE attestation (GitHub's attest-build-provenance, npm
+    /// provenance, `cosign attest-blob --new-bundle-format`); repeat for several.
+    #[arg(long = "bundle", value_name = "FILE", required = true)]
+    pub bundles: Vec<PathBuf>,
+    /// Trust bundles signed by this public key (PEM).
+    #[arg(long, value_name = "PUB")]
+    pub key: Option<PathBuf>,
+    /// Trust keyless bundles whose certificate names exactly this identity.
+    #[arg(
+        long,
+        value_name = "IDENTITY",
+        conflicts_with = "certificate_identity_regexp"
+    )]
+    pub certificate_identity: Option<String>,
+    /// Trust keyless bundles whose identity this regular expression matches in full.
+    #[arg(long, value_name = "REGEX")]
+    pub certificate_identity_regexp: Option<String>,
+    /// The OIDC issuer the certificate must name, exactly.
+    #[arg(
+        long,
+        value_name = "URL",
+        conflicts_with = "certificate_oidc_issuer_regexp"
+    )]
+    pub certificate_oidc_issuer: Option<String>,
+    /// A regular expression the certificate's OIDC issuer must match in full.
+    #[arg(long, value_name = "REGEX")]
+    pub certificate_oidc_issuer_regexp: Option<String>,
+    /// The Sigstore trusted_root.json to verify against (default: the built-in Sigstore
+    /// production root).
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
+    /// Only this predicate type (shorthand or URI), judged: the newest statement decides.
+    #[arg(long = "type", value_name = "TYPE")]
+    pub predicate_type: Option<String>,
+    /// The deciding statement must be at most this old: N followed by s, m, h or d.
+    #[arg(long, value_name = "AGE", requires = "predicate_type")]
+    pub max_age: Option<String>,
+    /// A CEL expression the deciding statement must make true.
+    #[arg(long, value_name = "CEL", requires = "predicate_type")]
+    pub condition: Option<String>,
+    /// Judge as at this RFC 3339 time instead of now.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub output: OutputFormat,

@@ -18,7 +18,7 @@ pub const MAX_BLOB_LEN: u64 = 1 << 30;
 /// The largest signature or bundle file read.
 const MAX_SIGNATURE_FILE_LEN: u64 = 1 << 20;
 
-fn read_bounded(path: &Path, max: u64, what: &str) -> Result<Vec<u8>, Failure> {
+pub fn read_bounded(path: &Path, max: u64, what: &str) -> Result<Vec<u8>, Failure> {
     use std::io::Read as _;
     let mut bytes = Vec::new();
     std::fs::File::open(path)

@@ -17,6 +17,7 @@ mod sign;
 mod sign_keyless;
 mod trust_root;
 mod verify;
+mod verify_blob_attestation;
 mod verify_bundle;
 
 use anyhow::Context;
@@ -65,6 +66,7 @@ pub fn run(cli: Cli) -> Result<Exit, Failure> {
         Command::VerifyBundle(args) => verify_bundle::run(&args),
         Command::SignBlob(args) => blob::sign(&args),
         Command::VerifyBlob(args) => blob::verify(&args),
+        Command::VerifyBlobAttestation(args) => verify_blob_attestation::run(&args),
         Command::Verify(args) => {
             let options = store_options(&globals);
             let runtime = runtime()?;

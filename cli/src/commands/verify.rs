@@ -191,33 +191,49 @@ fn load_bundle_files(
 /// The keyless identity of cosign's `--certificate-identity[-regexp]` and
 /// `--certificate-oidc-issuer[-regexp]` flags, if given (both halves are needed).
 fn keyless_matchers(args: &VerifyArgs) -> Result<Vec<KeylessMatcher>, Failure> {
+    let flags = IdentityFlags {
+        identity: args.certificate_identity.as_deref(),
+        identity_regexp: args.certificate_identity_regexp.as_deref(),
+        issuer: args.certificate_oidc_issuer.as_deref(),
+        issuer_regexp: args.certificate_oidc_issuer_regexp.as_deref(),
+    };
+    match keyless_matcher(&flags)? {
+        Some(m) => Ok(vec![m]),
+        None if args.trusted_root.is_none() && !args.insecure_ignore_tlog => Ok(Vec::new()),
+        None => Err(Failure::usage(anyhow!(
+            "--trusted-root and --insecure-ignore-tlog are for keyless signatures: also give --certificate-identity (or -regexp) and --certificate-oidc-issuer (or -regexp)"
+        ))),
+    }
+}
+
+/// cosign's four keyless identity flags, as given.
+pub struct IdentityFlags<'a> {
+    pub identity: Option<&'a str>,
+    pub identity_regexp: Option<&'a str>,
+    pub issuer: Option<&'a str>,
+    pub issuer_regexp: Option<&'a str>,
+}
+
+/// The identity the flags name: `None` when none is given; an error when only one half is.
+pub fn keyless_matcher(flags: &IdentityFlags<'_>) -> Result<Option<KeylessMatcher>, Failure> {
     let regex = |flag: &str, text: &str| {
         SubjectRegex::new(text)
             .map(TextMatch::Regex)
             .map_err(|e| Failure::usage(anyhow!("{flag} {text:?} does not compile: {e}")))
     };
-    let subject = match (
-        &args.certificate_identity,
-        &args.certificate_identity_regexp,
-    ) {
-        (Some(s), _) => Some(TextMatch::Exact(s.clone())),
+    let subject = match (flags.identity, flags.identity_regexp) {
+        (Some(s), _) => Some(TextMatch::Exact(s.to_string())),
         (None, Some(r)) => Some(regex("--certificate-identity-regexp", r)?),
         (None, None) => None,
     };
-    let issuer = match (
-        &args.certificate_oidc_issuer,
-        &args.certificate_oidc_issuer_regexp,
-    ) {
-        (Some(s), _) => Some(TextMatch::Exact(s.clone())),
+    let issuer = match (flags.issuer, flags.issuer_regexp) {
+        (Some(s), _) => Some(TextMatch::Exact(s.to_string())),
         (None, Some(r)) => Some(regex("--certificate-oidc-issuer-regexp", r)?),
         (None, None) => None,
     };
     match (subject, issuer) {
-        (Some(subject), Some(issuer)) => Ok(vec![KeylessMatcher { subject, issuer }]),
-        (None, None) if args.trusted_root.is_none() && !args.insecure_ignore_tlog => Ok(Vec::new()),
-        (None, None) => Err(Failure::usage(anyhow!(
-            "--trusted-root and --insecure-ignore-tlog are for keyless signatures: also give --certificate-identity (or -regexp) and --certificate-oidc-issuer (or -regexp)"
-        ))),
+        (Some(subject), Some(issuer)) => Ok(Some(KeylessMatcher { subject, issuer })),
+        (None, None) => Ok(None),
         (Some(_), None) => Err(Failure::usage(anyhow!(
             "a keyless identity needs its issuer too: add --certificate-oidc-issuer URL (or --certificate-oidc-issuer-regexp)"
         ))),
@@ -228,7 +244,7 @@ fn keyless_matchers(args: &VerifyArgs) -> Result<Vec<KeylessMatcher>, Failure> {
 }
 
 /// Reads a Sigstore trusted_root.json given on the command line.
-fn load_trusted_root(path: &Path) -> Result<TrustedRoot, Failure> {
+pub fn load_trusted_root(path: &Path) -> Result<TrustedRoot, Failure> {
     use std::io::Read as _;
     const MAX_TRUSTED_ROOT_BYTES: u64 = 4 * 1024 * 1024;
     let mut bytes = Vec::new();

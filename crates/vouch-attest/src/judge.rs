@@ -10,7 +10,7 @@ use serde::Serialize;
 use vouch_oci::reference::Digest;
 
 use crate::condition::{Condition, Variables};
-use crate::statement::Statement;
+use crate::statement::{ArtifactDigest, Statement};
 
 /// How far in the future a statement may be dated (clock skew between hosts).
 pub const FUTURE_SKEW_SECS: i64 = 300;
@@ -96,6 +96,24 @@ pub fn judge(
     image: &Digest,
     at: i64,
 ) -> Decision {
+    judge_artifact(
+        requirement,
+        statements,
+        repository,
+        &ArtifactDigest::from(image),
+        at,
+    )
+}
+
+/// [`judge`] for any artifact: statements must name `image` under its own algorithm (a
+/// file's provenance, an npm package's sha512). `name` is the condition's `image.name`.
+pub fn judge_artifact(
+    requirement: &AttestationRequirement,
+    statements: &[VerifiedStatement],
+    name: &str,
+    image: &ArtifactDigest,
+    at: i64,
+) -> Decision {
     let mut judged: Vec<Judged> = Vec::with_capacity(statements.len());
     // (index into judged, date) of the statements that count.
     let mut counted: Vec<(usize, Option<i64>)> = Vec::new();
@@ -115,7 +133,7 @@ pub fn judge(
                 "predicate type {:?} is not the one required",
                 s.predicate_type
             ))
-        } else if !s.is_about(image) {
+        } else if !s.is_about_artifact(image) {
             Some(format!("its subject is not {image}"))
         } else if !requirement.signers.is_empty()
             && !v.signers.iter().any(|n| requirement.signers.contains(n))
@@ -208,7 +226,7 @@ pub fn judge(
     for (i, v) in by_index {
         judged[i].decided = true;
         let date = counted.iter().find(|(j, _)| *j == i).and_then(|(_, d)| *d);
-        let verdict = check(requirement, v, date, repository, image, at);
+        let verdict = check(requirement, v, date, name, image, at);
         judged[i].reason = verdict.clone().err();
         if let Err(e) = verdict {
             failures.push(format!("{}: {e}", v.source));
@@ -247,7 +265,7 @@ fn check(
     v: &VerifiedStatement,
     date: Option<i64>,
     repository: &str,
-    image: &Digest,
+    image: &ArtifactDigest,
     at: i64,
 ) -> Result<(), String> {
     if let Some(t) = date
@@ -380,6 +398,88 @@ mod tests {
 
     fn run(req: &AttestationRequirement, s: &[VerifiedStatement]) -> Decision {
         judge(req, s, "r", &digest(), NOW)
+    }
+
+    fn statement_with(
+        predicate_type: &str,
+        predicate: serde_json::Value,
+        digest: (&str, &str),
+    ) -> Statement {
+        let bytes = serde_json::to_vec(&serde_json::json!({
+            "_type": statement::STATEMENT_V1,
+            "subject": [{"name": "pkg", "digest": {digest.0: digest.1}}],
+            "predicateType": predicate_type,
+            "predicate": predicate,
+        }))
+        .expect("json");
+        statement::parse(&bytes).expect("statement")
+    }
+
+    #[test]
+    fn provenance_without_its_optional_finish_time_is_dated_by_its_signing_time() {
+        let sha512 = "b".repeat(128);
+        let artifact = ArtifactDigest::parse(&format!("sha512:{sha512}")).expect("digest");
+        let provenance = VerifiedStatement {
+            statement: statement_with(
+                crate::predicate::SLSA_V1,
+                serde_json::json!({"runDetails": {"builder": {"id": "b"}}}),
+                ("sha512", &sha512),
+            ),
+            signers: vec!["ci".into()],
+            signed_at: Some(NOW - DAY),
+            source: "bundle".into(),
+        };
+        let req = AttestationRequirement {
+            predicate_type: crate::predicate::SLSA_V1.into(),
+            signers: Vec::new(),
+            max_age: Some(7 * DAY),
+            condition: None,
+        };
+        let d = judge_artifact(
+            &req,
+            std::slice::from_ref(&provenance),
+            "pkg",
+            &artifact,
+            NOW,
+        );
+        assert!(d.passed, "{}", d.reason);
+        assert_eq!(d.statements[0].dated, rfc3339(NOW - DAY));
+        let d = judge_artifact(&req, &[provenance], "pkg", &artifact, NOW + 7 * DAY);
+        assert!(!d.passed);
+        assert!(d.reason.contains("more than max_age"), "{}", d.reason);
+    }
+
+    #[test]
+    fn a_scan_without_its_finish_time_is_undated_even_when_signed() {
+        let a = "a".repeat(64);
+        let scan = VerifiedStatement {
+            statement: statement_with(VULN, serde_json::json!({"scanner": {}}), ("sha256", &a)),
+            signers: vec!["scanner".into()],
+            signed_at: Some(NOW - DAY),
+            source: "bundle".into(),
+        };
+        let d = run(&requirement(Some(7)), &[scan]);
+        assert!(!d.passed);
+        assert!(
+            d.statements[0]
+                .reason
+                .as_deref()
+                .is_some_and(|r| r.contains("scanFinishedOn")),
+            "{:?}",
+            d.statements[0]
+        );
+    }
+
+    #[test]
+    fn a_statement_about_the_same_hex_under_another_algorithm_does_not_count() {
+        let hex = "c".repeat(64);
+        let s = statement_with(VULN, serde_json::json!({}), ("sha512", &hex));
+        assert!(!s.is_about_artifact(&ArtifactDigest {
+            algorithm: "sha256".into(),
+            hex: hex.clone()
+        }));
+        assert!(ArtifactDigest::parse(&format!("sha512:{hex}")).is_none());
+        assert!(ArtifactDigest::parse(&format!("sha256:{}", hex.to_uppercase())).is_none());
     }
 
     #[test]

@@ -18,7 +18,7 @@ mod strict_json;
 pub use condition::{CompileError, Condition, Variables};
 pub use envelope::{DSSE_LAYER_MEDIA_TYPE, Envelope, EnvelopeError, IN_TOTO_PAYLOAD_TYPE};
 pub use judge::{AttestationRequirement, Decision, Judged, VerifiedStatement};
-pub use statement::{Statement, StatementError};
+pub use statement::{ArtifactDigest, Statement, StatementError};
 
 /// The `.att` layer annotation cosign copies the predicate type into. Not signed: shown,
 /// never used to decide.

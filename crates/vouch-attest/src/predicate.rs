@@ -75,13 +75,27 @@ fn is_uri(s: &str) -> bool {
 
 /// The path of the field that dates a statement of this predicate type, if the type has
 /// one: when a scan finished or a build finished, as the signer attests it.
-pub fn time_field(predicate_type: &str) -> Option<&'static [&'static str]> {
+pub fn time_field(predicate_type: &str) -> Option<(&'static [&'static str], TimePresence)> {
     match predicate_type {
-        VULN | LEGACY_VULN => Some(&["metadata", "scanFinishedOn"]),
-        SLSA_V1 => Some(&["runDetails", "metadata", "finishedOn"]),
-        SLSA_V02 => Some(&["metadata", "buildFinishedOn"]),
+        VULN | LEGACY_VULN => Some((&["metadata", "scanFinishedOn"], TimePresence::Required)),
+        SLSA_V1 => Some((
+            &["runDetails", "metadata", "finishedOn"],
+            TimePresence::Optional,
+        )),
+        SLSA_V02 => Some((&["metadata", "buildFinishedOn"], TimePresence::Optional)),
         _ => None,
     }
+}
+
+/// Whether a predicate type must carry its time field. SLSA makes the build's finish time
+/// optional (GitHub's npm provenance leaves it out): such a statement is dated by its
+/// verified signing time instead. A scan without its finish time is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimePresence {
+    /// Missing: the statement is undated and fails (`undated: …`).
+    Required,
+    /// Missing: dated by the verified signing time, as types without a time field are.
+    Optional,
 }
 
 #[cfg(test)]

@@ -133,24 +133,73 @@ fn read_subject(v: Value) -> Result<Subject, StatementError> {
     Ok(Subject { name, digest })
 }
 
+/// What a statement must be about: an image manifest's digest, or a file's (an npm package's
+/// provenance names it by sha512).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArtifactDigest {
+    /// `sha256`, `sha512`, … as in-toto subjects spell it.
+    pub algorithm: String,
+    /// Lower-case hex.
+    pub hex: String,
+}
+
+impl ArtifactDigest {
+    /// Reads `sha256:<64 hex>` or `sha512:<128 hex>`.
+    pub fn parse(text: &str) -> Option<ArtifactDigest> {
+        let (algorithm, hex) = text.split_once(':')?;
+        let len = match algorithm {
+            "sha256" => 64,
+            "sha512" => 128,
+            _ => return None,
+        };
+        let valid = hex.len() == len && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        valid.then(|| ArtifactDigest {
+            algorithm: algorithm.into(),
+            hex: hex.into(),
+        })
+    }
+}
+
+impl From<&Digest> for ArtifactDigest {
+    fn from(d: &Digest) -> ArtifactDigest {
+        ArtifactDigest {
+            algorithm: "sha256".into(),
+            hex: d.hex().into(),
+        }
+    }
+}
+
+impl std::fmt::Display for ArtifactDigest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.algorithm, self.hex)
+    }
+}
+
 impl Statement {
     /// True when a subject names exactly this digest. A subject that lists a sha256 naming
     /// another image never counts, even beside one that matches in another algorithm.
     pub fn is_about(&self, digest: &Digest) -> bool {
+        self.is_about_artifact(&ArtifactDigest::from(digest))
+    }
+
+    /// True when a subject names `artifact` under its algorithm.
+    pub fn is_about_artifact(&self, artifact: &ArtifactDigest) -> bool {
         self.subject
             .iter()
-            .any(|s| s.digest.get("sha256").map(String::as_str) == Some(digest.hex()))
+            .any(|s| s.digest.get(&artifact.algorithm) == Some(&artifact.hex))
     }
 
     /// The time the statement attests for itself (seconds since the epoch), for predicate
-    /// types that have one: `None` for types without such a field, `Some(Err)` when the
-    /// field is missing or not an RFC 3339 time.
+    /// types that have one: `None` for types without such a field (and for provenance that
+    /// leaves its optional finish time out), `Some(Err)` when a required field is missing or
+    /// the field is not an RFC 3339 time.
     pub fn attested_time(&self) -> Option<Result<i64, String>> {
-        let path = predicate::time_field(&self.predicate_type)?;
+        let (path, presence) = predicate::time_field(&self.predicate_type)?;
         let mut at = &self.predicate;
         for part in path {
             at = match at.get(part) {
                 Some(v) => v,
+                None if presence == predicate::TimePresence::Optional => return None,
                 None => {
                     return Some(Err(format!(
                         "the predicate has no {} field",
