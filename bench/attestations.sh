@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# What attestations cost a verification: N images on a loopback docker-registry, each with one
+# signature and two attestations (a vulnerability scan and SLSA v1 provenance, both `.att`
+# layers), verified under a policy that requires the signature only, then under one that also
+# requires both attestations (type, signer, max_age and a CEL condition each).
+# See docs/performance.md ("Attestations") for how to read the figures.
+#
+# Usage: bash bench/attestations.sh [--no-build]
+#   --no-build  use target/release/vouch and bench_setup as they are
+#
+# Knobs (environment):
+#   BENCH_N=100     images
+#   BENCH_RUNS=5    runs per figure (best of)
+#   BENCH_JOBS=16   vouch verify --jobs
+#
+# Prints the table and writes it to bench/results/attestations.md.
+set -euo pipefail
+export LC_ALL=C
+
+BUILD=1
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --no-build) BUILD=0 ;;
+        -h | --help)
+            sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
+            exit 0
+            ;;
+        *) echo "unknown argument: $1" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+N=${BENCH_N:-100}
+RUNS=${BENCH_RUNS:-5}
+JOBS=${BENCH_JOBS:-16}
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+export PATH="$HOME/.cache/vouch-peers/bin:$PATH"
+command -v docker-registry >/dev/null || bash "$ROOT/tests/peers/fetch-peers.sh" >/dev/null
+if [ "$BUILD" = 1 ]; then
+    (cd "$ROOT" && cargo build --release --quiet -p vouch -p vouch-e2e --bin vouch --bin bench_setup)
+fi
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+VOUCH="$TARGET/vouch"
+SETUP="$TARGET/bench_setup"
+
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+now() { date +%s.%N; }
+elapsed() { python3 -c "print(f'{($2 - $1) * 1000:.1f}')"; }
+best() { sort -n | head -1; }
+
+# The registry.
+HOST="127.0.0.1:$("$SETUP" port)"
+cat >"$WORK/registry.yml" <<YML
+version: 0.1
+log: {level: error}
+storage: {filesystem: {rootdirectory: $WORK/storage}}
+http: {addr: "$HOST"}
+YML
+docker-registry serve "$WORK/registry.yml" >"$WORK/registry.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do curl -fs "http://$HOST/v2/" >/dev/null && break; sleep 0.1; done
+
+# N images, signed, each attested twice.
+"$SETUP" push --registry "$HOST" --prefix bench --count "$N" --out "$WORK/refs.txt" >/dev/null
+export VOUCH_PASSWORD=bench
+for k in release scanner ci; do "$VOUCH" keygen --output-key-prefix "$WORK/$k" >/dev/null; done
+V=("$VOUCH" --allow-insecure-registry)
+"${V[@]}" sign --from "$WORK/refs.txt" --key "$WORK/release.key" --jobs 32 --output json >/dev/null
+NOW=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+cat >"$WORK/scan.json" <<JSON
+{"scanner": {"uri": "pkg:github/aquasecurity/trivy@0.58.0", "version": "0.58.0",
+  "result": {"Results": [{"Target": "app", "Vulnerabilities": [
+    {"VulnerabilityID": "CVE-2024-0001", "Severity": "LOW"},
+    {"VulnerabilityID": "CVE-2024-0002", "Severity": "MEDIUM"}]}]}},
+ "metadata": {"scanStartedOn": "$NOW", "scanFinishedOn": "$NOW"}}
+JSON
+cat >"$WORK/provenance.json" <<JSON
+{"buildDefinition": {"buildType": "https://actions.github.io/buildtypes/workflow/v1",
+  "externalParameters": {"workflow": {"repository": "https://github.com/acme/app", "path": ".github/workflows/release.yml"}}},
+ "runDetails": {"builder": {"id": "https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main"},
+  "metadata": {"finishedOn": "$NOW"}}}
+JSON
+mapfile -t REFS <"$WORK/refs.txt"
+"${V[@]}" attest "${REFS[@]}" --key "$WORK/scanner.key" --type vuln --predicate "$WORK/scan.json" >/dev/null
+"${V[@]}" attest "${REFS[@]}" --key "$WORK/ci.key" --type slsaprovenance1 --predicate "$WORK/provenance.json" >/dev/null
+
+cat >"$WORK/signatures.yaml" <<YML
+version: 1
+signers:
+  release: {keys: [release.pub]}
+  scanner: {keys: [scanner.pub]}
+  ci: {keys: [ci.pub]}
+rules:
+  - name: bench
+    images: ["$HOST/bench/**"]
+    require: {signers: [release]}
+default: deny
+YML
+cat >"$WORK/attestations.yaml" <<YML
+version: 1
+signers:
+  release: {keys: [release.pub]}
+  scanner: {keys: [scanner.pub]}
+  ci: {keys: [ci.pub]}
+rules:
+  - name: bench
+    images: ["$HOST/bench/**"]
+    require:
+      signers: [release]
+      attestations:
+        - type: vuln
+          signers: [scanner]
+          max_age: 7d
+          condition: >-
+            predicate.scanner.result.Results.all(r, !has(r.Vulnerabilities) ||
+              r.Vulnerabilities.all(v, v.Severity != "CRITICAL"))
+        - type: slsaprovenance1
+          signers: [ci]
+          condition: predicate.runDetails.builder.id.startsWith("https://github.com/acme/")
+default: deny
+YML
+
+verify() { # $1 = policy; prints milliseconds
+    local t0 t1
+    t0=$(now)
+    "${V[@]}" verify --policy "$WORK/$1" --from "$WORK/refs.txt" --jobs "$JOBS" --no-cache \
+        --output json >"$WORK/out.json"
+    t1=$(now)
+    python3 - "$WORK/out.json" "$N" <<'PY'
+import json, sys
+reports = json.load(open(sys.argv[1]))
+reports = reports if isinstance(reports, list) else reports.get("images", reports)
+assert len(reports) == int(sys.argv[2]), "not every image was reported"
+PY
+    elapsed "$t0" "$t1"
+}
+
+verify signatures.yaml >/dev/null # warm the registry and the page cache
+SIGS=$(for _ in $(seq "$RUNS"); do verify signatures.yaml; done | best)
+ATTS=$(for _ in $(seq "$RUNS"); do verify attestations.yaml; done | best)
+RATIO=$(python3 -c "print(f'{$ATTS / $SIGS:.2f}')")
+
+RESULTS="$ROOT/bench/results/attestations.md"
+mkdir -p "$(dirname "$RESULTS")"
+{
+    echo "# vouch attestations benchmark ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg))"
+    echo
+    echo "| figure ($N images, --jobs $JOBS, no cache, best of $RUNS) | value |"
+    echo "| --- | --- |"
+    echo "| verify --policy requiring the signature | ${SIGS} ms |"
+    echo "| verify --policy requiring the signature and both attestations | ${ATTS} ms (${RATIO}x) |"
+} | tee "$RESULTS"
