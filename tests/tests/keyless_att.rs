@@ -534,3 +534,30 @@ fn regression_keyless_att_layer_reported_as_untrusted_key() {
         run.all()
     );
 }
+
+#[test]
+fn a_keyless_attestation_with_an_rfc3161_timestamp_verifies() {
+    let b = Bench::new();
+    let (tag, image) = b.push("stamped", "stamped");
+    let scan_file = b.write("scan.json", &scan(now() - 3_600, "LOW"));
+    let tsa = b.sigstore.tsa_url();
+    b.cosign_attest(
+        SCANNER,
+        &scan_file,
+        &image,
+        &["--timestamp-server-url", &tsa],
+    );
+    let manifest = att_manifest(&b, "stamped", &tag);
+    assert!(
+        manifest["layers"][0]["annotations"]["dev.sigstore.cosign/rfc3161timestamp"].is_string(),
+        "{manifest:#}"
+    );
+    let json = b
+        .attestations(&image, SCANNER, &["--output", "json"])
+        .expect_code(0)
+        .json();
+    assert_eq!(
+        json[0]["attestations"][0]["identity"]["subject"], SCANNER,
+        "{json:#}"
+    );
+}

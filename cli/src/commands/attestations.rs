@@ -212,7 +212,7 @@ pub async fn run(args: AttestationsArgs, options: StoreOptions) -> Result<Exit, 
         .unix();
     let images = collect_images(&args.images, None)?;
     let stores = open_stores(&options)?;
-    let judge = trust.judge(at);
+    let signature_judge = trust.judge(at);
     let mut exit = Exit::Ok;
     let mut out = Vec::new();
     for image in &images {
@@ -234,7 +234,7 @@ pub async fn run(args: AttestationsArgs, options: StoreOptions) -> Result<Exit, 
                 continue;
             }
         };
-        let (verified, mut rejected) = verify_attestations(&layers, &digest, &judge);
+        let (verified, mut rejected) = verify_attestations(&layers, &digest, &signature_judge);
         let verified = keep_given_identities(verified, &mut rejected, &trust);
         let shown: Vec<&VerifiedAttestation> = verified
             .iter()
