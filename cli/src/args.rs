@@ -230,11 +230,18 @@ slsaprovenance1, spdx, spdxjson, cyclonedx, openvex) or a predicate type URI.")]
     --condition 'predicate.scanner.result.Results.all(r, !has(r.Vulnerabilities) ||
       r.Vulnerabilities.all(v, v.Severity != \"CRITICAL\"))'
   vouch attestations registry.example.com/app@sha256:… --key ci.pub --type slsaprovenance1 --output json
+  vouch attestations registry.example.com/app:1.4 --certificate-identity scanner@example.com \
+    --certificate-oidc-issuer https://accounts.google.com --type vuln
+  vouch attestations registry.example.com/app:1.4 --policy policy.yaml
 
-Only statements whose DSSE signature verifies under a given key and whose subject is the
-image digest are shown. With --type, the newest such statement of that type decides (dated
-by the scan or build time it attests), and must be younger than --max-age and meet
---condition (CEL over predicate, predicateType, subject, image); exit 1 otherwise.")]
+Only statements whose DSSE signature verifies under a given key, or (keyless, as `cosign attest`
+writes with a Fulcio certificate) whose certificate names the given identity and chains to the
+trusted root with a transparency-log entry for this envelope, and whose subject is the image
+digest are shown. With --type, the newest such statement of that type decides (dated by the
+scan or build time it attests, else by its log time), and must be younger than --max-age and
+meet --condition (CEL over predicate, predicateType, subject, image); exit 1 otherwise. With
+--policy, each `require.attestations` entry of the image's rule is judged as `vouch verify
+--policy` judges it (signatures aside).")]
     Attestations(AttestationsArgs),
 
     /// Keep Sigstore's trusted root and signing config current through TUF.
@@ -808,23 +815,52 @@ pub enum AttestationFormat {
     Bundle,
 }
 
-/// `vouch attestations` flags.
+/// `vouch attestations` flags. Whose attestations count is required: keys, a keyless
+/// identity or a policy (the group makes clap's message name them all).
 #[derive(Debug, Args)]
+#[command(group(
+    clap::ArgGroup::new("trust")
+        .required(true)
+        .multiple(true)
+        .args(["keys", "policy", "certificate_identity", "certificate_identity_regexp"])
+))]
 pub struct AttestationsArgs {
     /// Images: host[:port]/repo[:tag][@sha256:…] or oci:PATH[:TAG|@sha256:…].
     #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<String>,
     /// A trusted public key (PEM); repeat for several.
-    #[arg(long = "key", value_name = "PUB", required = true)]
+    #[arg(long = "key", value_name = "PUB", conflicts_with = "policy")]
     pub keys: Vec<PathBuf>,
+    /// Keyless attestations: cosign's identity flags.
+    #[command(flatten)]
+    pub keyless: KeylessTrustArgs,
+    /// The TUF repository whose cached trusted root is the default for keyless attestations
+    /// (default: Sigstore's; see `vouch trust-root update`).
+    #[arg(long, value_name = "URL")]
+    pub tuf_url: Option<String>,
+    /// Judge each image by what this trust policy's rule for it requires of attestations
+    /// (its signers, keys, keyless identities and trusted root) instead of --key.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
     /// Only this predicate type (shorthand or URI), judged: the newest statement decides.
+    /// With --policy, only the rule's requirements of this type.
     #[arg(long = "type", value_name = "TYPE")]
     pub predicate_type: Option<String>,
     /// The deciding statement must be at most this old: N followed by s, m, h or d.
-    #[arg(long, value_name = "AGE", requires = "predicate_type")]
+    #[arg(
+        long,
+        value_name = "AGE",
+        requires = "predicate_type",
+        conflicts_with = "policy"
+    )]
     pub max_age: Option<String>,
     /// A CEL expression the deciding statement must make true.
-    #[arg(long, value_name = "CEL", requires = "predicate_type")]
+    #[arg(
+        long,
+        value_name = "CEL",
+        requires = "predicate_type",
+        conflicts_with = "policy"
+    )]
     pub condition: Option<String>,
     /// Judge as at this RFC 3339 time instead of now.
     #[arg(long, value_name = "TIME")]
@@ -880,42 +916,11 @@ pub enum SignatureFormat {
     Bundle,
 }
 
-/// `vouch verify` flags. What to trust is required: keys, a policy or a keyless identity (the
-/// group makes clap's message name them all).
+/// cosign's keyless verification flags (`vouch verify`, `vouch attestations`): the identity
+/// a Fulcio certificate must name, the trusted root, and whether unlogged ones count. Each
+/// conflicts with `--policy`, which names its own keyless signers.
 #[derive(Debug, Args)]
-#[command(group(
-    clap::ArgGroup::new("trust")
-        .required(true)
-        .multiple(true)
-        .args(["keys", "policy", "certificate_identity", "certificate_identity_regexp"])
-))]
-pub struct VerifyArgs {
-    /// Images: host[:port]/repo[:tag][@sha256:…] or oci:PATH[:TAG|@sha256:…].
-    #[arg(required_unless_present_any = ["from", "files"], value_name = "IMAGE")]
-    pub images: Vec<String>,
-    /// Also verify every image these files use (`-f`, repeatable; see `vouch images --help`).
-    #[command(flatten)]
-    pub deploy: FileArgs,
-    /// Also read image references from FILE, one per line (`-` for stdin; # comments).
-    #[arg(long, value_name = "FILE")]
-    pub from: Option<PathBuf>,
-    /// How many images to work on at once.
-    #[arg(long, short = 'j', value_name = "N", default_value_t = 16,
-          value_parser = clap::value_parser!(u16).range(1..=256))]
-    pub jobs: u16,
-    /// Use only the verification cache: no network (digest references only).
-    #[arg(long, conflicts_with_all = ["refresh", "no_cache"])]
-    pub offline: bool,
-    /// Ignore the verification cache (but refill it).
-    #[arg(long, conflicts_with = "no_cache")]
-    pub refresh: bool,
-    /// Neither read nor write the verification cache.
-    #[arg(long)]
-    pub no_cache: bool,
-    /// A trusted public key (PEM, or a `pkcs11:` URI: the public half of a key on a token);
-    /// repeat for several. A signature by any of them counts.
-    #[arg(long = "key", value_name = "PUB", conflicts_with = "policy")]
-    pub keys: Vec<PathBuf>,
+pub struct KeylessTrustArgs {
     /// Accept keyless signatures (Fulcio certificates) naming exactly this identity: an
     /// email, URI or username, as in the certificate. Needs an issuer flag too.
     #[arg(long, value_name = "IDENTITY", conflicts_with_all = ["policy", "certificate_identity_regexp"],
@@ -952,10 +957,6 @@ pub struct VerifyArgs {
         help_heading = "Keyless signatures (without a policy)"
     )]
     pub trusted_root: Option<PathBuf>,
-    /// The TUF repository whose cached trusted root is the default (default: Sigstore's;
-    /// see `vouch trust-root update`). With --offline, expired cached metadata is accepted.
-    #[arg(long, value_name = "URL")]
-    pub tuf_url: Option<String>,
     /// Also accept keyless signatures that no transparency log records; their certificate
     /// is then checked at their RFC 3161 timestamp, or now. (A policy says
     /// `transparency_log: optional` for a signer instead.)
@@ -965,6 +966,51 @@ pub struct VerifyArgs {
         help_heading = "Keyless signatures (without a policy)"
     )]
     pub insecure_ignore_tlog: bool,
+}
+
+/// `vouch verify` flags. What to trust is required: keys, a policy or a keyless identity (the
+/// group makes clap's message name them all).
+#[derive(Debug, Args)]
+#[command(group(
+    clap::ArgGroup::new("trust")
+        .required(true)
+        .multiple(true)
+        .args(["keys", "policy", "certificate_identity", "certificate_identity_regexp"])
+))]
+pub struct VerifyArgs {
+    /// Images: host[:port]/repo[:tag][@sha256:…] or oci:PATH[:TAG|@sha256:…].
+    #[arg(required_unless_present_any = ["from", "files"], value_name = "IMAGE")]
+    pub images: Vec<String>,
+    /// Also verify every image these files use (`-f`, repeatable; see `vouch images --help`).
+    #[command(flatten)]
+    pub deploy: FileArgs,
+    /// Also read image references from FILE, one per line (`-` for stdin; # comments).
+    #[arg(long, value_name = "FILE")]
+    pub from: Option<PathBuf>,
+    /// How many images to work on at once.
+    #[arg(long, short = 'j', value_name = "N", default_value_t = 16,
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: u16,
+    /// Use only the verification cache: no network (digest references only).
+    #[arg(long, conflicts_with_all = ["refresh", "no_cache"])]
+    pub offline: bool,
+    /// Ignore the verification cache (but refill it).
+    #[arg(long, conflicts_with = "no_cache")]
+    pub refresh: bool,
+    /// Neither read nor write the verification cache.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// A trusted public key (PEM, or a `pkcs11:` URI: the public half of a key on a token);
+    /// repeat for several. A signature by any of them counts.
+    #[arg(long = "key", value_name = "PUB", conflicts_with = "policy")]
+    pub keys: Vec<PathBuf>,
+    /// Keyless signatures: cosign's identity flags.
+    #[command(flatten)]
+    pub keyless: KeylessTrustArgs,
+    /// The TUF repository whose cached trusted root is the default (default: Sigstore's;
+    /// see `vouch trust-root update`). With --offline, expired cached metadata is accepted.
+    #[arg(long, value_name = "URL")]
+    pub tuf_url: Option<String>,
     /// Judge images by this trust policy (YAML or JSON) instead of --key.
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,

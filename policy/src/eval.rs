@@ -40,6 +40,9 @@ pub struct AttestationFact {
     pub signed_at: Option<Timestamp>,
     /// Where it was found, for reports (`.att layer 2`).
     pub source: String,
+    /// A keyless attestation with no transparency-log entry: it counts only for signers
+    /// whose `keyless` says `transparency_log: optional`.
+    pub unlogged: bool,
 }
 
 /// The verdict on one `require.attestations` entry.
@@ -642,10 +645,16 @@ impl Policy {
                     None if self.revoked_keys.contains(&a.key_id) => Vec::new(),
                     None => self.key_owners.get(&a.key_id).cloned().unwrap_or_default(),
                 };
+                let accepts_unlogged = |i: &usize| {
+                    self.signers[*i].keyless.as_ref().is_some_and(|k| {
+                        k.transparency_log == crate::model::TransparencyLog::Optional
+                    })
+                };
                 vouch_attest::VerifiedStatement {
                     statement: a.statement.clone(),
                     signers: owners
                         .into_iter()
+                        .filter(|i| !a.unlogged || accepts_unlogged(i))
                         .filter(|&i| self.signers[i].valid_at(at))
                         .map(|i| self.signers[i].name.clone())
                         .collect(),

@@ -181,3 +181,88 @@ fn explain_lists_what_each_attestation_asks() {
     assert!(e.requires.contains("at most 7d 0h old"), "{}", e.requires);
     assert!(e.requires.contains("the newest decides"), "{}", e.requires);
 }
+
+/// A keyless attestation (an `.att` layer with a Fulcio certificate) counts for the signer
+/// whose identity it names, dated by its verified log time; one with no transparency-log entry
+/// only for a signer that says `transparency_log: optional`.
+#[test]
+fn keyless_attestations_count_by_identity_and_transparency_log_rule() {
+    let source = |tlog: &str| {
+        format!(
+            r#"version: 1
+signers:
+  release:
+    keys: [keys/release-ci.pub]
+  scanner:
+    keyless: {{issuer: "https://accounts.google.com", subject: "scanner@acme.example"{tlog}}}
+rules:
+  - name: production
+    images: ["registry.example.com/prod/**"]
+    require:
+      signers: [release]
+      attestations:
+        - type: custom
+          signers: [scanner]
+          max_age: 1d
+default: deny
+"#
+        )
+    };
+    let digest = digest('a');
+    let fact = |subject: &str, unlogged: bool| vouch_policy::AttestationFact {
+        statement: vouch_attest::Statement {
+            statement_type: vouch_attest::statement::STATEMENT_V1.to_string(),
+            subject: vec![vouch_attest::statement::Subject {
+                name: "registry.example.com/prod/app".into(),
+                digest: [("sha256".to_string(), digest[7..].to_string())].into(),
+            }],
+            predicate_type: "https://cosign.sigstore.dev/attestation/v1".into(),
+            predicate: serde_json::json!({"Data": "note"}),
+        },
+        key_id: String::new(),
+        keyless: Some(vouch_policy::KeylessIdentity {
+            issuer: "https://accounts.google.com".into(),
+            subject: subject.into(),
+        }),
+        // Custom statements attest no time: the log time dates them.
+        signed_at: Some(at("2026-06-09T12:00:00Z")),
+        source: ".att layer 1".into(),
+        unlogged,
+    };
+    let judge = |tlog: &str, a: vouch_policy::AttestationFact| {
+        let mut facts = image(
+            "registry.example.com/prod/app",
+            &digest,
+            vec![sig("keys/release-ci.pub", "registry.example.com/prod/app")],
+        );
+        facts.attestations.push(a);
+        policy(&source(tlog)).evaluate(&facts, at("2026-06-10T00:00:00Z"))
+    };
+    assert!(
+        judge("", fact("scanner@acme.example", false))
+            .decision
+            .is_allow()
+    );
+    let other = judge("", fact("intruder@acme.example", false));
+    assert_eq!(other.deny_cause, Some(DenyCause::AttestationFailed));
+    let unlogged = judge("", fact("scanner@acme.example", true));
+    assert_eq!(unlogged.deny_cause, Some(DenyCause::AttestationFailed));
+    assert_eq!(
+        unlogged.attestations[0].statements[0].signers,
+        Vec::<String>::new()
+    );
+    let optional = judge(
+        ", transparency_log: optional",
+        fact("scanner@acme.example", true),
+    );
+    assert!(optional.decision.is_allow(), "{:?}", optional.reasons);
+    // Judged two days after its log time, it is too old.
+    let mut facts = image(
+        "registry.example.com/prod/app",
+        &digest,
+        vec![sig("keys/release-ci.pub", "registry.example.com/prod/app")],
+    );
+    facts.attestations.push(fact("scanner@acme.example", false));
+    let later = policy(&source("")).evaluate(&facts, at("2026-06-11T13:00:00Z"));
+    assert_eq!(later.deny_cause, Some(DenyCause::AttestationFailed));
+}

@@ -15,7 +15,7 @@ use vouch_verify::{
     judgement_time,
 };
 
-use crate::args::{OutputFormat, VerifyArgs};
+use crate::args::{KeylessTrustArgs, OutputFormat, VerifyArgs};
 use crate::deploy::{Sourced, Sources};
 use crate::exit::{Exit, Failure, OrExit};
 use crate::inputs::{
@@ -36,8 +36,9 @@ pub async fn run(args: VerifyArgs, options: StoreOptions) -> Result<Exit, Failur
     let (images, sources) = collect_verify_images(&args)?;
     let bundle_files = load_bundle_files(&args.bundles, &images)?;
     let keys = load_trusted_keys(&args.keys)?;
-    let keyless = keyless_matchers(&args)?;
+    let keyless = keyless_matchers(&args.keyless)?;
     let custom_root = args
+        .keyless
         .trusted_root
         .as_deref()
         .map(load_trusted_root)
@@ -50,7 +51,7 @@ pub async fn run(args: VerifyArgs, options: StoreOptions) -> Result<Exit, Failur
             .await?
             .or_else(|| vouch_sigstore::production_root().cloned()),
     };
-    let unlogged_at = args.insecure_ignore_tlog.then(|| {
+    let unlogged_at = args.keyless.insecure_ignore_tlog.then(|| {
         let now = judgement_time(None).map(|t| t.unix()).unwrap_or(0);
         UnixTime::from_secs(now)
     });
@@ -190,7 +191,7 @@ fn load_bundle_files(
 
 /// The keyless identity of cosign's `--certificate-identity[-regexp]` and
 /// `--certificate-oidc-issuer[-regexp]` flags, if given (both halves are needed).
-fn keyless_matchers(args: &VerifyArgs) -> Result<Vec<KeylessMatcher>, Failure> {
+pub(crate) fn keyless_matchers(args: &KeylessTrustArgs) -> Result<Vec<KeylessMatcher>, Failure> {
     let flags = IdentityFlags {
         identity: args.certificate_identity.as_deref(),
         identity_regexp: args.certificate_identity_regexp.as_deref(),
@@ -207,7 +208,7 @@ fn keyless_matchers(args: &VerifyArgs) -> Result<Vec<KeylessMatcher>, Failure> {
 }
 
 /// cosign's four keyless identity flags, as given.
-pub struct IdentityFlags<'a> {
+pub(crate) struct IdentityFlags<'a> {
     pub identity: Option<&'a str>,
     pub identity_regexp: Option<&'a str>,
     pub issuer: Option<&'a str>,
@@ -215,7 +216,9 @@ pub struct IdentityFlags<'a> {
 }
 
 /// The identity the flags name: `None` when none is given; an error when only one half is.
-pub fn keyless_matcher(flags: &IdentityFlags<'_>) -> Result<Option<KeylessMatcher>, Failure> {
+pub(crate) fn keyless_matcher(
+    flags: &IdentityFlags<'_>,
+) -> Result<Option<KeylessMatcher>, Failure> {
     let regex = |flag: &str, text: &str| {
         SubjectRegex::new(text)
             .map(TextMatch::Regex)
@@ -244,7 +247,7 @@ pub fn keyless_matcher(flags: &IdentityFlags<'_>) -> Result<Option<KeylessMatche
 }
 
 /// Reads a Sigstore trusted_root.json given on the command line.
-pub fn load_trusted_root(path: &Path) -> Result<TrustedRoot, Failure> {
+pub(crate) fn load_trusted_root(path: &Path) -> Result<TrustedRoot, Failure> {
     use std::io::Read as _;
     const MAX_TRUSTED_ROOT_BYTES: u64 = 4 * 1024 * 1024;
     let mut bytes = Vec::new();

@@ -1,20 +1,22 @@
-//! cosign 2.x keyless signatures stored in `.sig` manifests.
+//! cosign 2.x keyless signatures and attestations stored in `.sig` and `.att` manifests.
 //!
 //! cosign 2.x keeps a keyless signature's Sigstore material in the signature layer's
 //! annotations instead of a bundle: the Fulcio certificate, its chain, the Rekor entry with its
 //! signed entry timestamp, and an RFC 3161 timestamp when a TSA was used. This module assembles
 //! them into the bundle model and judges them with the same checks as a v0.1 bundle (each log
 //! entry needs a signed entry timestamp; an inclusion proof is checked when one is present),
-//! over the layer's payload bytes, which is what cosign signed.
+//! over the layer's payload bytes, which is what cosign signed. An `.att` layer is a DSSE
+//! envelope with the same annotations; its log entry is a `dsse` (or older `intoto`) entry
+//! bound to the envelope.
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
 use super::model::{
-    Bundle, BundleVersion, CertificateChain, HashOutput, InclusionPromise, KindVersion, LogId,
-    MessageSignature, RawBytes, Rfc3161Timestamp, TimestampVerificationData, TlogEntry,
-    VerificationMaterial,
+    Bundle, BundleVersion, CertificateChain, DsseSignature, Envelope, HashOutput, InclusionPromise,
+    KindVersion, LogId, MessageSignature, RawBytes, Rfc3161Timestamp, TimestampVerificationData,
+    TlogEntry, VerificationMaterial,
 };
 use super::verify::verify_parsed;
 use super::{
@@ -171,20 +173,24 @@ fn timestamp(annotation: &str) -> Result<Rfc3161Timestamp, BundleError> {
     })
 }
 
-/// Verifies a keyless `.sig` layer offline: the certificate chains to a Fulcio CA of `root` at
-/// every time the layer proves (its Rekor signed entry timestamp, its RFC 3161 timestamp),
-/// with a valid SCT; the Rekor entry describes exactly this signature, certificate and
-/// payload; the signature verifies over `payload` under the certificate's key; and the
-/// certificate's identity passes `policy`. Without a Rekor entry it is refused
-/// ([`BundleError::NoLogEntry`]) unless `options` accepts unlogged certificates.
-pub fn verify_sig_layer(
-    layer: &SigLayer<'_>,
-    signature: &[u8],
-    payload: &[u8],
-    policy: &IdentityPolicy,
-    root: &TrustedRoot,
-    options: &VerifyOptions,
-) -> Result<VerifiedBundle, BundleError> {
+/// The Rekor entry kinds a keyless `.att` layer's log entry may be: `dsse 0.0.1`, which
+/// cosign 2.x `attest` records, and `intoto 0.0.2`, which earlier cosign releases recorded.
+/// Either must still describe exactly this envelope (payload hash, signature, certificate).
+pub const ATT_ENTRY_KINDS: [(&str, &str); 2] = [("dsse", "0.0.1"), ("intoto", "0.0.2")];
+
+/// The DSSE envelope of one `.att` layer, as read (and bounded) by the caller.
+#[derive(Debug, Clone, Copy)]
+pub struct AttEnvelope<'a> {
+    /// `payloadType`.
+    pub payload_type: &'a str,
+    /// The decoded payload: the in-toto statement.
+    pub payload: &'a [u8],
+    /// The decoded signatures (a keyless layer has exactly one).
+    pub signatures: &'a [Vec<u8>],
+}
+
+/// The certificate, chain hint, log entry and timestamp of a layer as bundle material.
+fn material(layer: &SigLayer<'_>) -> Result<VerificationMaterial, BundleError> {
     let mut chain = certificates(layer.certificate_pem, CERTIFICATE_ANNOTATION)?;
     if chain.len() != 1 {
         return Err(BundleError::Certificate {
@@ -220,17 +226,34 @@ pub fn verify_sig_layer(
             })
         })
         .transpose()?;
+    Ok(VerificationMaterial {
+        x509_certificate_chain: Some(CertificateChain {
+            certificates: chain,
+        }),
+        certificate: None,
+        public_key: None,
+        tlog_entries,
+        timestamp_verification_data,
+    })
+}
+
+/// Verifies a keyless `.sig` layer offline: the certificate chains to a Fulcio CA of `root` at
+/// every time the layer proves (its Rekor signed entry timestamp, its RFC 3161 timestamp),
+/// with a valid SCT; the Rekor entry describes exactly this signature, certificate and
+/// payload; the signature verifies over `payload` under the certificate's key; and the
+/// certificate's identity passes `policy`. Without a Rekor entry it is refused
+/// ([`BundleError::NoLogEntry`]) unless `options` accepts unlogged certificates.
+pub fn verify_sig_layer(
+    layer: &SigLayer<'_>,
+    signature: &[u8],
+    payload: &[u8],
+    policy: &IdentityPolicy,
+    root: &TrustedRoot,
+    options: &VerifyOptions,
+) -> Result<VerifiedBundle, BundleError> {
     let bundle = Bundle {
         media_type: String::new(),
-        verification_material: VerificationMaterial {
-            x509_certificate_chain: Some(CertificateChain {
-                certificates: chain,
-            }),
-            certificate: None,
-            public_key: None,
-            tlog_entries,
-            timestamp_verification_data,
-        },
+        verification_material: material(layer)?,
         message_signature: Some(MessageSignature {
             message_digest: Some(HashOutput {
                 algorithm: "SHA2_256".into(),
@@ -244,6 +267,65 @@ pub fn verify_sig_layer(
         &bundle,
         BundleVersion::V0_1,
         &Artifact::Bytes(payload.to_vec()),
+        policy,
+        root,
+        options,
+    )
+}
+
+/// Verifies a keyless `.att` layer offline, as [`verify_sig_layer`] does a `.sig` layer: the
+/// certificate at the times the layer proves; the log entry is one of [`ATT_ENTRY_KINDS`] and
+/// describes exactly this envelope; the one DSSE signature verifies under the certificate's
+/// key; the payload is an in-toto statement with a sha256 subject `subject_sha256` (raw
+/// bytes); and the identity passes `policy`.
+pub fn verify_att_layer(
+    layer: &SigLayer<'_>,
+    envelope: &AttEnvelope<'_>,
+    subject_sha256: &[u8],
+    policy: &IdentityPolicy,
+    root: &TrustedRoot,
+    options: &VerifyOptions,
+) -> Result<VerifiedBundle, BundleError> {
+    let verification_material = material(layer)?;
+    if let Some(entry) = verification_material.tlog_entries.first() {
+        let kind = &entry.kind_version;
+        if !ATT_ENTRY_KINDS
+            .iter()
+            .any(|(k, v)| kind.kind == *k && kind.version == *v)
+        {
+            return Err(BundleError::Tlog {
+                entry: 0,
+                reason: format!(
+                    "the log entry is {} {}, not an attestation entry (dsse 0.0.1 or intoto 0.0.2)",
+                    kind.kind, kind.version
+                ),
+            });
+        }
+    }
+    let bundle = Bundle {
+        media_type: String::new(),
+        verification_material,
+        message_signature: None,
+        dsse_envelope: Some(Envelope {
+            payload: envelope.payload.to_vec(),
+            payload_type: envelope.payload_type.to_string(),
+            signatures: envelope
+                .signatures
+                .iter()
+                .map(|sig| DsseSignature {
+                    sig: sig.clone(),
+                    keyid: String::new(),
+                })
+                .collect(),
+        }),
+    };
+    verify_parsed(
+        &bundle,
+        BundleVersion::V0_1,
+        &Artifact::Digest {
+            algorithm: HashAlgorithm::Sha256,
+            digest: subject_sha256.to_vec(),
+        },
         policy,
         root,
         options,
@@ -410,6 +492,44 @@ mod tests {
         )
         .expect_err("other root");
         assert_eq!(err.phase(), crate::Phase::Tlog, "{err}");
+    }
+
+    /// A `.sig` layer's hashedrekord entry, moved onto an `.att` layer, is not an
+    /// attestation entry: refused before anything else is checked.
+    #[test]
+    fn an_att_layer_with_a_signature_entry_is_refused() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/sigstore-standin");
+        let read = |name: &str| std::fs::read(dir.join(name)).expect("fixture");
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&read("cosign-keyless.sig-manifest.json")).expect("json");
+        let annotations: BTreeMap<String, String> =
+            serde_json::from_value(manifest["layers"][0]["annotations"].clone()).expect("map");
+        let root = TrustedRoot::from_json(&read("trusted_root.json")).expect("root");
+        let layer = SigLayer::from_annotations(&annotations).expect("keyless");
+        let signature =
+            b64::decode(&annotations["dev.cosignproject.cosign/signature"]).expect("b64");
+        let payload = read("cosign-keyless.sig-layer.json");
+        let envelope = AttEnvelope {
+            payload_type: crate::IN_TOTO_PAYLOAD_TYPE,
+            payload: &payload,
+            signatures: &[signature],
+        };
+        let err = verify_att_layer(
+            &layer,
+            &envelope,
+            &[0; 32],
+            &IdentityPolicy::AnyCertificate,
+            &root,
+            &VerifyOptions::default(),
+        )
+        .expect_err("hashedrekord");
+        assert_eq!(err.phase(), crate::Phase::Tlog, "{err}");
+        assert!(
+            err.to_string()
+                .contains("hashedrekord 0.0.1, not an attestation entry"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Attestations of an image: fetch its `sha256-<hex>.att` manifest and DSSE layers (bounded
 //! in count, size and time, every blob checked against its digest), then verify each
-//! envelope's signature against trusted keys and keep the statements about this digest.
+//! envelope's signature against trusted keys or, for keyless layers, the trusted root, and keep
+//! the statements about this digest.
 //! Judging them against a requirement is `vouch_attest::judge`.
 
 use futures_util::StreamExt as _;
@@ -10,7 +11,12 @@ use vouch_oci::oci::{self, Limits};
 use vouch_oci::reference::{Digest, ImageRef};
 use vouch_registry::{Lookup, Repo, StoreError};
 
-use crate::judge::TrustedKey;
+use std::collections::BTreeMap;
+
+use vouch_policy::{AttestationFact, KeylessIdentity, Timestamp};
+use vouch_sigstore::{AttEnvelope, IdentityPolicy, SigLayer, verify_att_layer};
+
+use crate::judge::{SignatureJudge, verify_keyless};
 
 /// Layers fetched at once for one image.
 const LAYER_FETCH_CONCURRENCY: usize = 16;
@@ -143,14 +149,70 @@ async fn fetch_layer(
     }
 }
 
-/// Verifies fetched envelopes (or `--bundle`-style files) against `keys`: a statement counts
-/// when an envelope signature verifies under one of the keys and a subject names `digest`.
-/// A statement's `signers` are the ids of the keys that verified it.
+/// An attestation whose envelope signature verified and whose statement is about the image.
+#[derive(Debug, Clone)]
+pub struct VerifiedAttestation {
+    /// The statement.
+    pub statement: vouch_attest::Statement,
+    /// The ids of the trusted keys that verified it (empty for a keyless one).
+    pub key_ids: Vec<String>,
+    /// For a keyless layer: the identity of the certificate that verified it.
+    pub identity: Option<KeylessIdentity>,
+    /// Keyless, with no transparency-log entry (accepted only under the judge's
+    /// `unlogged_at`; only signers that accept unlogged signatures may count it).
+    pub unlogged: bool,
+    /// The verified log entry's index, for a keyless layer.
+    pub log_index: Option<i64>,
+    /// The earliest time its log entry or timestamp proves, seconds since the epoch.
+    pub signed_at: Option<i64>,
+    /// Where it was (`.att layer 2`).
+    pub source: String,
+}
+
+impl VerifiedAttestation {
+    /// What the policy engine is told: one fact per key that verified it, and one for its
+    /// keyless identity (dated by its verified log time).
+    pub fn facts(&self) -> Vec<AttestationFact> {
+        let keyless = self.identity.iter().map(|identity| AttestationFact {
+            statement: self.statement.clone(),
+            key_id: String::new(),
+            keyless: Some(identity.clone()),
+            signed_at: self.signed_at.map(Timestamp::from_unix),
+            source: self.source.clone(),
+            unlogged: self.unlogged,
+        });
+        let keyed = self.key_ids.iter().map(|key_id| AttestationFact {
+            statement: self.statement.clone(),
+            key_id: key_id.clone(),
+            keyless: None,
+            signed_at: None,
+            source: self.source.clone(),
+            unlogged: false,
+        });
+        keyless.chain(keyed).collect()
+    }
+
+    /// What an attestation requirement judges, counted for `signers`.
+    pub fn statement_for(&self, signers: Vec<String>) -> VerifiedStatement {
+        VerifiedStatement {
+            statement: self.statement.clone(),
+            signers,
+            signed_at: self.signed_at,
+            source: self.source.clone(),
+        }
+    }
+}
+
+/// Verifies fetched envelopes: a statement counts when an envelope signature verifies under
+/// one of `judge.keys` or, for a keyless layer (a Fulcio certificate in its annotations)
+/// when `judge.keyless`, under the trusted root with a log entry bound to the envelope (see
+/// `vouch_sigstore::verify_att_layer`), and a subject names `digest`. Identities are the
+/// caller's to judge.
 pub fn verify_attestations(
     fetched: &[FetchedAttestation],
     digest: &Digest,
-    keys: &[TrustedKey],
-) -> (Vec<VerifiedStatement>, Vec<Rejected>) {
+    judge: &SignatureJudge<'_>,
+) -> (Vec<VerifiedAttestation>, Vec<Rejected>) {
     let mut verified = Vec::new();
     let mut rejected = Vec::new();
     for f in fetched {
@@ -160,33 +222,59 @@ pub fn verify_attestations(
             .as_ref()
             .and_then(|a| a.get(vouch_attest::PREDICATE_TYPE_ANNOTATION))
             .cloned();
-        let reject = |reason: String| Rejected {
-            source: f.source.clone(),
-            claimed_type: claimed_type.clone(),
-            reason,
-        };
-        match judge_envelope(f, digest, keys) {
+        match judge_envelope(f, digest, judge) {
             Ok(v) => verified.push(v),
-            Err(reason) => rejected.push(reject(reason)),
+            Err(reason) => rejected.push(Rejected {
+                source: f.source.clone(),
+                claimed_type,
+                reason,
+            }),
         }
     }
     (verified, rejected)
 }
 
+/// Why a keyless layer is not read without a keyless trust.
+const KEYLESS_NOT_ASKED: &str = "signed with a certificate (keyless), not a key: list it with --certificate-identity and --certificate-oidc-issuer, or judge it with a policy that has a keyless signer";
+
 fn judge_envelope(
     f: &FetchedAttestation,
     digest: &Digest,
-    keys: &[TrustedKey],
-) -> Result<VerifiedStatement, String> {
+    judge: &SignatureJudge<'_>,
+) -> Result<VerifiedAttestation, String> {
     let bytes = f.envelope.as_ref().map_err(Clone::clone)?;
     let env = envelope::parse(bytes).map_err(|e| e.to_string())?;
-    let signers: Vec<String> = keys
+    let key_ids: Vec<String> = judge
+        .keys
         .iter()
         .filter(|k| env.signed_by(&k.key))
         .map(|k| k.key_id.clone())
         .collect();
-    if signers.is_empty() {
-        return Err("no trusted key verifies its signature".into());
+    let no_annotations = BTreeMap::new();
+    let annotations = f.descriptor.annotations.as_ref().unwrap_or(&no_annotations);
+    let mut keyless = None;
+    if key_ids.is_empty() {
+        let Some(material) = SigLayer::from_annotations(annotations) else {
+            return Err("no trusted key verifies its signature".into());
+        };
+        if !judge.keyless {
+            return Err(KEYLESS_NOT_ASKED.into());
+        }
+        let root = judge
+            .root
+            .ok_or("the built-in trusted root could not be loaded")?;
+        let signatures: Vec<Vec<u8>> = env.signatures.iter().map(|(_, s)| s.clone()).collect();
+        let dsse = AttEnvelope {
+            payload_type: &env.payload_type,
+            payload: &env.payload,
+            signatures: &signatures,
+        };
+        let subject = hex::decode(digest.hex()).unwrap_or_default();
+        let (v, unlogged) = verify_keyless(judge, |options| {
+            let any = IdentityPolicy::AnyCertificate;
+            verify_att_layer(&material, &dsse, &subject, &any, root, options)
+        })?;
+        keyless = Some((v, unlogged));
     }
     // Only after the signature: nothing unsigned is parsed further than the envelope.
     let statement = statement::parse(&env.payload).map_err(|e| e.to_string())?;
@@ -201,10 +289,19 @@ fn judge_envelope(
             named.join(", sha256:")
         ));
     }
-    Ok(VerifiedStatement {
+    let v = keyless.as_ref().map(|(v, _)| v);
+    Ok(VerifiedAttestation {
         statement,
-        signers,
-        signed_at: None,
+        key_ids,
+        identity: v
+            .and_then(|v| v.identity.as_ref())
+            .map(|id| KeylessIdentity {
+                issuer: id.issuer.clone(),
+                subject: id.subject.clone(),
+            }),
+        unlogged: keyless.as_ref().is_some_and(|(_, unlogged)| *unlogged),
+        log_index: v.and_then(|v| v.log_entries.first()).map(|e| e.log_index),
+        signed_at: v.and_then(|v| v.signing_time).map(|t| t.secs()),
         source: f.source.clone(),
     })
 }

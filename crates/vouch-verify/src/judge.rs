@@ -169,7 +169,31 @@ fn keyless_outcome(
 }
 
 /// Why a keyless signature without a log entry was refused.
-const UNLOGGED_REFUSED: &str = "keyless signature with no transparency-log entry: nothing public records it (a policy signer with `transparency_log: optional`, or --insecure-ignore-tlog, accepts it)";
+pub(crate) const UNLOGGED_REFUSED: &str = "keyless signature with no transparency-log entry: nothing public records it (a policy signer with `transparency_log: optional`, or --insecure-ignore-tlog, accepts it)";
+
+/// Runs a keyless verification (`.sig` or `.att` layer) under the judge's transparency-log
+/// rule: strictly first; with no log entry, again with the certificate checked at
+/// `judge.unlogged_at` when the caller accepts unlogged signatures. Returns the verified
+/// material and whether it was unlogged, or why it was refused.
+pub(crate) fn verify_keyless(
+    judge: &SignatureJudge<'_>,
+    verify: impl Fn(&VerifyOptions) -> Result<VerifiedBundle, BundleError>,
+) -> Result<(VerifiedBundle, bool), String> {
+    match verify(&VerifyOptions::default()) {
+        Ok(v) => Ok((v, false)),
+        Err(BundleError::NoLogEntry) => {
+            let at = judge.unlogged_at.ok_or(UNLOGGED_REFUSED)?;
+            let relaxed = VerifyOptions {
+                unlogged_certificates_at: Some(at),
+                ..VerifyOptions::default()
+            };
+            verify(&relaxed)
+                .map(|v| (v, true))
+                .map_err(|e| format!("keyless signature refused: {e}"))
+        }
+        Err(e) => Err(format!("keyless signature refused: {e}")),
+    }
+}
 
 /// Checks one layer: its signature under a trusted key or, for a keyless layer (a Fulcio
 /// certificate in its annotations) when `judge.keyless`, its certificate, log entry and
@@ -253,33 +277,13 @@ pub fn judge_layer(
                     "the built-in trusted root could not be loaded".into(),
                 );
             };
-            let any = IdentityPolicy::AnyCertificate;
-            let strict = VerifyOptions::default();
-            match verify_sig_layer(&material, &signature, payload_bytes, &any, root, &strict) {
-                Ok(v) => keyless_outcome(&mut report, &v, false),
-                Err(BundleError::NoLogEntry) => {
-                    let Some(at) = judge.unlogged_at else {
-                        return reject(report, UNLOGGED_REFUSED.into());
-                    };
-                    let relaxed = VerifyOptions {
-                        unlogged_certificates_at: Some(at),
-                        ..VerifyOptions::default()
-                    };
-                    match verify_sig_layer(
-                        &material,
-                        &signature,
-                        payload_bytes,
-                        &any,
-                        root,
-                        &relaxed,
-                    ) {
-                        Ok(v) => keyless_outcome(&mut report, &v, true),
-                        Err(e) => {
-                            return reject(report, format!("keyless signature refused: {e}"));
-                        }
-                    }
-                }
-                Err(e) => return reject(report, format!("keyless signature refused: {e}")),
+            let verified = verify_keyless(judge, |options| {
+                let any = IdentityPolicy::AnyCertificate;
+                verify_sig_layer(&material, &signature, payload_bytes, &any, root, options)
+            });
+            match verified {
+                Ok((v, unlogged)) => keyless_outcome(&mut report, &v, unlogged),
+                Err(reason) => return reject(report, reason),
             }
         }
         (None, None) => {

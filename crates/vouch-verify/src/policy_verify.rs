@@ -11,7 +11,7 @@ use vouch_policy::{
     Timestamp,
 };
 
-use crate::attestations::{fetch_attestations, verify_attestations};
+use crate::attestations::{VerifiedAttestation, fetch_attestations, verify_attestations};
 use crate::fetch::{
     BundleSource, CacheUse, cache_subject, deferred_bundles, fetch_signatures,
     likely_payload_references, remember, resolve_for_verify,
@@ -42,6 +42,23 @@ pub struct LoadedPolicy {
     pub trusted_root_named: bool,
     /// Rendered warnings (empty when none).
     pub warnings: String,
+}
+
+impl LoadedPolicy {
+    /// How signatures and attestations are judged for the policy at `at`: its keys; keyless
+    /// certificates when it has keyless signers; unlogged ones (checked at `at`) when a
+    /// signer accepts them.
+    pub fn judge(&self, at: Timestamp) -> SignatureJudge<'_> {
+        SignatureJudge {
+            keys: &self.keys,
+            root: self.trusted_root.as_ref(),
+            keyless: self.policy.has_keyless(),
+            unlogged_at: self
+                .policy
+                .accepts_unlogged()
+                .then(|| UnixTime::from_secs(at.unix())),
+        }
+    }
 }
 
 /// Why a policy could not be loaded.
@@ -237,15 +254,7 @@ impl PolicyRun<'_> {
     /// How signatures are judged for the policy: its keys; keyless certificates when it has
     /// keyless signers; unlogged ones (checked at the time judged) when a signer accepts them.
     fn judge(&self) -> SignatureJudge<'_> {
-        let policy = &self.loaded.policy;
-        SignatureJudge {
-            keys: &self.loaded.keys,
-            root: self.loaded.trusted_root.as_ref(),
-            keyless: policy.has_keyless(),
-            unlogged_at: policy
-                .accepts_unlogged()
-                .then(|| UnixTime::from_secs(self.at.unix())),
-        }
+        self.loaded.judge(self.at)
     }
 }
 
@@ -414,7 +423,8 @@ async fn facts_for(
 }
 
 /// The image's attestations that verify under the policy's keys (and, for keyless signers,
-/// its trusted root), for a rule that requires attestations: `.att` layers and Sigstore
+/// its trusted root), for a rule that requires attestations: `.att` layers (key-signed or
+/// keyless, dated by their verified log time) and Sigstore
 /// bundles (its referrers, or the `--bundle` files, which are then all that is read). Not
 /// cached: `--offline` cannot judge them.
 async fn attestation_facts(
@@ -435,18 +445,8 @@ async fn attestation_facts(
         }
         _ => {
             let fetched = fetch_attestations(repo, image, digest, limits).await?;
-            let (verified, _) = verify_attestations(&fetched, digest, &run.loaded.keys);
-            for v in verified {
-                for key_id in &v.signers {
-                    facts.push(AttestationFact {
-                        statement: v.statement.clone(),
-                        key_id: key_id.clone(),
-                        keyless: None,
-                        signed_at: None,
-                        source: v.source.clone(),
-                    });
-                }
-            }
+            let (verified, _) = verify_attestations(&fetched, digest, &run.judge());
+            facts.extend(verified.iter().flat_map(VerifiedAttestation::facts));
             match referrers_read {
                 Some(read) => read.to_vec(),
                 None => {
@@ -474,6 +474,7 @@ async fn attestation_facts(
                 keyless: a.identity,
                 signed_at: a.signed_at.map(Timestamp::from_unix),
                 source: format!("bundle {} ({})", i + 1, bundle.source),
+                unlogged: false,
             });
         }
     }

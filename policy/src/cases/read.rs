@@ -286,6 +286,7 @@ fn read_case(
             keyless: a.keyless,
             signed_at: a.signed_at,
             source: format!("case attestation {}", a.index + 1),
+            unlogged: false,
         });
     }
     for mut s in signatures {
