@@ -800,4 +800,25 @@ fn attestations_in_sigstore_bundles_count_as_referrers_and_files() {
         .collect();
     assert_eq!(sources.len(), 2, "{json}");
     assert!(sources.iter().all(|s| s.starts_with("bundle")), "{json}");
+
+    // `vouch attestations` lists the bundle referrers too, judged like `.att` layers; the
+    // signature bundle is not an attestation.
+    let listed = Run::of(
+        vouch()
+            .args(["--allow-insecure-registry", "attestations", &reference])
+            .arg("--key")
+            .arg(&scanner_pub)
+            .args(["--type", "vuln", "--max-age", "7d", "--output", "json"]),
+    )
+    .expect_code(0)
+    .json();
+    let shown = listed[0]["attestations"].as_array().expect("attestations");
+    assert_eq!(shown.len(), 1, "{listed}");
+    assert!(
+        shown[0]["source"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("bundle")),
+        "{listed}"
+    );
+    assert_eq!(listed[0]["passed"], true, "{listed}");
 }

@@ -13,7 +13,8 @@ use vouch_registry::StoreOptions;
 use vouch_registry::resolve::resolve;
 use vouch_sigstore::{TrustedRoot, UnixTime};
 use vouch_verify::attestations::{
-    Rejected, VerifiedAttestation, fetch_attestations, verify_attestations,
+    Rejected, VerifiedAttestation, fetch_attestations, fetch_referrer_bundles, verify_attestations,
+    verify_bundle_attestations,
 };
 use vouch_verify::judge::SignatureJudge;
 use vouch_verify::{KeylessMatcher, LoadedPolicy, TrustedKey};
@@ -82,7 +83,9 @@ async fn load_trust(args: &AttestationsArgs) -> Result<Trust, Failure> {
     let identities = keyless_matchers(&args.keyless)?;
     let root = match args.keyless.trusted_root.as_deref() {
         Some(path) => Some(load_trusted_root(path)?),
-        None if identities.is_empty() => None,
+        // Key-signed bundles are checked against a root too (their log entry or timestamp,
+        // if any); key-only runs never read the cache, as `vouch verify`.
+        None if identities.is_empty() => vouch_sigstore::production_root().cloned(),
         None => super::trust_root::cached_root(args.tuf_url.as_deref(), false)
             .await?
             .or_else(|| vouch_sigstore::production_root().cloned()),
@@ -221,9 +224,11 @@ pub async fn run(args: AttestationsArgs, options: StoreOptions) -> Result<Exit, 
             let resolved = resolve(&repo, image, false, stores.limits()).await?;
             let layers =
                 fetch_attestations(&repo, image, &resolved.digest, stores.limits()).await?;
-            Ok::<_, vouch_registry::StoreError>((resolved.digest, layers))
+            let bundles =
+                fetch_referrer_bundles(&repo, image, &resolved.digest, stores.limits()).await?;
+            Ok::<_, vouch_registry::StoreError>((resolved.digest, layers, bundles))
         };
-        let (digest, layers) = match fetched.await {
+        let (digest, layers, bundles) = match fetched.await {
             Ok(r) => r,
             Err(e) => {
                 exit = exit.worst(Exit::of_report(e.is_unreachable(), false));
@@ -234,7 +239,11 @@ pub async fn run(args: AttestationsArgs, options: StoreOptions) -> Result<Exit, 
                 continue;
             }
         };
-        let (verified, mut rejected) = verify_attestations(&layers, &digest, &signature_judge);
+        let (mut verified, mut rejected) = verify_attestations(&layers, &digest, &signature_judge);
+        let (from_bundles, bundles_rejected) =
+            verify_bundle_attestations(&bundles, &digest, &signature_judge);
+        verified.extend(from_bundles);
+        rejected.extend(bundles_rejected);
         let verified = keep_given_identities(verified, &mut rejected, &trust);
         let shown: Vec<&VerifiedAttestation> = verified
             .iter()

@@ -16,7 +16,9 @@ use std::collections::BTreeMap;
 use vouch_policy::{AttestationFact, KeylessIdentity, Timestamp};
 use vouch_sigstore::{AttEnvelope, IdentityPolicy, SigLayer, verify_att_layer};
 
-use crate::judge::{SignatureJudge, verify_keyless};
+use vouch_registry::referrers::FetchedBundle;
+
+use crate::judge::{SignatureJudge, bundle_attestation, verify_keyless};
 
 /// Layers fetched at once for one image.
 const LAYER_FETCH_CONCURRENCY: usize = 16;
@@ -227,6 +229,58 @@ pub fn verify_attestations(
             Err(reason) => rejected.push(Rejected {
                 source: f.source.clone(),
                 claimed_type,
+                reason,
+            }),
+        }
+    }
+    (verified, rejected)
+}
+
+/// The image's Sigstore bundle referrers (cosign v3, GitHub's attest-build-provenance), within
+/// the signatures' deadline: a registry too slow to answer is unavailable.
+pub async fn fetch_referrer_bundles(
+    repo: &Repo,
+    image: &ImageRef,
+    digest: &Digest,
+    limits: &Limits,
+) -> Result<Vec<FetchedBundle>, StoreError> {
+    let fetching = vouch_registry::referrers::fetch_bundles(repo, digest, limits);
+    match tokio::time::timeout(crate::fetch::SIGNATURES_DEADLINE, fetching).await {
+        Ok(r) => r,
+        Err(_) => Err(StoreError::Registry {
+            registry: image.repository_display(),
+            request: format!("fetch the referrers of {digest}"),
+            reason: "too slow; treated as unavailable".into(),
+        }),
+    }
+}
+
+/// Reads Sigstore bundles (an image's referrers, or `--bundle` files) as attestations of
+/// `digest`, verified as [`crate::judge::bundle_attestation`] does. Bundles that are image
+/// signatures (cosign's sign predicate type) are neither listed nor rejected.
+pub fn verify_bundle_attestations(
+    bundles: &[FetchedBundle],
+    digest: &Digest,
+    judge: &SignatureJudge<'_>,
+) -> (Vec<VerifiedAttestation>, Vec<Rejected>) {
+    let mut verified = Vec::new();
+    let mut rejected = Vec::new();
+    for (i, bundle) in bundles.iter().enumerate() {
+        let source = format!("bundle {} ({})", i + 1, bundle.source);
+        match bundle_attestation(bundle, digest, judge) {
+            Ok(Some(a)) => verified.push(VerifiedAttestation {
+                statement: a.statement,
+                key_ids: a.key_id.into_iter().collect(),
+                identity: a.identity,
+                unlogged: false,
+                log_index: None,
+                signed_at: a.signed_at,
+                source,
+            }),
+            Ok(None) => {}
+            Err(reason) => rejected.push(Rejected {
+                source,
+                claimed_type: None,
                 reason,
             }),
         }

@@ -11,14 +11,15 @@ use vouch_policy::{
     Timestamp,
 };
 
-use crate::attestations::{VerifiedAttestation, fetch_attestations, verify_attestations};
+use crate::attestations::{
+    VerifiedAttestation, fetch_attestations, fetch_referrer_bundles, verify_attestations,
+    verify_bundle_attestations,
+};
 use crate::fetch::{
     BundleSource, CacheUse, cache_subject, deferred_bundles, fetch_signatures,
     likely_payload_references, remember, resolve_for_verify,
 };
-use crate::judge::{
-    SignatureJudge, TrustedKey, VerifiedSig, bundle_attestation, judge_bundle, judge_layer,
-};
+use crate::judge::{SignatureJudge, TrustedKey, VerifiedSig, judge_bundle, judge_layer};
 use crate::report::SignatureReport;
 use vouch_keys::{self as keys, PublicKey};
 use vouch_oci::oci::{self, Platform};
@@ -449,35 +450,12 @@ async fn attestation_facts(
             facts.extend(verified.iter().flat_map(VerifiedAttestation::facts));
             match referrers_read {
                 Some(read) => read.to_vec(),
-                None => {
-                    let fetching = vouch_registry::referrers::fetch_bundles(repo, digest, limits);
-                    match tokio::time::timeout(crate::fetch::SIGNATURES_DEADLINE, fetching).await {
-                        Ok(r) => r?,
-                        Err(_) => {
-                            return Err(StoreError::Registry {
-                                registry: image.repository_display(),
-                                request: format!("fetch the referrers of {digest}"),
-                                reason: "too slow; treated as unavailable".into(),
-                            });
-                        }
-                    }
-                }
+                None => fetch_referrer_bundles(repo, image, digest, limits).await?,
             }
         }
     };
-    let judge = run.judge();
-    for (i, bundle) in bundles.iter().enumerate() {
-        if let Ok(Some(a)) = bundle_attestation(bundle, digest, &judge) {
-            facts.push(AttestationFact {
-                statement: a.statement,
-                key_id: a.key_id.unwrap_or_default(),
-                keyless: a.identity,
-                signed_at: a.signed_at.map(Timestamp::from_unix),
-                source: format!("bundle {} ({})", i + 1, bundle.source),
-                unlogged: false,
-            });
-        }
-    }
+    let (verified, _) = verify_bundle_attestations(&bundles, digest, &run.judge());
+    facts.extend(verified.iter().flat_map(VerifiedAttestation::facts));
     Ok(facts)
 }
 
