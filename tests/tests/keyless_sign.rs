@@ -746,9 +746,14 @@ fn rekor_v2_bundles_carry_a_proof_and_a_timestamp_and_verify() {
                 .is_string()
         );
 
-        // Rekor v2 keeps every entry: the same signature again is a new leaf.
-        let repeat = signer.sign_message(blob).await.expect("repeat");
-        assert_eq!(repeat.log_entries[0].log_index, 2);
+        // The same message again (RFC 6979: the same signature): the log answers 409 with
+        // the index only, no proof to store; refused, saying what to do.
+        let err = signer.sign_message(blob).await.expect_err("repeat");
+        assert!(
+            matches!(&err, KeylessError::LogRefused { status: 409, message }
+                if message.contains("index 1") && message.contains("new run")),
+            "{err:?}"
+        );
 
         let dsse = signer
             .sign_dsse(IN_TOTO, &statement, [0xab; 32])
@@ -778,8 +783,15 @@ fn rekor_v2_bundles_carry_a_proof_and_a_timestamp_and_verify() {
         .into_iter()
         .map(|e| (e.method, e.status))
         .collect();
-    assert_eq!(v2, vec![("POST".to_string(), 201); 3]);
-    assert_eq!(b.sigstore.requests_to("tsa").len(), 3);
+    assert_eq!(
+        v2,
+        [
+            ("POST".to_string(), 201),
+            ("POST".to_string(), 409),
+            ("POST".to_string(), 201)
+        ]
+    );
+    assert_eq!(b.sigstore.requests_to("tsa").len(), 2);
 
     let blob_path = b.path("blob.txt").display().to_string();
     let ok = b

@@ -1006,12 +1006,8 @@ fn rekor_v2_api_logs_what_it_checked_under_a_signed_note() {
     let (_, leaf) = der::pem::decode_vec(leaf_pem.as_bytes()).expect("PEM");
     let entries = format!("{}/api/v2/log/entries", s.rekor_v2_url());
 
-    let (status, body) = post(
-        &entries,
-        "application/json",
-        &serde_json::to_vec(&hashedrekord_v2(&key, &leaf, b"logged")).expect("JSON"),
-        None,
-    );
+    let first = serde_json::to_vec(&hashedrekord_v2(&key, &leaf, b"logged")).expect("JSON");
+    let (status, body) = post(&entries, "application/json", &first, None);
     assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
     let e: Value = serde_json::from_slice(&body).expect("JSON");
     assert_eq!(e["logIndex"], "1");
@@ -1087,6 +1083,11 @@ fn rekor_v2_api_logs_what_it_checked_under_a_signed_note() {
         note,
         "the latest checkpoint"
     );
+
+    // The same entry again: 409 and where it is, no entry.
+    let (status, body) = post(&entries, "application/json", &first, None);
+    assert_eq!(status, 409);
+    assert!(String::from_utf8_lossy(&body).contains("at index 1"));
 
     // Refused: a signature that does not verify, a v1 entry, garbage; nothing logged.
     let mut forged = hashedrekord_v2(&key, &leaf, b"x");

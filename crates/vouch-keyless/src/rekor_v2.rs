@@ -9,6 +9,10 @@
 //! As for Rekor v1 ([`crate::rekor`]), the answer is checked here only for what needs no key:
 //! the logged body describes exactly the signature, certificate and digest that were sent.
 //! The inclusion proof and the checkpoint's signature are the offline verifier's to check.
+//!
+//! A repeated entry (the same signature logged twice in one run) is answered with 409 and
+//! the index only; its proof would have to be computed from the log's tiles, which this
+//! writer does not read, so it is refused with a message saying so.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -174,6 +178,15 @@ pub(crate) async fn create_entry(
             MAX_ANSWER,
         )
         .await?;
+    if answer.status == StatusCode::CONFLICT {
+        return Err(KeylessError::LogRefused {
+            status: answer.status.as_u16(),
+            message: format!(
+                "{}; a Rekor v2 log answers a repeated entry without its inclusion proof, so it cannot be stored: sign it in a new run (a new key makes a new entry)",
+                answer.message()
+            ),
+        });
+    }
     if !matches!(answer.status, StatusCode::OK | StatusCode::CREATED) {
         return Err(KeylessError::LogRefused {
             status: answer.status.as_u16(),

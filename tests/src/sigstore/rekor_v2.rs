@@ -2,8 +2,9 @@
 //! `POST /api/v2/log/entries` taking a `hashedRekordRequestV002` or a `dsseRequestV002`
 //! (each signature checked, as the log does) and answering a Sigstore `TransparencyLogEntry`
 //! (protobuf JSON: int64 as strings, bytes as base64) with an inclusion proof to a checkpoint,
-//! and no integrated time or signed entry timestamp; `GET /api/v2/checkpoint` gives the
-//! latest checkpoint.
+//! and no integrated time or signed entry timestamp; an entry already in the log is answered
+//! 409 with its index (message and `X-Log-Index`), no entry; `GET /api/v2/checkpoint` gives
+//! the latest checkpoint.
 //!
 //! Checkpoints are C2SP signed notes signed with the log's own Ed25519 key, as the public
 //! Rekor v2 shards sign them: origin [`LOG_V2_NAME`], no further lines, one signature line
@@ -137,7 +138,15 @@ impl RekorV2 {
         if leaves.len() >= MAX_ENTRIES {
             return Response::error(507, "the log is full");
         }
-        // Rekor v2 does not deduplicate: the same entry twice is two leaves.
+        if let Some(existing) = leaves.iter().position(|(_, h)| *h == leaf) {
+            return Response::error(
+                409,
+                format!(
+                    "an equivalent entry already exists in the transparency log at index {existing}"
+                ),
+            )
+            .with_header("X-Log-Index", existing.to_string());
+        }
         leaves.push((body.clone(), leaf));
         let index = leaves.len() - 1;
         let hashes: Vec<Hash> = leaves.iter().map(|(_, h)| *h).collect();
