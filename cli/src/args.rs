@@ -193,6 +193,7 @@ and skopeo can use it too. The password comes from VOUCH_PASSWORD, COSIGN_PASSWO
   vouch sign registry.example.com/app:1.4 --key 'pkcs11:token=ci;object=release?pin-source=/run/pin'
   vouch sign registry.example.com/app@sha256:… --keyless            # in GitHub Actions / GitLab CI
   vouch sign registry.example.com/app@sha256:… --keyless --format sig --identity-token token.jwt
+  vouch sign registry.example.com/app@sha256:… --keyless --rekor-url https://log2025-1.rekor.sigstore.dev --rekor-version 2
 
 A tag is resolved to its digest once; the digest is what gets signed. Signatures are
 appended to the image's sha256-<hex>.sig manifest, never replacing earlier ones; with
@@ -200,8 +201,10 @@ appended to the image's sha256-<hex>.sig manifest, never replacing earlier ones;
 --output-bundle writes the bundle to a file and stores nothing (no request for a digest).
 --keyless signs with a short-lived Fulcio certificate for the CI job's OIDC identity
 (--identity-token, SIGSTORE_ID_TOKEN, or GitHub Actions' ambient token with `id-token:
-write`), records each signature in Rekor, and stores it only after it verified against
-the trusted root; the identity signed as is printed, the token never. Keyless exit codes:
+write`), records each signature in Rekor (v1, or v2 where the signing config or
+--rekor-version says so: then with an RFC 3161 timestamp, in a bundle only), and stores it
+only after it verified against the trusted root; the identity signed as is printed, the
+token never. Keyless exit codes:
 2 token or configuration (expired, wrong audience), 3 a service unreachable (nothing
 stored), 1 a refusal or an answer that did not verify (nothing stored).")]
     Sign(SignArgs),
@@ -888,9 +891,15 @@ pub struct KeylessArgs {
     /// Fulcio's URL, replacing the signing config's.
     #[arg(long, value_name = "URL", requires = "keyless")]
     pub fulcio_url: Option<String>,
-    /// A Rekor v1 log's URL, replacing the signing config's.
+    /// A transparency log's URL, replacing the signing config's (a Rekor v1 log unless
+    /// --rekor-version 2).
     #[arg(long, value_name = "URL", requires = "keyless")]
     pub rekor_url: Option<String>,
+    /// The Rekor API version to log to: that of --rekor-url, or the only one chosen from the
+    /// signing config (default: the newest it lists). Rekor v2 needs a timestamp authority
+    /// and --format bundle.
+    #[arg(long, value_name = "1|2", requires = "keyless", value_parser = clap::value_parser!(u32).range(1..=2))]
+    pub rekor_version: Option<u32>,
     /// An RFC 3161 timestamp authority's endpoint (…/api/v1/timestamp), replacing the
     /// signing config's.
     #[arg(long, value_name = "URL", requires = "keyless")]

@@ -162,10 +162,24 @@ impl Bench {
 
     /// The stand-in's signing config selects its Fulcio, Rekor and TSA.
     fn options(&self) -> KeylessOptions {
-        let config = SigningConfig::from_json(
-            &std::fs::read(self.sigstore.signing_config_path()).expect("signing config"),
-        )
-        .expect("signing config parses");
+        self.options_from(self.sigstore.signing_config_path())
+    }
+
+    /// The stand-in's signing config naming its Rekor v2 log as the only log.
+    fn options_v2(&self) -> KeylessOptions {
+        let options = self.options_from(self.sigstore.signing_config_rekor_v2_path());
+        assert_eq!(options.endpoints.rekor_version, 2);
+        assert_eq!(
+            options.endpoints.rekor[0].as_str().trim_end_matches('/'),
+            self.sigstore.rekor_v2_url()
+        );
+        options
+    }
+
+    fn options_from(&self, signing_config: &std::path::Path) -> KeylessOptions {
+        let config =
+            SigningConfig::from_json(&std::fs::read(signing_config).expect("signing config"))
+                .expect("signing config parses");
         let endpoints = config
             .endpoints(now(), &EndpointOverrides::default())
             .expect("endpoints");
@@ -614,7 +628,7 @@ fn hostile_fulcio_is_refused_before_anything_is_signed() {
 
 #[test]
 fn hostile_logs_are_refused_and_nothing_is_returned() {
-    let cases: [(Hostile, Want); 5] = [
+    let cases: [(Hostile, Want); 6] = [
         (
             Hostile {
                 rekor_other_signature: true,
@@ -635,6 +649,13 @@ fn hostile_logs_are_refused_and_nothing_is_returned() {
                 ..Hostile::default()
             },
             |e| matches!(e, KeylessError::SignedEntryTimestamp { .. }),
+        ),
+        (
+            Hostile {
+                rekor_bad_checkpoint: true,
+                ..Hostile::default()
+            },
+            |e| matches!(e, KeylessError::InclusionProof { reason } if reason.contains("checkpoint")),
         ),
         (
             Hostile {
@@ -690,6 +711,227 @@ fn hostile_logs_are_refused_and_nothing_is_returned() {
                 .count();
             assert_eq!(refused, 6, "{hostile:?}");
         }
+    }
+}
+
+#[test]
+fn rekor_v2_bundles_carry_a_proof_and_a_timestamp_and_verify() {
+    let b = Bench::new();
+    let token = b.sigstore.email_token(ALICE);
+    let blob = b"an artifact logged in Rekor v2\n";
+    std::fs::write(b.path("blob.txt"), blob).expect("blob");
+    let statement =
+        vouch_sigstore::build::image_statement(&"ab".repeat(32), None, &BTreeMap::new());
+    runtime().block_on(async {
+        let signer = b.signer_with(&token, &b.options_v2()).await.expect("signer");
+        let signed = signer.sign_message(blob).await.expect("bundle");
+        assert_eq!((signed.timestamps, signed.log_entries.len()), (1, 1));
+        std::fs::write(b.path("blob.sigstore.json"), &signed.json).expect("write");
+        let v: Value = serde_json::from_slice(&signed.json).expect("JSON");
+        let entry = &v["verificationMaterial"]["tlogEntries"][0];
+        assert_eq!(entry["kindVersion"], json!({"kind": "hashedrekord", "version": "0.0.2"}));
+        assert_eq!(entry["logIndex"], "1");
+        assert!(entry.get("integratedTime").is_none(), "{entry:#}");
+        assert!(entry.get("inclusionPromise").is_none(), "{entry:#}");
+        let checkpoint = entry["inclusionProof"]["checkpoint"]["envelope"]
+            .as_str()
+            .expect("checkpoint");
+        assert!(
+            checkpoint.starts_with(&format!("{}\n2\n", vouch_e2e::sigstore::LOG_V2_NAME)),
+            "{checkpoint}"
+        );
+        assert!(
+            v["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"][0]
+                ["signedTimestamp"]
+                .is_string()
+        );
+
+        // The same message again (RFC 6979: the same signature): the log answers 409 with
+        // the index only, no proof to store; refused, saying what to do.
+        let err = signer.sign_message(blob).await.expect_err("repeat");
+        assert!(
+            matches!(&err, KeylessError::LogRefused { status: 409, message }
+                if message.contains("index 1") && message.contains("new run")),
+            "{err:?}"
+        );
+
+        let dsse = signer
+            .sign_dsse(IN_TOTO, &statement, [0xab; 32])
+            .await
+            .expect("DSSE bundle");
+        assert_eq!(dsse.log_entries[0].kind, "dsse");
+        assert_eq!(dsse.log_entries[0].api_version, "0.0.2");
+        std::fs::write(b.path("dsse.sigstore.json"), &dsse.json).expect("write");
+
+        // cosign 2.x's `.sig` annotations need a SET: refused before anything is logged.
+        let logged = b.sigstore.rekor_v2_size();
+        let err = signer
+            .sign_sig_layer(b"payload")
+            .await
+            .expect_err("no .sig layer with Rekor v2");
+        assert!(
+            matches!(&err, KeylessError::Config { reason } if reason.contains("signed entry timestamp")),
+            "{err:?}"
+        );
+        assert_eq!(err.exit_code(), 2);
+        assert_eq!(b.sigstore.rekor_v2_size(), logged);
+    });
+    assert!(b.sigstore.requests_to("rekor").is_empty());
+    let v2: Vec<(String, u16)> = b
+        .sigstore
+        .requests_to("rekor-v2")
+        .into_iter()
+        .map(|e| (e.method, e.status))
+        .collect();
+    assert_eq!(
+        v2,
+        [
+            ("POST".to_string(), 201),
+            ("POST".to_string(), 409),
+            ("POST".to_string(), 201)
+        ]
+    );
+    assert_eq!(b.sigstore.requests_to("tsa").len(), 2);
+
+    let blob_path = b.path("blob.txt").display().to_string();
+    let ok = b
+        .vouch_verify_bundle("blob.sigstore.json", &blob_path, ALICE)
+        .expect_code(0)
+        .json();
+    assert_eq!(ok["log_entries"][0]["kind"], "hashedrekord 0.0.2");
+    assert_eq!(
+        ok["log_entries"][0]["log"]
+            .as_str()
+            .map(|l| l.trim_end_matches('/')),
+        Some(b.sigstore.rekor_v2_url())
+    );
+    refused(
+        b.vouch_verify_bundle("blob.sigstore.json", &blob_path, "bob@example.com"),
+        "does not match",
+    );
+    let ok = b
+        .vouch_verify_bundle(
+            "dsse.sigstore.json",
+            &format!("sha256:{}", "ab".repeat(32)),
+            ALICE,
+        )
+        .expect_code(0)
+        .json();
+    assert_eq!(ok["log_entries"][0]["kind"], "dsse 0.0.2");
+    // cosign 2.5 reads no Rekor v2 entry at all (the docs say so): it refuses this bundle
+    // exactly as it refuses the public Rekor v2 conformance vector.
+    let vector = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("vectors/sigstore-conformance/test/assets/bundle-verify/rekor2-happy-path");
+    let cosign_says = |root: &std::path::Path, bundle: &std::path::Path| {
+        let run = Run::of(
+            b.cosign()
+                .args([
+                    "verify-blob",
+                    "--new-bundle-format",
+                    "--use-signed-timestamps",
+                ])
+                .arg("--trusted-root")
+                .arg(root)
+                .args(["--certificate-identity-regexp", ".*"])
+                .args(["--certificate-oidc-issuer-regexp", ".*"])
+                .arg("--bundle")
+                .arg(bundle)
+                .arg(&blob_path),
+        );
+        assert_eq!(run.code, 1, "{}", run.all());
+        run.stderr.lines().next().unwrap_or_default().to_string()
+    };
+    assert_eq!(
+        cosign_says(
+            b.sigstore.trusted_root_path(),
+            &b.path("blob.sigstore.json")
+        ),
+        cosign_says(
+            &vector.join("trusted_root.json"),
+            &vector.join("bundle.sigstore.json")
+        )
+    );
+    b.assert_offline();
+}
+
+#[test]
+fn rekor_v2_without_a_timestamp_authority_is_refused_before_any_request() {
+    let b = Bench::new();
+    let mut options = b.options_v2();
+    options.endpoints.tsa.clear();
+    let token = b.sigstore.email_token(ALICE);
+    let err = assert_refused(
+        runtime().block_on(b.signer_with(&token, &options)),
+        |e| matches!(e, KeylessError::Config { reason } if reason.contains("timestamp authority")),
+        &token,
+    );
+    assert_eq!(err.exit_code(), 2);
+    assert!(b.sigstore.requests().is_empty());
+}
+
+#[test]
+fn hostile_rekor_v2_is_refused_and_nothing_is_returned() {
+    let cases: [(Hostile, Want); 4] = [
+        (
+            Hostile {
+                rekor_other_signature: true,
+                ..Hostile::default()
+            },
+            |e| matches!(e, KeylessError::LogEntryMismatch { what } if what == "another signature"),
+        ),
+        (
+            Hostile {
+                rekor_bad_inclusion_proof: true,
+                ..Hostile::default()
+            },
+            |e| matches!(e, KeylessError::InclusionProof { .. }),
+        ),
+        (
+            Hostile {
+                rekor_bad_checkpoint: true,
+                ..Hostile::default()
+            },
+            |e| matches!(e, KeylessError::InclusionProof { reason } if reason.contains("checkpoint")),
+        ),
+        (
+            Hostile {
+                rekor_down: true,
+                ..Hostile::default()
+            },
+            |e| {
+                matches!(
+                    e,
+                    KeylessError::Unreachable {
+                        service: Service::Rekor,
+                        ..
+                    }
+                ) && e.exit_code() == 3
+            },
+        ),
+    ];
+    let statement = vouch_sigstore::build::image_statement(&"0".repeat(64), None, &BTreeMap::new());
+    for (hostile, want) in cases {
+        let b = Bench::new();
+        let token = b.sigstore.email_token(ALICE);
+        runtime().block_on(async {
+            let signer = b
+                .signer_with(&token, &b.options_v2())
+                .await
+                .expect("honest Fulcio");
+            b.sigstore.set_hostile(hostile);
+            assert_refused(signer.sign_message(b"blob").await, want, &token);
+            assert_refused(
+                signer.sign_dsse(IN_TOTO, &statement, [0; 32]).await,
+                want,
+                &token,
+            );
+            b.sigstore.set_hostile(Hostile::default());
+            signer
+                .sign_message(b"blob, honestly")
+                .await
+                .expect("honest log");
+        });
+        assert!(b.sigstore.requests_to("rekor").is_empty(), "{hostile:?}");
     }
 }
 

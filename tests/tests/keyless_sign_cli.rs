@@ -42,10 +42,20 @@ impl Bench {
 
     /// `vouch sign --keyless` with the stand-in's signing config and trusted root.
     fn sign(&self, reference: &str, extra: &[&str]) -> std::process::Command {
+        self.sign_with(self.sigstore.signing_config_path(), reference, extra)
+    }
+
+    /// `vouch sign --keyless` with this signing config and the stand-in's trusted root.
+    fn sign_with(
+        &self,
+        signing_config: &std::path::Path,
+        reference: &str,
+        extra: &[&str],
+    ) -> std::process::Command {
         let mut cmd = vouch();
         cmd.args(["--allow-insecure-registry", "sign", reference, "--keyless"])
             .arg("--signing-config")
-            .arg(self.sigstore.signing_config_path())
+            .arg(signing_config)
             .arg("--trusted-root")
             .arg(self.sigstore.trusted_root_path())
             .args(extra)
@@ -306,6 +316,147 @@ fn hostile_services_are_refused_and_nothing_is_stored() {
             assert_no_token(&run, &token);
             b.assert_nothing_stored(&img);
         }
+    }
+}
+
+#[test]
+fn rekor_v2_signing_config_signs_bundles_that_verify() {
+    let b = Bench::new(Hostile::default());
+    let v2_config = b.sigstore.signing_config_rekor_v2_path();
+    let (img, reference) = b.push("keyless bundle in Rekor v2");
+    let token = b.sigstore.token(WORKFLOW);
+
+    // cosign 2.x's .sig annotations need a SET: refused before any request, nothing stored.
+    let run = Run::of(&mut b.sign_with(
+        v2_config,
+        &reference,
+        &["--identity-token", &token, "--format", "sig"],
+    ));
+    assert_eq!(run.code, 2, "{}", run.all());
+    assert!(
+        run.stderr.contains("signed entry timestamp") && run.stderr.contains("--format bundle"),
+        "{}",
+        run.stderr
+    );
+    b.assert_nothing_stored(&img);
+    assert_eq!(b.sigstore.requests(), Vec::new());
+
+    let run = Run::of(&mut b.sign_with(
+        v2_config,
+        &reference,
+        &["--identity-token", &token, "--output", "json"],
+    ))
+    .expect_code(0);
+    assert_no_token(&run, &token);
+    let signed = run.json();
+    assert_eq!(signed[0]["format"], "bundle");
+    assert_eq!(b.sigstore.rekor_v2_size(), 2);
+    assert!(b.sigstore.requests_to("rekor").is_empty());
+    assert_eq!(b.sigstore.requests_to("tsa").len(), 1);
+
+    b.verify(&reference, WORKFLOW).expect_code(0);
+    assert_eq!(
+        b.verify(&reference, "https://github.com/example/other")
+            .code,
+        1
+    );
+    let policy = b.policy("https://github\\\\.com/example/app/\\\\.github/workflows/.*");
+    b.verify_policy(&reference, &policy).expect_code(0);
+
+    // The stored bundle, alone, through the offline bundle verifier.
+    let referrer = signed[0]["referrer"].as_str().expect("referrer");
+    let manifest: Value = serde_json::from_slice(
+        &b.reg
+            .get_manifest("app", referrer)
+            .expect("referrer manifest"),
+    )
+    .expect("JSON");
+    let bundle = b.reg.get_blob(
+        "app",
+        manifest["layers"][0]["digest"].as_str().expect("layer"),
+    );
+    let stored = b.sigstore.dir().join("stored-v2.sigstore.json");
+    std::fs::write(&stored, &bundle).expect("bundle");
+    let ok = Run::of(
+        vouch()
+            .args(["verify-bundle", "--output", "json"])
+            .args(["--certificate-identity", WORKFLOW])
+            .args(["--certificate-oidc-issuer", b.sigstore.oidc_issuer()])
+            .arg("--trusted-root")
+            .arg(b.sigstore.trusted_root_path())
+            .arg("--bundle")
+            .arg(&stored)
+            .arg(img.digest()),
+    )
+    .expect_code(0)
+    .json();
+    assert_eq!(ok["log_entries"][0]["kind"], "dsse 0.0.2");
+
+    // The v1 config, its log replaced on the command line by the v2 one.
+    let (_, second) = b.push("keyless bundle in Rekor v2, by flag");
+    Run::of(&mut b.sign(
+        &second,
+        &[
+            "--identity-token",
+            &token,
+            "--rekor-url",
+            b.sigstore.rekor_v2_url(),
+            "--rekor-version",
+            "2",
+        ],
+    ))
+    .expect_code(0);
+    assert_eq!(b.sigstore.rekor_v2_size(), 3);
+    b.verify(&second, WORKFLOW).expect_code(0);
+    // ...and a version the config has no log of.
+    let run = Run::of(&mut b.sign(
+        &second,
+        &["--identity-token", &token, "--rekor-version", "2"],
+    ));
+    assert_eq!(run.code, 2, "{}", run.all());
+    assert!(run.stderr.contains("Rekor v2 log"), "{}", run.stderr);
+    assert!(b.sigstore.requests_to("rekor").is_empty());
+    assert_eq!(b.sigstore.network_attempts(), Vec::<String>::new());
+}
+
+#[test]
+fn hostile_rekor_v2_answers_are_refused_and_nothing_is_stored() {
+    for (hostile, reason) in [
+        (
+            Hostile {
+                rekor_bad_inclusion_proof: true,
+                ..Hostile::default()
+            },
+            "inclusion proof does not verify",
+        ),
+        (
+            Hostile {
+                rekor_bad_checkpoint: true,
+                ..Hostile::default()
+            },
+            "checkpoint",
+        ),
+        (
+            Hostile {
+                rekor_other_signature: true,
+                ..Hostile::default()
+            },
+            "entry for another signature",
+        ),
+    ] {
+        let b = Bench::new(hostile);
+        let (img, reference) = b.push("hostile Rekor v2");
+        let token = b.sigstore.token(WORKFLOW);
+        let run = Run::of(&mut b.sign_with(
+            b.sigstore.signing_config_rekor_v2_path(),
+            &reference,
+            &["--identity-token", &token],
+        ));
+        assert_eq!(run.code, 1, "{hostile:?}:\n{}", run.all());
+        assert!(run.stderr.contains(reason), "{hostile:?}: {}", run.stderr);
+        assert_no_token(&run, &token);
+        b.assert_nothing_stored(&img);
+        assert_eq!(b.sigstore.rekor_v2_size(), 2, "{hostile:?}");
     }
 }
 

@@ -2,7 +2,8 @@
 //! keyless through it (images in a real registry, blobs, attestations) and verifies what it
 //! signed; vouch's bundle verifier accepts the Sigstore bundles cosign writes; each hostile
 //! knob makes the clients refuse; the services answer the public APIs and survive bad
-//! requests; and cosign, given [`Sigstore::cosign_env`], never reaches past loopback.
+//! requests (Rekor v2's too, its checkpoints signed notes by the key the trusted root lists);
+//! and cosign, given [`Sigstore::cosign_env`], never reaches past loopback.
 
 use std::collections::BTreeMap;
 use std::io::{Read as _, Write as _};
@@ -973,6 +974,142 @@ fn rekor_api_reads_back_what_it_logged() {
     assert_eq!(s.rekor_size(), 4);
 }
 
+/// A `hashedRekordRequestV002` for `data` signed by `key`, certified by `certificate_der`.
+fn hashedrekord_v2(key: &EcKey, certificate_der: &[u8], data: &[u8]) -> Value {
+    json!({"hashedRekordRequestV002": {
+        "digest": STANDARD.encode(sha2::Sha256::digest(data)),
+        "signature": {
+            "content": STANDARD.encode(key.sign(data)),
+            "verifier": {
+                "x509Certificate": {"rawBytes": STANDARD.encode(certificate_der)},
+                "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+            },
+        },
+    }})
+}
+
+#[test]
+fn rekor_v2_api_logs_what_it_checked_under_a_signed_note() {
+    let s = Sigstore::start();
+    let key = EcKey::generate();
+    let (status, body) = post(
+        &format!("{}/api/v2/signingCert", s.fulcio_url()),
+        "application/json",
+        &v2_request(&s.email_token(ALICE), &key, ALICE),
+        None,
+    );
+    assert_eq!(status, 200);
+    let v: Value = serde_json::from_slice(&body).expect("JSON");
+    let leaf_pem = v["signedCertificateEmbeddedSct"]["chain"]["certificates"][0]
+        .as_str()
+        .expect("leaf");
+    let (_, leaf) = der::pem::decode_vec(leaf_pem.as_bytes()).expect("PEM");
+    let entries = format!("{}/api/v2/log/entries", s.rekor_v2_url());
+
+    let first = serde_json::to_vec(&hashedrekord_v2(&key, &leaf, b"logged")).expect("JSON");
+    let (status, body) = post(&entries, "application/json", &first, None);
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+    let e: Value = serde_json::from_slice(&body).expect("JSON");
+    assert_eq!(e["logIndex"], "1");
+    assert_eq!(
+        e["kindVersion"],
+        json!({"kind": "hashedrekord", "version": "0.0.2"})
+    );
+    assert!(e.get("integratedTime").is_none() && e.get("inclusionPromise").is_none());
+    let logged: Value = serde_json::from_slice(
+        &STANDARD
+            .decode(e["canonicalizedBody"].as_str().expect("body"))
+            .expect("base64"),
+    )
+    .expect("JSON body");
+    assert_eq!(
+        logged["spec"]["hashedRekordV002"]["signature"]["verifier"]["x509Certificate"]["rawBytes"],
+        STANDARD.encode(&leaf)
+    );
+
+    // The trusted root lists the log: Ed25519 key, log ID = SHA-256(origin, 0x0A, 0x01, key).
+    let root: Value =
+        serde_json::from_slice(&std::fs::read(s.trusted_root_path()).expect("root")).expect("JSON");
+    let tlog = root["tlogs"]
+        .as_array()
+        .expect("tlogs")
+        .iter()
+        .find(|t| t["baseUrl"] == s.rekor_v2_url())
+        .expect("the v2 log is in the trusted root");
+    assert_eq!(tlog["publicKey"]["keyDetails"], "PKIX_ED25519");
+    let spki = STANDARD
+        .decode(tlog["publicKey"]["rawBytes"].as_str().expect("key"))
+        .expect("base64");
+    let raw_key = &spki[spki.len() - 32..];
+    let log_id = sha2::Sha256::new()
+        .chain_update(vouch_e2e::sigstore::LOG_V2_NAME)
+        .chain_update([b'\n', 1])
+        .chain_update(raw_key)
+        .finalize();
+    assert_eq!(tlog["logId"]["keyId"], STANDARD.encode(log_id));
+    assert_eq!(e["logId"]["keyId"], tlog["logId"]["keyId"]);
+
+    // The checkpoint: origin, size, root; one line by the origin, keyed and signed.
+    let note = e["inclusionProof"]["checkpoint"]["envelope"]
+        .as_str()
+        .expect("checkpoint");
+    let (text, sig_line) = note.split_once("\n\n").expect("signed note");
+    let text = format!("{text}\n");
+    assert_eq!(
+        text,
+        format!(
+            "{}\n2\n{}\n",
+            vouch_e2e::sigstore::LOG_V2_NAME,
+            e["inclusionProof"]["rootHash"].as_str().expect("root")
+        )
+    );
+    let (name, b64) = sig_line
+        .trim_end()
+        .strip_prefix("\u{2014} ")
+        .and_then(|l| l.split_once(' '))
+        .expect("signature line");
+    assert_eq!(name, vouch_e2e::sigstore::LOG_V2_NAME);
+    let raw = STANDARD.decode(b64).expect("base64");
+    assert_eq!(raw[..4], log_id[..4], "key ID");
+    ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, raw_key)
+        .verify(text.as_bytes(), &raw[4..])
+        .expect("checkpoint signature");
+    let mut latest = vouch_e2e::registry::agent()
+        .get(&format!("{}/api/v2/checkpoint", s.rekor_v2_url()))
+        .call()
+        .expect("GET");
+    assert_eq!(
+        latest.body_mut().read_to_string().expect("note"),
+        note,
+        "the latest checkpoint"
+    );
+
+    // The same entry again: 409 and where it is, no entry.
+    let (status, body) = post(&entries, "application/json", &first, None);
+    assert_eq!(status, 409);
+    assert!(String::from_utf8_lossy(&body).contains("at index 1"));
+
+    // Refused: a signature that does not verify, a v1 entry, garbage; nothing logged.
+    let mut forged = hashedrekord_v2(&key, &leaf, b"x");
+    forged["hashedRekordRequestV002"]["digest"] =
+        STANDARD.encode(sha2::Sha256::digest(b"y")).into();
+    for bad in [
+        forged,
+        hashedrekord(&key, b"v1"),
+        json!({"dsseRequestV002": {}}),
+    ] {
+        let (status, _) = post(
+            &entries,
+            "application/json",
+            &serde_json::to_vec(&bad).expect("JSON"),
+            None,
+        );
+        assert_eq!(status, 400, "{bad}");
+    }
+    assert_eq!(post(&entries, "application/json", b"[1,", None).0, 400);
+    assert_eq!(s.rekor_v2_size(), 2);
+}
+
 /// Sends raw bytes and returns the status line of the answer ("" if none).
 fn raw_exchange(base_url: &str, request: &[u8]) -> String {
     let host = base_url.trim_start_matches("http://");
@@ -999,6 +1136,7 @@ fn services_survive_bad_requests() {
         s.oidc_issuer().to_string(),
         s.fulcio_url().to_string(),
         s.rekor_url().to_string(),
+        s.rekor_v2_url().to_string(),
         s.tsa_base_url().to_string(),
     ];
     for base in &services {

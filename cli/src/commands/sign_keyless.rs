@@ -8,8 +8,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, anyhow};
 use vouch_keyless::{
-    EndpointOverrides, KeylessOptions, KeylessSigner, SIGSTORE_AUDIENCE, SigningConfig,
-    TokenLookup, TransportOptions, find_token,
+    EndpointOverrides, KeylessOptions, KeylessSigner, SIG_FORMAT_NEEDS_REKOR_V1, SIGSTORE_AUDIENCE,
+    SigningConfig, TokenLookup, TransportOptions, find_token,
 };
 use vouch_registry::StoreOptions;
 use vouch_sign::keyless::{KeylessFormat, KeylessSignOptions, RootVerifier, sign_image_keyless};
@@ -33,6 +33,11 @@ pub async fn run(args: SignArgs, options: StoreOptions) -> Result<Exit, Failure>
         _ => super::trust_root::cached_trust(args.keyless.tuf_url.as_deref(), false).await?,
     };
     let keyless_options = session_options(&args.keyless, cached.as_ref())?;
+    if format == KeylessFormat::Sig && keyless_options.endpoints.rekor_version != 1 {
+        return Err(Failure::usage(anyhow!(
+            "keyless signing: {SIG_FORMAT_NEEDS_REKOR_V1}"
+        )));
+    }
     let root = trusted_root(args.keyless.trusted_root.as_deref(), cached.as_ref())?;
     let stores = open_stores(&options)?;
 
@@ -122,6 +127,7 @@ fn session_options(
         fulcio: url("--fulcio-url", &args.fulcio_url)?,
         rekor: url("--rekor-url", &args.rekor_url)?,
         tsa: url("--tsa-url", &args.tsa_url)?,
+        rekor_version: args.rekor_version,
     };
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)

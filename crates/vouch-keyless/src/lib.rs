@@ -2,9 +2,10 @@
 //!
 //! An OIDC identity token ([`token`]: explicit, GitLab CI's `id_tokens`, GitHub Actions'
 //! endpoint) is exchanged at Fulcio ([`fulcio`]) for a short-lived certificate for an
-//! ephemeral P-256 key (module `key`); each signature is recorded in Rekor v1 ([`rekor`]) and
-//! optionally stamped by an RFC 3161 authority (module `tsa`); the services come from a Sigstore
-//! signing config ([`signing_config`]); [`assemble`] writes a Sigstore bundle v0.3 or cosign
+//! ephemeral P-256 key (module `key`); each signature is recorded in Rekor v1 ([`rekor`]) or
+//! Rekor v2 (module `rekor_v2`, which then needs a timestamp) and optionally stamped by an
+//! RFC 3161 authority (module `tsa`); the services come from a Sigstore signing config
+//! ([`signing_config`]); [`assemble`] writes a Sigstore bundle v0.3 or cosign
 //! 2.x's `.sig` layer annotations; [`session`] runs it all in order and returns nothing that
 //! the caller's offline verifier ([`verifier`]) does not accept. [`transport`] is the HTTP
 //! under all of it; [`error`] says what went wrong.
@@ -35,6 +36,7 @@ pub mod error;
 pub mod fulcio;
 mod key;
 pub mod rekor;
+mod rekor_v2;
 pub mod session;
 pub mod signing_config;
 pub mod token;
@@ -49,6 +51,7 @@ pub use assemble::{
 pub use error::{KeylessError, RejectionKind, Service};
 pub use fulcio::IssuedCertificate;
 pub use rekor::{InclusionProof, LogEntry};
+pub use rekor_v2::SIG_FORMAT_NEEDS_REKOR_V1;
 pub use session::{KeylessOptions, KeylessSigner, SigLayerSignature, SignedBundle};
 pub use signing_config::{
     EndpointOverrides, Endpoints, PUBLIC_GOOD_SIGNING_CONFIG, Selector, ServiceEntry, SigningConfig,
@@ -63,7 +66,8 @@ pub use verifier::{Expectation, OfflineVerifier, Rejection, SignedMaterial, Veri
 /// Feeds `data` to the parser of one kind of answer, as the `keyless_answers` fuzz target
 /// does: 0 an identity token, 1 Fulcio's answer, 2 Rekor's answer (then checked against a
 /// fixed hashedrekord and DSSE proposal, and written out in both formats), 3 a TSA's answer,
-/// 4 a signing config. True when the input was accepted.
+/// 4 a signing config, 5 a Rekor v2 answer (checked and written out like Rekor's). True when
+/// the input was accepted.
 #[doc(hidden)]
 pub fn fuzz_answer(kind: u8, data: &[u8]) -> bool {
     match kind {
@@ -77,6 +81,7 @@ pub fn fuzz_answer(kind: u8, data: &[u8]) -> bool {
         1 => fulcio::fuzz_parse(data),
         2 => rekor::fuzz_parse(data),
         3 => tsa::fuzz_check(data),
+        5 => rekor_v2::fuzz_parse(data),
         _ => SigningConfig::from_json(data).is_ok_and(|c| {
             let _ = c.endpoints(0, &EndpointOverrides::default());
             true
@@ -97,6 +102,7 @@ mod tests {
             // A real answer, for another signature and nonce than the fixed ones.
             ("tsa", false),
             ("signing_config", true),
+            ("rekor_v2", true),
         ] {
             let data = std::fs::read(dir.join(seed)).expect("seed");
             assert_eq!(super::fuzz_answer(data[0], &data[1..]), accepted, "{seed}");

@@ -7,7 +7,8 @@
 //! The answer is checked here only for what needs no key: the logged body describes exactly
 //! the signature, certificate and digest that were sent, and the integrated time lies within
 //! the certificate's validity. The log's signatures (SET, checkpoint) and the inclusion proof
-//! are the offline verifier's to check, on the assembled bundle.
+//! are the offline verifier's to check, on the assembled bundle. [`LogEntry`] is shared with
+//! the Rekor v2 writer (module `rekor_v2`), whose entries have neither time nor SET.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -20,9 +21,9 @@ use crate::error::{KeylessError, Service};
 use crate::transport::{Body, Http, endpoint};
 
 /// Largest answer read from the log (an entry with a certificate and a proof is a few KiB).
-const MAX_ANSWER: usize = 1024 * 1024;
+pub(crate) const MAX_ANSWER: usize = 1024 * 1024;
 /// Most hashes accepted in an inclusion proof (a tree of 2^64 leaves needs 64).
-const MAX_PROOF_HASHES: usize = 64;
+pub(crate) const MAX_PROOF_HASHES: usize = 64;
 
 /// What is logged.
 #[derive(Debug, Clone)]
@@ -75,7 +76,7 @@ impl Proposal {
         }
     }
 
-    fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             Proposal::HashedRekord { .. } => "hashedrekord",
             Proposal::Dsse { .. } => "dsse",
@@ -154,7 +155,7 @@ impl Proposal {
     }
 }
 
-fn decoded_in(v: &Value, pointer: &str) -> Result<Vec<u8>, String> {
+pub(crate) fn decoded_in(v: &Value, pointer: &str) -> Result<Vec<u8>, String> {
     v.pointer(pointer)
         .and_then(Value::as_str)
         .and_then(|s| STANDARD.decode(s).ok())
@@ -162,7 +163,7 @@ fn decoded_in(v: &Value, pointer: &str) -> Result<Vec<u8>, String> {
 }
 
 /// The DER of the first CERTIFICATE block of a PEM text.
-fn certificate_der(pem: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn certificate_der(pem: &[u8]) -> Option<Vec<u8>> {
     let (label, der) = der::pem::decode_vec(pem).ok()?;
     (label == "CERTIFICATE").then_some(der)
 }
@@ -187,27 +188,28 @@ pub struct InclusionProof {
 pub struct LogEntry {
     /// The log's base URL.
     pub log_url: String,
-    /// The entry's UUID.
+    /// The entry's UUID (Rekor v1; empty for Rekor v2, which names entries by index).
     pub uuid: String,
     /// Its index in the log.
     pub log_index: i64,
-    /// The log ID (SHA-256 of the log's public key).
+    /// The log ID (Rekor v1: SHA-256 of the log's public key; Rekor v2: the checkpoint
+    /// key's signed-note key ID in full).
     pub log_id: Vec<u8>,
-    /// When the log integrated it, Unix seconds.
-    pub integrated_time: i64,
-    /// The signed entry timestamp.
-    pub signed_entry_timestamp: Vec<u8>,
+    /// When the log integrated it, Unix seconds (Rekor v1; Rekor v2 states no time).
+    pub integrated_time: Option<i64>,
+    /// The signed entry timestamp (Rekor v1; Rekor v2 gives none).
+    pub signed_entry_timestamp: Option<Vec<u8>>,
     /// The inclusion proof, if the log sent one.
     pub inclusion_proof: Option<InclusionProof>,
     /// The canonicalized body.
     pub body: Vec<u8>,
     /// `hashedrekord` or `dsse`.
     pub kind: String,
-    /// `0.0.1`.
+    /// `0.0.1` (Rekor v1) or `0.0.2` (Rekor v2).
     pub api_version: String,
 }
 
-fn bad(reason: impl Into<String>) -> KeylessError {
+pub(crate) fn bad(reason: impl Into<String>) -> KeylessError {
     KeylessError::BadAnswer {
         service: Service::Rekor,
         reason: reason.into(),
@@ -344,8 +346,8 @@ fn parse_entry(body: &[u8], base: &Url) -> Result<LogEntry, KeylessError> {
         uuid,
         log_index: int("/logIndex")?,
         log_id: hexed(text("/logID")?, "logID")?,
-        integrated_time: int("/integratedTime")?,
-        signed_entry_timestamp: b64("/verification/signedEntryTimestamp")?,
+        integrated_time: Some(int("/integratedTime")?),
+        signed_entry_timestamp: Some(b64("/verification/signedEntryTimestamp")?),
         inclusion_proof,
         kind: kind
             .get("kind")
@@ -372,20 +374,7 @@ pub(crate) fn fuzz_parse(body: &[u8]) -> bool {
         return false;
     };
     if let Ok(logged) = serde_json::from_slice::<Value>(&entry.body) {
-        let pem = "-----BEGIN CERTIFICATE-----\nMAMCAQE=\n-----END CERTIFICATE-----\n";
-        for proposal in [
-            Proposal::HashedRekord {
-                digest: [0; 32],
-                signature: vec![1],
-                certificate_pem: pem.into(),
-            },
-            Proposal::Dsse {
-                envelope_json: "{}".into(),
-                payload: vec![2],
-                signature: vec![1],
-                certificate_pem: pem.into(),
-            },
-        ] {
+        for proposal in fuzz_proposals() {
             let _ = proposal.check_body(&logged);
         }
     }
@@ -395,6 +384,24 @@ pub(crate) fn fuzz_parse(body: &[u8]) -> bool {
     assert_eq!(annotation["Payload"]["logIndex"], entry.log_index);
     assert_eq!(annotation["Payload"]["logID"], hex::encode(&entry.log_id));
     true
+}
+
+/// The fixed proposals the fuzz targets check parsed answers against.
+pub(crate) fn fuzz_proposals() -> [Proposal; 2] {
+    let pem = "-----BEGIN CERTIFICATE-----\nMAMCAQE=\n-----END CERTIFICATE-----\n";
+    [
+        Proposal::HashedRekord {
+            digest: [0; 32],
+            signature: vec![1],
+            certificate_pem: pem.into(),
+        },
+        Proposal::Dsse {
+            envelope_json: "{}".into(),
+            payload: vec![2],
+            signature: vec![1],
+            certificate_pem: pem.into(),
+        },
+    ]
 }
 
 /// cosign 2.x's `dev.sigstore.cosign/bundle` annotation.
@@ -417,16 +424,21 @@ struct CosignPayload<'a> {
 
 impl LogEntry {
     /// The entry as a Sigstore bundle v0.3 `TransparencyLogEntry` (protobuf JSON: int64 as
-    /// strings, bytes as base64).
+    /// strings, bytes as base64); a Rekor v2 entry has no integrated time and no inclusion
+    /// promise.
     pub fn to_bundle_json(&self) -> Value {
         let mut entry = json!({
             "logIndex": self.log_index.to_string(),
             "logId": {"keyId": STANDARD.encode(&self.log_id)},
             "kindVersion": {"kind": self.kind, "version": self.api_version},
-            "integratedTime": self.integrated_time.to_string(),
-            "inclusionPromise": {"signedEntryTimestamp": STANDARD.encode(&self.signed_entry_timestamp)},
             "canonicalizedBody": STANDARD.encode(&self.body),
         });
+        if let Some(t) = self.integrated_time {
+            entry["integratedTime"] = t.to_string().into();
+        }
+        if let Some(set) = &self.signed_entry_timestamp {
+            entry["inclusionPromise"] = json!({"signedEntryTimestamp": STANDARD.encode(set)});
+        }
         if let Some(p) = &self.inclusion_proof {
             entry["inclusionProof"] = json!({
                 "logIndex": p.log_index.to_string(),
@@ -440,14 +452,16 @@ impl LogEntry {
     }
 
     /// The entry as cosign 2.x's `dev.sigstore.cosign/bundle` annotation: the SET and the
-    /// payload it signs, no inclusion proof.
+    /// payload it signs, no inclusion proof. A Rekor v2 entry has neither SET nor time, so
+    /// the annotation it gives verifies nowhere; the signer never writes one.
     pub fn to_cosign_annotation(&self) -> String {
         let log_id = hex::encode(&self.log_id);
         serde_json::to_string(&CosignBundle {
-            signed_entry_timestamp: STANDARD.encode(&self.signed_entry_timestamp),
+            signed_entry_timestamp: STANDARD
+                .encode(self.signed_entry_timestamp.as_deref().unwrap_or_default()),
             payload: CosignPayload {
                 body: STANDARD.encode(&self.body),
-                integrated_time: self.integrated_time,
+                integrated_time: self.integrated_time.unwrap_or_default(),
                 log_index: self.log_index,
                 log_id: &log_id,
             },

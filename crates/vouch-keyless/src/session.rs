@@ -19,6 +19,7 @@ use crate::error::{KeylessError, RejectionKind};
 use crate::fulcio::{self, IssuedCertificate};
 use crate::key::EphemeralKey;
 use crate::rekor::{self, LogEntry, Proposal};
+use crate::rekor_v2::{self, SIG_FORMAT_NEEDS_REKOR_V1};
 use crate::signing_config::Endpoints;
 use crate::token::{CertificateIdentity, IdentityToken};
 use crate::transport::{Http, TransportOptions};
@@ -121,6 +122,12 @@ impl KeylessSigner {
                 reason: "no transparency log to write to".into(),
             });
         }
+        if options.endpoints.rekor_version == 2 && options.endpoints.tsa.is_empty() {
+            return Err(KeylessError::Config {
+                reason: "a Rekor v2 log records no signing time: a timestamp authority is needed"
+                    .into(),
+            });
+        }
         let http = Http::new(&options.transport)?;
         let key = EphemeralKey::generate()?;
         let certificate =
@@ -190,11 +197,17 @@ impl KeylessSigner {
     async fn log(&self, proposal: &Proposal, logs: usize) -> Result<Vec<LogEntry>, KeylessError> {
         let mut entries = Vec::new();
         for url in self.endpoints.rekor.iter().take(logs) {
-            let entry = rekor::create_entry(&self.http, url, proposal).await?;
+            let entry = match self.endpoints.rekor_version {
+                2 => rekor_v2::create_entry(&self.http, url, proposal).await?,
+                _ => rekor::create_entry(&self.http, url, proposal).await?,
+            };
             let c = &self.certificate;
-            if entry.integrated_time < c.not_before || entry.integrated_time > c.not_after {
+            // Rekor v2 states no time; the timestamp's is checked by the verifier.
+            if let Some(t) = entry.integrated_time
+                && (t < c.not_before || t > c.not_after)
+            {
                 return Err(KeylessError::LoggedOutsideCertificateValidity {
-                    integrated_time: rfc3339(entry.integrated_time),
+                    integrated_time: rfc3339(t),
                     not_before: rfc3339(c.not_before),
                     not_after: rfc3339(c.not_after),
                 });
@@ -334,6 +347,11 @@ impl KeylessSigner {
     /// TSA). The log's full answer (inclusion proof and checkpoint, which the annotations do
     /// not keep) and the annotations themselves must both verify.
     pub async fn sign_sig_layer(&self, payload: &[u8]) -> Result<SigLayerSignature, KeylessError> {
+        if self.endpoints.rekor_version != 1 {
+            return Err(KeylessError::Config {
+                reason: SIG_FORMAT_NEEDS_REKOR_V1.into(),
+            });
+        }
         self.check_still_valid()?;
         let digest: [u8; 32] = Sha256::digest(payload).into();
         let signature = self.key.sign(payload);

@@ -4,7 +4,9 @@
 //! Selection follows the Sigstore clients: among the services valid now whose API version
 //! this signer speaks, the newest API version, then the most recently started service;
 //! `ANY` takes one, `EXACT` that many, `ALL` every one. `--fulcio-url`, `--rekor-url` and
-//! `--tsa-url` replace a selection. The default is the public-good instance's config.
+//! `--tsa-url` replace a selection; `--rekor-version` says which Rekor API the chosen (or
+//! given) logs speak. A Rekor v2 log signs no time, so choosing one requires a timestamp
+//! authority. The default is the public-good instance's config.
 
 use std::fmt;
 
@@ -22,7 +24,7 @@ const MEDIA_TYPE: &str = "application/vnd.dev.sigstore.signingconfig.v0.2+json";
 /// Fulcio API versions this signer speaks (the v2 `signingCert` endpoint belongs to 1).
 const FULCIO_VERSIONS: [u32; 1] = [1];
 /// Rekor API versions this signer can write to.
-const REKOR_VERSIONS: [u32; 1] = [1];
+const REKOR_VERSIONS: [u32; 2] = [1, 2];
 const TSA_VERSIONS: [u32; 1] = [1];
 /// A config larger than this is refused before it is parsed.
 const MAX_CONFIG_BYTES: usize = 1024 * 1024;
@@ -125,6 +127,9 @@ pub struct EndpointOverrides {
     pub fulcio: Option<Url>,
     /// `--rekor-url`.
     pub rekor: Option<Url>,
+    /// `--rekor-version`: the API version of `rekor` (default 1) or, without it, the only
+    /// version chosen from the config.
+    pub rekor_version: Option<u32>,
     /// `--tsa-url`: a TSA's timestamp endpoint (`…/api/v1/timestamp`).
     pub tsa: Option<Url>,
 }
@@ -134,8 +139,10 @@ pub struct EndpointOverrides {
 pub struct Endpoints {
     /// Fulcio's base URL.
     pub fulcio: Url,
-    /// The Rekor v1 logs to write to (at least one).
+    /// The transparency logs to write to (at least one).
     pub rekor: Vec<Url>,
+    /// Their Rekor API version (1 or 2): one version for all, the newest the config offers.
+    pub rekor_version: u32,
     /// The TSAs' timestamp endpoints (none: no RFC 3161 timestamp).
     pub tsa: Vec<Url>,
 }
@@ -145,8 +152,9 @@ impl fmt::Display for Endpoints {
         let list = |urls: &[Url]| urls.iter().map(Url::as_str).collect::<Vec<_>>().join(", ");
         write!(
             f,
-            "Fulcio {}, Rekor {}, TSA {}",
+            "Fulcio {}, Rekor v{} {}, TSA {}",
             self.fulcio,
+            self.rekor_version,
             list(&self.rekor),
             if self.tsa.is_empty() {
                 "none".into()
@@ -240,18 +248,23 @@ fn candidates<'a>(list: &'a [ServiceEntry], supported: &[u32], now: i64) -> Vec<
     chosen
 }
 
-fn select(list: &[ServiceEntry], supported: &[u32], selector: Selector, now: i64) -> Vec<Url> {
+fn select<'a>(
+    list: &'a [ServiceEntry],
+    supported: &[u32],
+    selector: Selector,
+    now: i64,
+) -> Vec<&'a ServiceEntry> {
     let chosen = candidates(list, supported, now);
     let take = match selector {
         Selector::All => chosen.len(),
         Selector::Any => 1,
         Selector::Exact(n) => n as usize,
     };
-    chosen
-        .into_iter()
-        .take(take)
-        .map(|s| s.url.clone())
-        .collect()
+    chosen.into_iter().take(take).collect()
+}
+
+fn urls(chosen: Vec<&ServiceEntry>) -> Vec<Url> {
+    chosen.into_iter().map(|s| s.url.clone()).collect()
 }
 
 impl SigningConfig {
@@ -302,7 +315,7 @@ impl SigningConfig {
     ) -> Result<Endpoints, KeylessError> {
         let fulcio = match &overrides.fulcio {
             Some(url) => url.clone(),
-            None => select(&self.ca, &FULCIO_VERSIONS, Selector::Any, now)
+            None => urls(select(&self.ca, &FULCIO_VERSIONS, Selector::Any, now))
                 .into_iter()
                 .next()
                 .ok_or_else(|| {
@@ -311,35 +324,41 @@ impl SigningConfig {
                     )
                 })?,
         };
-        let rekor = match &overrides.rekor {
-            Some(url) => vec![url.clone()],
+        let versions = match overrides.rekor_version {
+            Some(v) if REKOR_VERSIONS.contains(&v) => vec![v],
+            Some(v) => {
+                return Err(config_error(format!(
+                    "Rekor API version {v} is not supported; vouch writes to Rekor v1 and v2"
+                )));
+            }
+            None => REKOR_VERSIONS.to_vec(),
+        };
+        let (rekor, rekor_version) = match &overrides.rekor {
+            Some(url) => (vec![url.clone()], overrides.rekor_version.unwrap_or(1)),
             None => {
-                let chosen = select(&self.rekor, &REKOR_VERSIONS, self.rekor_selector, now);
+                let chosen = select(&self.rekor, &versions, self.rekor_selector, now);
                 let wanted = match self.rekor_selector {
                     Selector::Exact(n) => n as usize,
                     _ => 1,
                 };
                 if chosen.len() < wanted {
-                    let newer = self
-                        .rekor
-                        .iter()
-                        .any(|s| s.valid_at(now) && !REKOR_VERSIONS.contains(&s.major_api_version));
-                    return Err(config_error(if newer {
-                        "the signing config's transparency logs valid now are Rekor v2, which vouch cannot write to yet; pass --rekor-url with a Rekor v1 log".to_string()
-                    } else {
-                        format!(
-                            "the signing config lists {} usable Rekor v1 log(s) valid now, {wanted} needed; pass --rekor-url",
-                            chosen.len()
-                        )
-                    }));
+                    let which = match overrides.rekor_version {
+                        Some(v) => format!("Rekor v{v}"),
+                        None => "Rekor v1 or v2".into(),
+                    };
+                    return Err(config_error(format!(
+                        "the signing config lists {} usable {which} log(s) valid now, {wanted} needed; pass --rekor-url",
+                        chosen.len()
+                    )));
                 }
-                chosen
+                let version = chosen.first().map_or(1, |s| s.major_api_version);
+                (urls(chosen), version)
             }
         };
         let tsa = match &overrides.tsa {
             Some(url) => vec![url.clone()],
             None => {
-                let chosen = select(&self.tsa, &TSA_VERSIONS, self.tsa_selector, now);
+                let chosen = urls(select(&self.tsa, &TSA_VERSIONS, self.tsa_selector, now));
                 if let Selector::Exact(n) = self.tsa_selector
                     && chosen.len() < n as usize
                 {
@@ -351,7 +370,17 @@ impl SigningConfig {
                 chosen
             }
         };
-        Ok(Endpoints { fulcio, rekor, tsa })
+        if rekor_version == 2 && tsa.is_empty() {
+            return Err(config_error(
+                "a Rekor v2 log records no signing time, so keyless signing to it needs a timestamp authority, and the signing config lists none valid now; pass --tsa-url",
+            ));
+        }
+        Ok(Endpoints {
+            fulcio,
+            rekor,
+            rekor_version,
+            tsa,
+        })
     }
 }
 
@@ -428,20 +457,42 @@ mod tests {
             .endpoints(NOW, &EndpointOverrides::default())
             .expect("endpoints");
         assert_eq!(e.fulcio.as_str(), "https://ca.example/");
+        // The newest API version the config offers wins, as in the Sigstore clients.
+        let logs: Vec<&str> = e.rekor.iter().map(Url::as_str).collect();
+        assert_eq!(
+            (logs.as_slice(), e.rekor_version),
+            (&["https://log-v2.example/"][..], 2)
+        );
+        // --rekor-version 1 keeps to the v1 logs, all of them (selector ALL).
+        let v1_only = EndpointOverrides {
+            rekor_version: Some(1),
+            ..EndpointOverrides::default()
+        };
+        let e = c.endpoints(NOW, &v1_only).expect("endpoints");
         let logs: Vec<&str> = e.rekor.iter().map(Url::as_str).collect();
         assert_eq!(logs, ["https://log-b.example/", "https://log-a.example/"]);
+        assert_eq!(e.rekor_version, 1);
+        let v3 = EndpointOverrides {
+            rekor_version: Some(3),
+            ..EndpointOverrides::default()
+        };
+        let err = c.endpoints(NOW, &v3).expect_err("v3");
+        assert!(err.to_string().contains("version 3"), "{err}");
 
-        let overrides = EndpointOverrides {
+        let mut overrides = EndpointOverrides {
             fulcio: Some(Url::parse("http://127.0.0.1:1").expect("url")),
             rekor: Some(Url::parse("http://127.0.0.1:2").expect("url")),
             tsa: None,
+            rekor_version: None,
         };
         let e = c.endpoints(NOW, &overrides).expect("endpoints");
-        assert_eq!(e.rekor.len(), 1);
+        assert_eq!((e.rekor.len(), e.rekor_version), (1, 1));
         assert!(e.check(false).is_err());
         assert!(e.check(true).is_ok());
+        overrides.rekor_version = Some(2);
+        assert_eq!(c.endpoints(NOW, &overrides).expect("v2").rekor_version, 2);
 
-        // Only Rekor v2 valid: a clear refusal.
+        // Only Rekor v2 valid: chosen, with the timestamp authority it needs.
         let mut only_v2 = config.clone();
         only_v2["rekorTlogUrls"] = json!([entry(
             "https://log-v2.example",
@@ -450,10 +501,22 @@ mod tests {
             None
         )]);
         let c = SigningConfig::from_json(&serde_json::to_vec(&only_v2).expect("json")).expect("ok");
+        let e = c.endpoints(NOW, &EndpointOverrides::default()).expect("v2");
+        assert_eq!((e.rekor_version, e.tsa.len()), (2, 1));
+        assert!(
+            e.to_string().contains("Rekor v2 https://log-v2.example/"),
+            "{e}"
+        );
+        let err = c.endpoints(NOW, &v1_only).expect_err("no v1 log");
+        assert!(err.to_string().contains("Rekor v1"), "{err}");
+        // ...and without one, a clear refusal.
+        only_v2["tsaUrls"] = json!([]);
+        let c = SigningConfig::from_json(&serde_json::to_vec(&only_v2).expect("json")).expect("ok");
         let err = c
             .endpoints(NOW, &EndpointOverrides::default())
-            .expect_err("v2");
-        assert!(err.to_string().contains("Rekor v2"), "{err}");
+            .expect_err("v2 without a TSA");
+        assert!(err.to_string().contains("timestamp authority"), "{err}");
+        assert_eq!(err.exit_code(), 2);
 
         // EXACT asks for more than there are.
         let mut exact = config;

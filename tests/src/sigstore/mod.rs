@@ -1,6 +1,6 @@
-//! A local Sigstore: an OIDC issuer, Fulcio, Rekor and an RFC 3161 TSA on loopback (random
-//! ports), with their own CA, CT log, log and TSA keys, and the trusted root and signing
-//! config that describe them. Real clients (cosign 2.5, vouch) sign and verify against it
+//! A local Sigstore: an OIDC issuer, Fulcio, Rekor (v1, and a Rekor v2 log beside it) and an
+//! RFC 3161 TSA on loopback (random ports), with their own CA, CT log, log and TSA keys, and
+//! the trusted root and signing configs that describe them. Real clients (cosign 2.5, vouch) sign and verify against it
 //! as they would against the public-good instance; [`Hostile`] turns single services into
 //! liars for refusal tests.
 //!
@@ -23,6 +23,7 @@ mod merkle;
 mod oidc;
 mod rekor;
 mod rekor_entry;
+mod rekor_v2;
 mod sentinel;
 mod trust;
 mod tsa;
@@ -37,6 +38,7 @@ pub use http::Exchange;
 pub use keys::EcKey;
 pub use oidc::AUDIENCE;
 pub use rekor::LOG_NAME;
+pub use rekor_v2::LOG_V2_NAME;
 pub use trust::{SIGNING_CONFIG_MEDIA_TYPE, TRUSTED_ROOT_MEDIA_TYPE, TrustFiles};
 
 use crate::net::Server;
@@ -52,16 +54,20 @@ pub struct Hostile {
     /// Fulcio issues from a CA that is not in the trusted root (same names, other keys); the
     /// SCT is still valid.
     pub fulcio_untrusted_ca: bool,
-    /// Rekor logs and returns an entry for another signature (one bit flipped), with a
-    /// valid SET and inclusion proof for that entry.
+    /// Rekor (v1 and v2) logs and returns an entry for another signature (one bit flipped),
+    /// with a valid SET (v1) and inclusion proof for that entry.
     pub rekor_other_signature: bool,
-    /// Rekor's inclusion proofs do not lead to the (correctly signed) checkpoint's root.
+    /// Rekor's (v1 and v2) inclusion proofs do not lead to the (correctly signed)
+    /// checkpoint's root.
     pub rekor_bad_inclusion_proof: bool,
+    /// Rekor's (v1 and v2) checkpoints carry a well-formed signature line, named and keyed
+    /// as the log's, whose signature does not verify.
+    pub rekor_bad_checkpoint: bool,
     /// Rekor's signed entry timestamps are well-formed signatures that do not verify.
     pub rekor_bad_set: bool,
     /// Rekor's integrated time is an hour after the certificate expired (signed as such).
     pub rekor_time_after_expiry: bool,
-    /// Rekor answers every request with 503.
+    /// Rekor (v1 and v2) answers every request with 503.
     pub rekor_down: bool,
 }
 
@@ -84,11 +90,13 @@ pub struct Sigstore {
     oidc: oidc::Oidc,
     fulcio: Arc<fulcio::Fulcio>,
     rekor: Arc<rekor::Rekor>,
+    rekor_v2: Arc<rekor_v2::RekorV2>,
     tsa: Arc<tsa::Tsa>,
     sentinel: sentinel::Sentinel,
     files: TrustFiles,
     fulcio_url: String,
     rekor_url: String,
+    rekor_v2_url: String,
     tsa_base_url: String,
     _servers: Vec<Server>,
 }
@@ -99,6 +107,7 @@ impl std::fmt::Debug for Sigstore {
             .field("oidc", &self.oidc.url())
             .field("fulcio", &self.fulcio_url)
             .field("rekor", &self.rekor_url)
+            .field("rekor_v2", &self.rekor_v2_url)
             .field("tsa", &self.tsa_base_url)
             .finish_non_exhaustive()
     }
@@ -128,6 +137,7 @@ impl Sigstore {
             Arc::clone(&hostile),
         ));
         let rekor = Arc::new(rekor::Rekor::new(Arc::clone(&hostile)));
+        let rekor_v2 = Arc::new(rekor_v2::RekorV2::new(Arc::clone(&hostile)));
         let tsa = Arc::new(tsa::Tsa::new(epoch));
 
         let fulcio_server = {
@@ -142,12 +152,19 @@ impl Sigstore {
                 r.answer(q)
             })
         };
+        let rekor_v2_server = {
+            let r = Arc::clone(&rekor_v2);
+            http::serve("rekor-v2", MAX_BODY, Arc::clone(&journal), move |q| {
+                r.answer(q)
+            })
+        };
         let tsa_server = {
             let t = Arc::clone(&tsa);
             http::serve("tsa", 64 * 1024, Arc::clone(&journal), move |r| t.answer(r))
         };
         let fulcio_url = format!("http://{}", fulcio_server.host());
         let rekor_url = format!("http://{}", rekor_server.host());
+        let rekor_v2_url = format!("http://{}", rekor_v2_server.host());
         let tsa_base_url = format!("http://{}", tsa_server.host());
 
         let tsa_chain_pem = tsa.chain_pem().concat();
@@ -160,6 +177,11 @@ impl Sigstore {
                 fulcio: (&fulcio.intermediate, &fulcio.root),
                 rekor_url: &rekor_url,
                 rekor_key: &rekor.key,
+                rekor_v2: trust::LogV2 {
+                    url: &rekor_v2_url,
+                    spki: &rekor_v2.spki_der(),
+                    log_id: &rekor_v2.log_id(),
+                },
                 // The CT log has no server of its own; Fulcio embeds its SCTs.
                 ct_url: &format!("{fulcio_url}/ct"),
                 ct_key: &ct.key,
@@ -175,13 +197,15 @@ impl Sigstore {
             oidc,
             fulcio,
             rekor,
+            rekor_v2,
             tsa,
             sentinel: sentinel::Sentinel::start(),
             files,
             fulcio_url,
             rekor_url,
+            rekor_v2_url,
             tsa_base_url,
-            _servers: vec![fulcio_server, rekor_server, tsa_server],
+            _servers: vec![fulcio_server, rekor_server, rekor_v2_server, tsa_server],
         }
     }
 
@@ -198,6 +222,11 @@ impl Sigstore {
     /// Rekor's base URL.
     pub fn rekor_url(&self) -> &str {
         &self.rekor_url
+    }
+
+    /// The Rekor v2 log's base URL.
+    pub fn rekor_v2_url(&self) -> &str {
+        &self.rekor_v2_url
     }
 
     /// The TSA's timestamp endpoint (`.../api/v1/timestamp`), as `--timestamp-server-url`
@@ -248,6 +277,12 @@ impl Sigstore {
     /// `signing_config.json`.
     pub fn signing_config_path(&self) -> &Path {
         &self.files.signing_config
+    }
+
+    /// `signing_config_rekor_v2.json`: the same services, with the Rekor v2 log as the only
+    /// transparency log.
+    pub fn signing_config_rekor_v2_path(&self) -> &Path {
+        &self.files.signing_config_rekor_v2
     }
 
     /// A scratch directory that lives as long as the instance.
@@ -304,7 +339,7 @@ impl Sigstore {
         lock(&self.journal).clone()
     }
 
-    /// The requests one service (`oidc`, `fulcio`, `rekor`, `tsa`) answered.
+    /// The requests one service (`oidc`, `fulcio`, `rekor`, `rekor-v2`, `tsa`) answered.
     pub fn requests_to(&self, service: &str) -> Vec<Exchange> {
         self.requests()
             .into_iter()
@@ -316,6 +351,11 @@ impl Sigstore {
     /// client entry has index 1).
     pub fn rekor_size(&self) -> usize {
         self.rekor.size()
+    }
+
+    /// How many entries the Rekor v2 log holds, counting the one it starts with.
+    pub fn rekor_v2_size(&self) -> usize {
+        self.rekor_v2.size()
     }
 
     /// The hostile knobs in force.

@@ -294,7 +294,12 @@ impl Rekor {
             STANDARD.encode(root)
         );
         let mut sig = self.key.key_id()[..4].to_vec();
-        sig.extend(self.key.sign(text.as_bytes()));
+        if lock(&self.hostile).rekor_bad_checkpoint {
+            // A well-formed signature over another text: parses, does not verify.
+            sig.extend(self.key.sign(format!("{text}forged\n").as_bytes()));
+        } else {
+            sig.extend(self.key.sign(text.as_bytes()));
+        }
         format!("{text}\n\u{2014} {LOG_NAME} {}\n", STANDARD.encode(sig))
     }
 

@@ -1,6 +1,7 @@
 //! The files a verifier or signer is given for this Sigstore instance: `trusted_root.json`
-//! (protobuf-specs TrustedRoot 0.1), `signing_config.json` (SigningConfig 0.2), and the
-//! single-purpose files cosign 2.5 reads from its `SIGSTORE_*` variables.
+//! (protobuf-specs TrustedRoot 0.1, both logs in it), `signing_config.json` (SigningConfig
+//! 0.2, Rekor v1), `signing_config_rekor_v2.json` (the same with the Rekor v2 log instead),
+//! and the single-purpose files cosign 2.5 reads from its `SIGSTORE_*` variables.
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -32,6 +33,8 @@ pub struct TrustFiles {
     pub trusted_root: PathBuf,
     /// `signing_config.json`.
     pub signing_config: PathBuf,
+    /// `signing_config_rekor_v2.json`.
+    pub signing_config_rekor_v2: PathBuf,
     /// Fulcio intermediate and root, PEM (`SIGSTORE_ROOT_FILE`).
     pub fulcio_chain: PathBuf,
     /// The CT log's public key, PEM (`SIGSTORE_CT_LOG_PUBLIC_KEY_FILE`).
@@ -50,10 +53,31 @@ pub(crate) struct Instance<'a> {
     pub(crate) fulcio: (&'a Ca, &'a Ca),
     pub(crate) rekor_url: &'a str,
     pub(crate) rekor_key: &'a EcKey,
+    pub(crate) rekor_v2: LogV2<'a>,
     pub(crate) ct_url: &'a str,
     pub(crate) ct_key: &'a EcKey,
     pub(crate) tsa_url: &'a str,
     pub(crate) tsa_chain: (&'a [u8], &'a Ca),
+}
+
+/// The Rekor v2 log: its checkpoint key (Ed25519) and signed-note log ID.
+pub(crate) struct LogV2<'a> {
+    pub(crate) url: &'a str,
+    pub(crate) spki: &'a [u8],
+    pub(crate) log_id: &'a [u8],
+}
+
+fn log_v2(log: &LogV2<'_>, start: &str) -> Value {
+    json!({
+        "baseUrl": log.url,
+        "hashAlgorithm": "SHA2_256",
+        "publicKey": {
+            "rawBytes": STANDARD.encode(log.spki),
+            "keyDetails": "PKIX_ED25519",
+            "validFor": {"start": start},
+        },
+        "logId": {"keyId": STANDARD.encode(log.log_id)},
+    })
 }
 
 fn log(url: &str, key: &EcKey, start: &str) -> Value {
@@ -74,7 +98,11 @@ fn raw(der: &[u8]) -> Value {
 }
 
 fn service(url: &str, start: &str) -> Value {
-    json!({"url": url, "majorApiVersion": 1, "validFor": {"start": start}, "operator": "vouch-e2e"})
+    service_version(url, 1, start)
+}
+
+fn service_version(url: &str, version: u32, start: &str) -> Value {
+    json!({"url": url, "majorApiVersion": version, "validFor": {"start": start}, "operator": "vouch-e2e"})
 }
 
 pub(crate) fn trusted_root(i: &Instance<'_>) -> Value {
@@ -82,7 +110,7 @@ pub(crate) fn trusted_root(i: &Instance<'_>) -> Value {
     let (intermediate, root) = i.fulcio;
     json!({
         "mediaType": TRUSTED_ROOT_MEDIA_TYPE,
-        "tlogs": [log(i.rekor_url, i.rekor_key, &start)],
+        "tlogs": [log(i.rekor_url, i.rekor_key, &start), log_v2(&i.rekor_v2, &start)],
         "certificateAuthorities": [{
             "subject": {"organization": "vouch-e2e", "commonName": "vouch-e2e Fulcio root"},
             "uri": i.fulcio_url,
@@ -112,6 +140,13 @@ pub(crate) fn signing_config(i: &Instance<'_>) -> Value {
     })
 }
 
+/// The signing config with the Rekor v2 log as its only transparency log.
+pub(crate) fn signing_config_rekor_v2(i: &Instance<'_>) -> Value {
+    let mut config = signing_config(i);
+    config["rekorTlogUrls"] = json!([service_version(i.rekor_v2.url, 2, &rfc3339(i.epoch))]);
+    config
+}
+
 /// Writes every file into `dir`.
 pub(crate) fn write(dir: &Path, i: &Instance<'_>, tsa_chain_pem: &str) -> TrustFiles {
     let put = |name: &str, bytes: &[u8]| {
@@ -124,6 +159,10 @@ pub(crate) fn write(dir: &Path, i: &Instance<'_>, tsa_chain_pem: &str) -> TrustF
     TrustFiles {
         trusted_root: put("trusted_root.json", &json(&trusted_root(i))),
         signing_config: put("signing_config.json", &json(&signing_config(i))),
+        signing_config_rekor_v2: put(
+            "signing_config_rekor_v2.json",
+            &json(&signing_config_rekor_v2(i)),
+        ),
         fulcio_chain: put(
             "fulcio_chain.pem",
             [intermediate.cert_pem(), root.cert_pem()]
