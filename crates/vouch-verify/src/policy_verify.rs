@@ -12,7 +12,7 @@ use vouch_policy::{
 };
 
 use crate::attestations::{
-    VerifiedAttestation, fetch_attestations, fetch_referrer_bundles, verify_attestations,
+    FetchedAttestation, VerifiedAttestation, fetch_attestations, verify_attestations,
     verify_bundle_attestations,
 };
 use crate::fetch::{
@@ -352,6 +352,8 @@ struct Gathered {
     entry: Option<Entry>,
     /// The cache's name for the image.
     subject: Option<String>,
+    /// The referrers were read with the `.sig` tag: no need to read them again.
+    referrers_read: bool,
 }
 
 impl Gathered {
@@ -382,16 +384,33 @@ async fn facts_for(
         subject: subject.as_deref(),
     };
     let likely = likely_payload_references(image, run.identity);
-    let (layers, mut entry, bundles) = fetch_signatures(
+    let needs_attestations = run.loaded.policy.needs_attestations(repository);
+    // A rule that requires attestations reads the referrers anyway (attestations may be
+    // there), so they, the `.sig` tag and the `.att` tag are all fetched at once: one round
+    // trip where it would be three after each other.
+    let source = match run.bundles {
+        BundleSource::ReferrersIfNeeded if needs_attestations => BundleSource::Referrers,
+        other => other,
+    };
+    let signatures = fetch_signatures(
         repo,
         image,
         digest,
         stores.limits(),
         cache_use,
-        run.bundles,
+        source,
         &likely,
-    )
-    .await?;
+    );
+    let attestation_layers = async {
+        if needs_attestations {
+            attestation_layers(repo, image, digest, stores.limits(), run).await
+        } else {
+            Ok(Vec::new())
+        }
+    };
+    let (signatures, attestation_layers) = tokio::join!(signatures, attestation_layers);
+    let (layers, mut entry, bundles) = signatures?;
+    let attestation_layers = attestation_layers?;
     let judge = run.judge();
     let mut signatures = Vec::new();
     let mut rejected = Vec::new();
@@ -413,50 +432,53 @@ async fn facts_for(
         judged: layers.len(),
         entry,
         subject: subject.clone(),
+        referrers_read: matches!(source, BundleSource::Referrers),
     };
     add_bundle_facts(&mut gathered, &bundles, digest, run);
-    if run.loaded.policy.needs_attestations(repository) {
-        let read = matches!(run.bundles, BundleSource::Referrers).then_some(bundles.as_slice());
-        gathered.facts.attestations =
-            attestation_facts(repo, image, digest, stores.limits(), run, read).await?;
+    if needs_attestations {
+        gathered.facts.attestations = attestation_facts(&attestation_layers, &bundles, digest, run);
     }
     Ok(gathered)
 }
 
-/// The image's attestations that verify under the policy's keys (and, for keyless signers,
-/// its trusted root), for a rule that requires attestations: `.att` layers (key-signed or
-/// keyless, dated by their verified log time) and Sigstore
-/// bundles (its referrers, or the `--bundle` files, which are then all that is read). Not
-/// cached: `--offline` cannot judge them.
-async fn attestation_facts(
+/// The `.att` layers of `digest`, for a rule that requires attestations: none when
+/// `--bundle` files are all that is read. Not cached: `--offline` cannot judge them.
+async fn attestation_layers(
     repo: &Repo,
     image: &ImageRef,
     digest: &Digest,
     limits: &oci::Limits,
     run: &PolicyRun<'_>,
-    referrers_read: Option<&[FetchedBundle]>,
-) -> Result<Vec<AttestationFact>, StoreError> {
-    let mut facts = Vec::new();
-    let bundles: Vec<FetchedBundle> = match run.bundles {
-        BundleSource::Files(files) => files.to_vec(),
+) -> Result<Vec<FetchedAttestation>, StoreError> {
+    match run.bundles {
+        BundleSource::Files(_) => Ok(Vec::new()),
         _ if run.cache.is_some_and(|c| c.mode() == CacheMode::Offline) => {
-            return Err(StoreError::Offline(format!(
+            Err(StoreError::Offline(format!(
                 "{image}: its rule requires attestations, which the verification cache does not hold; verify without --offline"
-            )));
+            )))
         }
-        _ => {
-            let fetched = fetch_attestations(repo, image, digest, limits).await?;
-            let (verified, _) = verify_attestations(&fetched, digest, &run.judge());
-            facts.extend(verified.iter().flat_map(VerifiedAttestation::facts));
-            match referrers_read {
-                Some(read) => read.to_vec(),
-                None => fetch_referrer_bundles(repo, image, digest, limits).await?,
-            }
-        }
-    };
-    let (verified, _) = verify_bundle_attestations(&bundles, digest, &run.judge());
-    facts.extend(verified.iter().flat_map(VerifiedAttestation::facts));
-    Ok(facts)
+        _ => fetch_attestations(repo, image, digest, limits).await,
+    }
+}
+
+/// The image's attestations that verify under the policy's keys (and, for keyless signers,
+/// its trusted root), for a rule that requires attestations: `.att` layers (key-signed or
+/// keyless, dated by their verified log time) and Sigstore bundles (its referrers, or the
+/// `--bundle` files, which are then all that is read).
+fn attestation_facts(
+    layers: &[FetchedAttestation],
+    bundles: &[FetchedBundle],
+    digest: &Digest,
+    run: &PolicyRun<'_>,
+) -> Vec<AttestationFact> {
+    let judge = run.judge();
+    let (from_layers, _) = verify_attestations(layers, digest, &judge);
+    let (from_bundles, _) = verify_bundle_attestations(bundles, digest, &judge);
+    from_layers
+        .iter()
+        .chain(&from_bundles)
+        .flat_map(VerifiedAttestation::facts)
+        .collect()
 }
 
 /// Judges `bundles` and adds those that verify to the facts.
@@ -523,7 +545,11 @@ pub async fn verify_with_policy(
             // missing (not for a revoked or unpinned digest, nor under a passing index).
             let signers_missing = !evaluation.decision.is_allow()
                 && evaluation.deny_cause == Some(DenyCause::NotEnoughSigners);
-            if signers_missing && !index_allows && run.bundles.deferred() {
+            if signers_missing
+                && !index_allows
+                && run.bundles.deferred()
+                && !gathered.referrers_read
+            {
                 let limits = stores.limits();
                 let entry = gathered.entry.as_mut();
                 match deferred_bundles(repo, image, &d, limits, run.bundles, entry).await {
