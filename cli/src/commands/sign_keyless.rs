@@ -1,5 +1,7 @@
 //! `vouch sign --keyless`: find the OIDC token, start one keyless session (certificate
-//! checked against the trusted root), sign each image with it and store what verified. The
+//! checked against the trusted root), sign the images with it (`--jobs` at a time, output
+//! in input order) and store what verified. The session setup is shared with `attest` and
+//! `sign-blob --keyless`. The
 //! token is a secret: it goes to Fulcio and nowhere else — never printed, never logged.
 
 use std::path::Path;
@@ -21,6 +23,10 @@ use crate::exit::{Exit, Failure, OrExit};
 use crate::inputs::{collect_images, open_stores, parse_annotations};
 use crate::render::print_json;
 
+/// Signs in flight per `--jobs` slot, as for key signing: most of a sign's time is spent
+/// waiting (on the log, and ~1 s to confirm the registry write).
+const SIGNS_IN_FLIGHT_PER_JOB: usize = 32;
+
 pub async fn run(args: SignArgs, options: StoreOptions) -> Result<Exit, Failure> {
     let annotations = parse_annotations(&args.annotations)?;
     let images = collect_images(&args.images, args.from.as_deref())?;
@@ -28,27 +34,8 @@ pub async fn run(args: SignArgs, options: StoreOptions) -> Result<Exit, Failure>
         Some(SignatureFormat::Simplesigning) => KeylessFormat::Sig,
         Some(SignatureFormat::Bundle) | None => KeylessFormat::Bundle,
     };
-    let cached = match (&args.keyless.trusted_root, &args.keyless.signing_config) {
-        (Some(_), Some(_)) => None,
-        _ => super::trust_root::cached_trust(args.keyless.tuf_url.as_deref(), false).await?,
-    };
-    let keyless_options = session_options(&args.keyless, cached.as_ref())?;
-    let root = trusted_root(args.keyless.trusted_root.as_deref(), cached.as_ref())?;
     let stores = open_stores(&options)?;
-
-    let env = |name: &str| std::env::var(name).ok();
-    let token = find_token(&TokenLookup {
-        explicit: args.keyless.identity_token.as_deref(),
-        env: &env,
-        audience: &keyless_options.audience,
-        transport: &keyless_options.transport,
-    })
-    .await
-    .map_err(|e| Failure::new(Exit::of_keyless(&e), anyhow!("keyless signing: {e}")))?;
-    let signer = KeylessSigner::start(&token, &keyless_options, Arc::new(RootVerifier::new(root)))
-        .await
-        .map_err(|e| Failure::new(Exit::of_keyless(&e), anyhow!("keyless signing: {e}")))?;
-    drop(token);
+    let signer = start_session(&args.keyless).await?;
     let identity = signer.identity().clone();
     if args.output == OutputFormat::Text {
         eprintln!("signing as {identity}");
@@ -61,10 +48,21 @@ pub async fn run(args: SignArgs, options: StoreOptions) -> Result<Exit, Failure>
         identity: args.identity.as_deref(),
         format,
     };
+    let jobs = usize::from(args.jobs);
     let mut results = Vec::new();
     let mut exit = Exit::Ok;
-    for image in &images {
-        match sign_image_keyless(&stores, image, &sign_options).await {
+    crate::batch::run_in_order(
+        &images,
+        jobs.saturating_mul(SIGNS_IN_FLIGHT_PER_JOB),
+        |image| {
+            let (stores, sign_options) = (&stores, &sign_options);
+            async move {
+                sign_image_keyless(stores, &image, sign_options)
+                    .await
+                    .map_err(|e| (Exit::of_keyless_sign(&e), e.to_string()))
+            }
+        },
+        |image, result| match result {
             Ok(signed) => {
                 for s in signed {
                     if args.output == OutputFormat::Text {
@@ -76,19 +74,44 @@ pub async fn run(args: SignArgs, options: StoreOptions) -> Result<Exit, Failure>
                     results.push(v);
                 }
             }
-            Err(e) => {
-                exit = exit.worst(Exit::of_keyless_sign(&e));
+            Err((failed, e)) => {
+                exit = exit.worst(failed);
                 eprintln!("error: signing {image}: {e} (nothing was stored for it)");
-                results.push(
-                    serde_json::json!({"reference": image.to_string(), "error": e.to_string()}),
-                );
+                results.push(serde_json::json!({"reference": image.to_string(), "error": e}));
             }
-        }
-    }
+        },
+    )
+    .await;
     if args.output == OutputFormat::Json {
         print_json(&serde_json::Value::Array(results))?;
     }
     Ok(exit)
+}
+
+/// Starts the keyless session every `--keyless` command uses: the trust (flags, else the
+/// cached TUF copy), the services, the token, then the certificate, checked against the
+/// trusted root. The token is dropped before this returns.
+pub(crate) async fn start_session(args: &KeylessArgs) -> Result<KeylessSigner, Failure> {
+    let cached = match (&args.trusted_root, &args.signing_config) {
+        (Some(_), Some(_)) => None,
+        _ => super::trust_root::cached_trust(args.tuf_url.as_deref(), false).await?,
+    };
+    let keyless_options = session_options(args, cached.as_ref())?;
+    let root = trusted_root(args.trusted_root.as_deref(), cached.as_ref())?;
+    let env = |name: &str| std::env::var(name).ok();
+    let token = find_token(&TokenLookup {
+        explicit: args.identity_token.as_deref(),
+        env: &env,
+        audience: &keyless_options.audience,
+        transport: &keyless_options.transport,
+    })
+    .await
+    .map_err(|e| Failure::new(Exit::of_keyless(&e), anyhow!("keyless signing: {e}")))?;
+    let signer = KeylessSigner::start(&token, &keyless_options, Arc::new(RootVerifier::new(root)))
+        .await
+        .map_err(|e| Failure::new(Exit::of_keyless(&e), anyhow!("keyless signing: {e}")))?;
+    drop(token);
+    Ok(signer)
 }
 
 /// The services (`--signing-config`, else the cached one, else the public-good instance's;

@@ -49,7 +49,9 @@ pub use assemble::{
 pub use error::{KeylessError, RejectionKind, Service};
 pub use fulcio::IssuedCertificate;
 pub use rekor::{InclusionProof, LogEntry};
-pub use session::{KeylessOptions, KeylessSigner, SigLayerSignature, SignedBundle};
+pub use session::{
+    AttLayerSignature, KeylessOptions, KeylessSigner, SigLayerSignature, SignedBundle,
+};
 pub use signing_config::{
     EndpointOverrides, Endpoints, PUBLIC_GOOD_SIGNING_CONFIG, Selector, ServiceEntry, SigningConfig,
 };

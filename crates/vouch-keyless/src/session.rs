@@ -61,6 +61,18 @@ pub struct SigLayerSignature {
     pub log_entry: LogEntry,
 }
 
+/// A keyless `.att` layer that verified.
+#[derive(Debug, Clone)]
+pub struct AttLayerSignature {
+    /// The layer: the DSSE envelope, JSON.
+    pub envelope: Vec<u8>,
+    /// The layer's annotations: certificate, chain and log entry (no signature annotation:
+    /// the signature is inside the envelope).
+    pub annotations: BTreeMap<String, String>,
+    /// The log entry.
+    pub log_entry: LogEntry,
+}
+
 /// A signing run with a verified certificate.
 pub struct KeylessSigner {
     http: Http,
@@ -326,6 +338,57 @@ impl KeylessSigner {
             json,
             log_entries: entries,
             timestamps: stamps.len(),
+        })
+    }
+
+    /// Signs `payload` of `payload_type` into a DSSE envelope for a cosign 2.x `.att` layer
+    /// and returns the envelope and the layer's annotations: one `intoto` 0.0.2 log entry
+    /// (the first log), as cosign 2.x records attestations. No RFC 3161 timestamp: cosign
+    /// 2.x stamps an attestation's envelope bytes where bundles stamp the signature, so the
+    /// log's time is the one the layer proves. The log's full answer and the layer must
+    /// both verify, the statement naming `subject_sha256`.
+    pub async fn sign_att_layer(
+        &self,
+        payload_type: &str,
+        payload: &[u8],
+        subject_sha256: [u8; 32],
+    ) -> Result<AttLayerSignature, KeylessError> {
+        self.check_still_valid()?;
+        let signature = self.key.sign(&assemble::pae(payload_type, payload));
+        let envelope = assemble::envelope(payload_type, payload, &signature);
+        let envelope_bytes = serde_json::to_vec(&envelope).unwrap_or_default();
+        let proposal = Proposal::Intoto {
+            envelope_bytes: envelope_bytes.clone(),
+            payload_type: payload_type.to_string(),
+            payload: payload.to_vec(),
+            signature,
+            certificate_pem: self.certificate.leaf_pem.clone(),
+        };
+        let mut entries = self.log(&proposal, 1).await?;
+        let full = assemble::dsse_bundle(&self.certificate.leaf_der, &envelope, &entries, &[]);
+        self.judge(
+            &SignedMaterial::Bundle {
+                json: &full,
+                artifact_sha256: subject_sha256,
+            },
+            1,
+            0,
+        )?;
+        let entry = entries.remove(0);
+        let annotations = assemble::att_layer_annotations(&self.certificate, &entry);
+        self.judge(
+            &SignedMaterial::AttLayer {
+                annotations: &annotations,
+                envelope: &envelope_bytes,
+                artifact_sha256: subject_sha256,
+            },
+            1,
+            0,
+        )?;
+        Ok(AttLayerSignature {
+            envelope: envelope_bytes,
+            annotations,
+            log_entry: entry,
         })
     }
 

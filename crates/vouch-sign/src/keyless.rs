@@ -18,13 +18,13 @@ use vouch_registry::{StoreError, Stores};
 use vouch_sigstore::build::image_statement;
 use vouch_sigstore::{
     Artifact, BundleError, HashAlgorithm, IdentityPolicy, SigLayer, TimeSource, TrustedRoot,
-    UnixTime, VerifyOptions, verify_bundle_with, verify_sig_layer,
+    UnixTime, VerifyOptions, verify_att_layer, verify_bundle_with, verify_sig_layer,
 };
 
 use crate::{SignedImage, Slot, append_signature, put_bundle, targets};
 
 /// The payload type of cosign v3's image-signature statement.
-const IN_TOTO: &str = "application/vnd.in-toto+json";
+pub(crate) const IN_TOTO: &str = "application/vnd.in-toto+json";
 
 /// vouch's offline verifier with one trusted root, judging exactly the identity asked.
 pub struct RootVerifier {
@@ -99,6 +99,29 @@ impl OfflineVerifier for RootVerifier {
                     });
                 };
                 verify_sig_layer(&layer, signature, payload, &policy, &self.root, &options)
+            }
+            SignedMaterial::AttLayer {
+                annotations,
+                envelope,
+                artifact_sha256,
+            } => {
+                let Some(layer) = SigLayer::from_annotations(annotations) else {
+                    return Err(Rejection {
+                        kind: RejectionKind::Other,
+                        reason: "the layer carries no certificate".into(),
+                    });
+                };
+                verify_att_layer(
+                    &layer,
+                    envelope,
+                    &Artifact::Digest {
+                        algorithm: HashAlgorithm::Sha256,
+                        digest: artifact_sha256.to_vec(),
+                    },
+                    &policy,
+                    &self.root,
+                    &options,
+                )
             }
         };
         result
@@ -218,7 +241,7 @@ pub async fn sign_image_keyless(
     Ok(out)
 }
 
-fn digest_bytes(hex_digest: &str) -> Result<[u8; 32], KeylessError> {
+pub(crate) fn digest_bytes(hex_digest: &str) -> Result<[u8; 32], KeylessError> {
     hex::decode(hex_digest)
         .ok()
         .and_then(|b| <[u8; 32]>::try_from(b).ok())

@@ -5,15 +5,16 @@
 //! signed entry timestamp, and an RFC 3161 timestamp when a TSA was used. This module assembles
 //! them into the bundle model and judges them with the same checks as a v0.1 bundle (each log
 //! entry needs a signed entry timestamp; an inclusion proof is checked when one is present),
-//! over the layer's payload bytes, which is what cosign signed.
+//! over the layer's payload bytes, which is what cosign signed. Keyless `.att` layers (a DSSE
+//! envelope with the same annotations) are judged the same way, as a DSSE bundle.
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
 use super::model::{
-    Bundle, BundleVersion, CertificateChain, HashOutput, InclusionPromise, KindVersion, LogId,
-    MessageSignature, RawBytes, Rfc3161Timestamp, TimestampVerificationData, TlogEntry,
+    Bundle, BundleVersion, CertificateChain, Envelope, HashOutput, InclusionPromise, KindVersion,
+    LogId, MessageSignature, RawBytes, Rfc3161Timestamp, TimestampVerificationData, TlogEntry,
     VerificationMaterial,
 };
 use super::verify::verify_parsed;
@@ -36,6 +37,8 @@ pub const RFC3161_ANNOTATION: &str = "dev.sigstore.cosign/rfc3161timestamp";
 const MAX_PEM_BYTES: usize = 64 * 1024;
 const MAX_CHAIN_CERTIFICATES: usize = 8;
 const MAX_JSON_BYTES: usize = 64 * 1024;
+/// The largest `.att` envelope judged (cosign's attestation layers are far smaller).
+const MAX_ENVELOPE_BYTES: usize = 32 * 1024 * 1024;
 
 /// The Sigstore material of one keyless `.sig` layer.
 #[derive(Debug, Clone, Copy)]
@@ -185,6 +188,84 @@ pub fn verify_sig_layer(
     root: &TrustedRoot,
     options: &VerifyOptions,
 ) -> Result<VerifiedBundle, BundleError> {
+    let bundle = Bundle {
+        media_type: String::new(),
+        verification_material: material(layer)?,
+        message_signature: Some(MessageSignature {
+            message_digest: Some(HashOutput {
+                algorithm: "SHA2_256".into(),
+                digest: HashAlgorithm::Sha256.digest(payload),
+            }),
+            signature: signature.to_vec(),
+        }),
+        dsse_envelope: None,
+    };
+    verify_parsed(
+        &bundle,
+        BundleVersion::V0_1,
+        &Artifact::Bytes(payload.to_vec()),
+        policy,
+        root,
+        options,
+    )
+}
+
+/// Verifies a keyless `.att` layer offline (cosign 2.x `attest`): the layer is a DSSE
+/// envelope whose in-toto statement must name `artifact`, signed under the certificate in
+/// the annotations, with the same certificate, log and identity checks as
+/// [`verify_sig_layer`]. cosign logs attestations as `intoto` 0.0.2 entries, which also
+/// record the SHA-256 of the envelope bytes: that must be this layer's.
+pub fn verify_att_layer(
+    layer: &SigLayer<'_>,
+    envelope: &[u8],
+    artifact: &Artifact,
+    policy: &IdentityPolicy,
+    root: &TrustedRoot,
+    options: &VerifyOptions,
+) -> Result<VerifiedBundle, BundleError> {
+    if envelope.len() > MAX_ENVELOPE_BYTES {
+        return Err(shape(format!(
+            "the envelope is {} bytes, more than the {MAX_ENVELOPE_BYTES}-byte limit",
+            envelope.len()
+        )));
+    }
+    let parsed: Envelope = serde_json::from_slice(envelope)
+        .map_err(|e| shape(format!("the layer is not a DSSE envelope: {e}")))?;
+    let verification_material = material(layer)?;
+    for (index, entry) in verification_material.tlog_entries.iter().enumerate() {
+        if entry.kind_version.kind == "intoto" {
+            let body: serde_json::Value = serde_json::from_slice(&entry.canonicalized_body)
+                .map_err(|e| shape(format!("entry body: {e}")))?;
+            let logged = body
+                .pointer("/spec/content/hash/value")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default();
+            if !logged.eq_ignore_ascii_case(&hex::encode(HashAlgorithm::Sha256.digest(envelope))) {
+                return Err(BundleError::Tlog {
+                    entry: index,
+                    reason: "the log entry records another envelope than this layer".into(),
+                });
+            }
+        }
+    }
+    let bundle = Bundle {
+        media_type: String::new(),
+        verification_material,
+        message_signature: None,
+        dsse_envelope: Some(parsed),
+    };
+    verify_parsed(
+        &bundle,
+        BundleVersion::V0_1,
+        artifact,
+        policy,
+        root,
+        options,
+    )
+}
+
+/// The certificate, chain, log entry and timestamp of a layer, as a bundle's material.
+fn material(layer: &SigLayer<'_>) -> Result<VerificationMaterial, BundleError> {
     let mut chain = certificates(layer.certificate_pem, CERTIFICATE_ANNOTATION)?;
     if chain.len() != 1 {
         return Err(BundleError::Certificate {
@@ -220,34 +301,15 @@ pub fn verify_sig_layer(
             })
         })
         .transpose()?;
-    let bundle = Bundle {
-        media_type: String::new(),
-        verification_material: VerificationMaterial {
-            x509_certificate_chain: Some(CertificateChain {
-                certificates: chain,
-            }),
-            certificate: None,
-            public_key: None,
-            tlog_entries,
-            timestamp_verification_data,
-        },
-        message_signature: Some(MessageSignature {
-            message_digest: Some(HashOutput {
-                algorithm: "SHA2_256".into(),
-                digest: HashAlgorithm::Sha256.digest(payload),
-            }),
-            signature: signature.to_vec(),
+    Ok(VerificationMaterial {
+        x509_certificate_chain: Some(CertificateChain {
+            certificates: chain,
         }),
-        dsse_envelope: None,
-    };
-    verify_parsed(
-        &bundle,
-        BundleVersion::V0_1,
-        &Artifact::Bytes(payload.to_vec()),
-        policy,
-        root,
-        options,
-    )
+        certificate: None,
+        public_key: None,
+        tlog_entries,
+        timestamp_verification_data,
+    })
 }
 
 #[cfg(test)]
