@@ -227,8 +227,9 @@ slsaprovenance1, spdx, spdxjson, cyclonedx, openvex) or a predicate type URI.
 `vouch sign --keyless` does (same token and service flags, same exit codes), and stores the
 attestation only after it verified against the trusted root: a Sigstore bundle referrer by
 default (logged as dsse), or with --format att a .att layer carrying cosign 2.x's
-certificate, chain and log-entry annotations (logged as intoto 0.0.2), which
-`cosign verify-attestation --certificate-identity … --certificate-oidc-issuer …` accepts.")]
+certificate, chain and log-entry annotations (logged as dsse, as cosign 2.5 does, or with
+--rekor-entry-type intoto as intoto 0.0.2), which `cosign verify-attestation
+--certificate-identity … --certificate-oidc-issuer … --type …` accepts.")]
     Attest(AttestArgs),
 
     /// Show the verified attestations of images, and judge them (type, age, condition).
@@ -703,6 +704,10 @@ pub struct AttestArgs {
     /// reference needs no network); `vouch verify --bundle FILE` reads it.
     #[arg(long, value_name = "FILE", conflicts_with = "keyless")]
     pub output_bundle: Option<PathBuf>,
+    /// With --keyless --format att: the transparency-log entry type, `dsse` (cosign 2.5's
+    /// default) or `intoto` (what older cosign logged).
+    #[arg(long, value_enum, default_value = "dsse", requires = "keyless")]
+    pub rekor_entry_type: RekorEntryType,
     /// How many images to attest at once with --keyless.
     #[arg(long, short = 'j', value_name = "N", default_value_t = 16,
           value_parser = clap::value_parser!(u16).range(1..=256))]
@@ -757,6 +762,15 @@ pub enum AttestationFormat {
     Att,
     /// A Sigstore bundle v0.3 in an OCI 1.1 referrer (cosign v3's format).
     Bundle,
+}
+
+/// The log entry type of a keyless `.att` layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RekorEntryType {
+    /// `dsse` 0.0.1.
+    Dsse,
+    /// `intoto` 0.0.2.
+    Intoto,
 }
 
 /// `vouch attestations` flags.

@@ -22,9 +22,10 @@ use vouch_e2e::image::Blob;
 use vouch_e2e::sigstore::{Hostile, OTHER_EMAIL, Sigstore, SigstoreOptions};
 use vouch_e2e::{Registry, Run, TestImage, vouch};
 use vouch_keyless::{
-    EndpointOverrides, Expectation, IdentityToken, KeylessError, KeylessOptions, KeylessSigner,
-    OfflineVerifier, Rejection, RejectionKind, SIGSTORE_AUDIENCE, Service, SignedMaterial,
-    SigningConfig, TokenLookup, TokenSource, TransportOptions, Verified, find_token,
+    AttestationEntry, EndpointOverrides, Expectation, IdentityToken, KeylessError, KeylessOptions,
+    KeylessSigner, OfflineVerifier, Rejection, RejectionKind, SIGSTORE_AUDIENCE, Service,
+    SignedMaterial, SigningConfig, TokenLookup, TokenSource, TransportOptions, Verified,
+    find_token,
 };
 use vouch_sigstore::{
     Artifact, BundleError, HashAlgorithm, IdentityPolicy, SigLayer, TimeSource, TrustedRoot,
@@ -906,13 +907,19 @@ fn keyless_att_layers_record_their_envelope_and_refuse_another() {
         .expect("32 bytes");
     let statement =
         vouch_sigstore::build::image_statement(&digest_hex, Some(&repo), &BTreeMap::new());
-    let layer = runtime().block_on(async {
+    let (layer, dsse) = runtime().block_on(async {
         let signer = b.signer(&token).await.expect("signer");
-        signer
-            .sign_att_layer(IN_TOTO, &statement, digest)
+        let intoto = signer
+            .sign_att_layer(IN_TOTO, &statement, digest, AttestationEntry::Intoto)
             .await
-            .expect(".att layer")
+            .expect("intoto .att layer");
+        let dsse = signer
+            .sign_att_layer(IN_TOTO, &statement, digest, AttestationEntry::Dsse)
+            .await
+            .expect("dsse .att layer");
+        (intoto, dsse)
     });
+    assert_eq!(dsse.log_entry.kind, "dsse");
     let mut keys: Vec<&str> = layer.annotations.keys().map(String::as_str).collect();
     keys.sort_unstable();
     assert_eq!(
@@ -943,6 +950,20 @@ fn keyless_att_layers_record_their_envelope_and_refuse_another() {
         )
     };
     judge(&layer.envelope, digest).expect("the layer verifies");
+    let dsse_layer = SigLayer::from_annotations(&dsse.annotations).expect("keyless");
+    verify_att_layer(
+        &dsse_layer,
+        &dsse.envelope,
+        &Artifact::Digest {
+            algorithm: HashAlgorithm::Sha256,
+            digest: digest.to_vec(),
+        },
+        &policy,
+        &b.verifier.root,
+        &VerifyOptions::default(),
+    )
+    .expect("the dsse-logged layer verifies");
+
     // The same envelope, written differently: not the bytes the log recorded.
     let mut reformatted = layer.envelope.clone();
     reformatted.push(b' ');

@@ -462,83 +462,86 @@ fn github_actions_ambient_token_signs_and_never_shows() {
 }
 
 #[test]
-fn keyless_att_layer_verifies_in_cosign_verify_attestation() {
+fn keyless_att_layers_verify_in_cosign_verify_attestation() {
     let b = Bench::new(Hostile::default());
-    let (img, reference) = b.push("keyless .att by vouch");
     let token = b.sigstore.token(WORKFLOW);
-    let run = Run::of(&mut b.attest(
-        &reference,
-        &[
+    let home = b.sigstore.dir().join("home");
+    // cosign 2.5's default entry type, then the one older cosign logged.
+    for (entry_type, version) in [("dsse", "0.0.1"), ("intoto", "0.0.2")] {
+        let (img, reference) = b.push(&format!("keyless .att by vouch, {entry_type}"));
+        let mut args = vec![
             "--identity-token",
             &token,
             "--format",
             "att",
             "--type",
             "custom",
-        ],
-    ))
-    .expect_code(0);
-    assert_no_token(&run, &token);
-    assert!(
-        run.stderr.contains(&format!("attesting as {WORKFLOW}")),
-        "{}",
-        run.stderr
-    );
+        ];
+        if entry_type == "intoto" {
+            args.extend(["--rekor-entry-type", "intoto"]);
+        }
+        let run = Run::of(&mut b.attest(&reference, &args)).expect_code(0);
+        assert_no_token(&run, &token);
+        assert!(
+            run.stderr.contains(&format!("attesting as {WORKFLOW}")),
+            "{}",
+            run.stderr
+        );
 
-    // cosign 2.x's layer: the envelope, an empty signature annotation, the certificate, its
-    // chain and the log entry, logged as intoto 0.0.2.
-    let hex = img.digest().trim_start_matches("sha256:");
-    let manifest: Value = serde_json::from_slice(
-        &b.reg
-            .get_manifest("app", &format!("sha256-{hex}.att"))
-            .expect(".att manifest"),
-    )
-    .expect("JSON");
-    let layer = &manifest["layers"][0];
-    assert_eq!(layer["mediaType"], "application/vnd.dsse.envelope.v1+json");
-    let annotations = &layer["annotations"];
-    assert_eq!(annotations["dev.cosignproject.cosign/signature"], "");
-    assert!(
-        annotations["dev.sigstore.cosign/certificate"]
-            .as_str()
-            .is_some_and(|c| c.contains("BEGIN CERTIFICATE"))
-    );
-    assert!(annotations["dev.sigstore.cosign/chain"].is_string());
-    let logged: Value = serde_json::from_str(
-        annotations["dev.sigstore.cosign/bundle"]
-            .as_str()
-            .expect("bundle annotation"),
-    )
-    .expect("JSON");
-    let body: Value = serde_json::from_slice(
-        &base64::Engine::decode(
-            &base64::engine::general_purpose::STANDARD,
-            logged["Payload"]["body"].as_str().expect("body"),
+        // cosign 2.x's layer: the envelope, an empty signature annotation, the certificate,
+        // its chain and the log entry.
+        let hex = img.digest().trim_start_matches("sha256:");
+        let manifest: Value = serde_json::from_slice(
+            &b.reg
+                .get_manifest("app", &format!("sha256-{hex}.att"))
+                .expect(".att manifest"),
         )
-        .expect("base64"),
-    )
-    .expect("JSON");
-    assert_eq!(body["kind"], "intoto");
-    assert_eq!(body["apiVersion"], "0.0.2");
+        .expect("JSON");
+        let layer = &manifest["layers"][0];
+        assert_eq!(layer["mediaType"], "application/vnd.dsse.envelope.v1+json");
+        let annotations = &layer["annotations"];
+        assert_eq!(annotations["dev.cosignproject.cosign/signature"], "");
+        assert!(
+            annotations["dev.sigstore.cosign/certificate"]
+                .as_str()
+                .is_some_and(|c| c.contains("BEGIN CERTIFICATE"))
+        );
+        assert!(annotations["dev.sigstore.cosign/chain"].is_string());
+        let logged: Value = serde_json::from_str(
+            annotations["dev.sigstore.cosign/bundle"]
+                .as_str()
+                .expect("bundle annotation"),
+        )
+        .expect("JSON");
+        let body: Value = serde_json::from_slice(
+            &base64::Engine::decode(
+                &base64::engine::general_purpose::STANDARD,
+                logged["Payload"]["body"].as_str().expect("body"),
+            )
+            .expect("base64"),
+        )
+        .expect("JSON");
+        assert_eq!(body["kind"], entry_type);
+        assert_eq!(body["apiVersion"], version);
 
-    let home = b.sigstore.dir().join("home");
-    let cosign_verify_attestation = |identity: &str| {
-        Run::of(
-            b.sigstore
-                .cosign(&home)
-                .args(["verify-attestation", "--allow-insecure-registry"])
-                .args(["--rekor-url", b.sigstore.rekor_url()])
-                .args(["--type", "custom"])
-                .args(["--certificate-identity", identity])
-                .args(["--certificate-oidc-issuer", b.sigstore.oidc_issuer()])
-                .arg(&reference),
-        )
-    };
-    cosign_verify_attestation(WORKFLOW).expect_code(0);
-    assert_ne!(
-        cosign_verify_attestation("https://github.com/example/other").code,
-        0
-    );
+        let cosign_verify_attestation = |identity: &str| {
+            Run::of(
+                b.sigstore
+                    .cosign(&home)
+                    .args(["verify-attestation", "--allow-insecure-registry"])
+                    .args(["--rekor-url", b.sigstore.rekor_url()])
+                    .args(["--type", "custom"])
+                    .args(["--certificate-identity", identity])
+                    .args(["--certificate-oidc-issuer", b.sigstore.oidc_issuer()])
+                    .arg(&reference),
+            )
+        };
+        cosign_verify_attestation(WORKFLOW).expect_code(0);
+        assert_ne!(
+            cosign_verify_attestation("https://github.com/example/other").code,
+            0
+        );
+    }
     assert_eq!(b.sigstore.network_attempts(), Vec::<String>::new());
 }
 
@@ -643,12 +646,15 @@ fn hostile_services_are_refused_for_attestations_and_nothing_is_stored() {
         let b = Bench::new(hostile);
         let (img, reference) = b.push("hostile attestation");
         let token = b.sigstore.token(WORKFLOW);
-        for format in ["bundle", "att"] {
-            let run = Run::of(&mut b.attest(
-                &reference,
-                &["--identity-token", &token, "--format", format],
-            ));
-            assert_eq!(run.code, 1, "{hostile:?} {format}:\n{}", run.all());
+        for format in [
+            &["--format", "bundle"][..],
+            &["--format", "att"],
+            &["--format", "att", "--rekor-entry-type", "intoto"],
+        ] {
+            let mut args = vec!["--identity-token", &token];
+            args.extend(format);
+            let run = Run::of(&mut b.attest(&reference, &args));
+            assert_eq!(run.code, 1, "{hostile:?} {format:?}:\n{}", run.all());
             assert!(run.stderr.contains(reason), "{hostile:?}: {}", run.stderr);
             assert!(run.stderr.contains("nothing was stored"), "{}", run.stderr);
             assert_no_token(&run, &token);

@@ -5,6 +5,7 @@ use std::io::Read as _;
 
 use anyhow::{Context, anyhow};
 use vouch_attest::predicate;
+use vouch_keyless::AttestationEntry;
 use vouch_keys as keys;
 use vouch_oci::reference::ImageRef;
 use vouch_registry::StoreOptions;
@@ -13,7 +14,7 @@ use vouch_sign::attest::{
     attestation_bundle_for_file,
 };
 
-use crate::args::{AttestArgs, AttestationFormat, OutputFormat};
+use crate::args::{AttestArgs, AttestationFormat, OutputFormat, RekorEntryType};
 use crate::exit::{Exit, Failure};
 use crate::inputs::{collect_images, open_stores};
 use crate::render::print_json;
@@ -121,6 +122,10 @@ async fn run_keyless(
         format: match args.format {
             Some(AttestationFormat::Att) => AttestFormat::Att,
             Some(AttestationFormat::Bundle) | None => AttestFormat::Bundle,
+        },
+        att_entry: match args.rekor_entry_type {
+            RekorEntryType::Dsse => AttestationEntry::Dsse,
+            RekorEntryType::Intoto => AttestationEntry::Intoto,
         },
         predicate_type,
         predicate,

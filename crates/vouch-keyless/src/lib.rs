@@ -50,7 +50,8 @@ pub use error::{KeylessError, RejectionKind, Service};
 pub use fulcio::IssuedCertificate;
 pub use rekor::{InclusionProof, LogEntry};
 pub use session::{
-    AttLayerSignature, KeylessOptions, KeylessSigner, SigLayerSignature, SignedBundle,
+    AttLayerSignature, AttestationEntry, KeylessOptions, KeylessSigner, SigLayerSignature,
+    SignedBundle,
 };
 pub use signing_config::{
     EndpointOverrides, Endpoints, PUBLIC_GOOD_SIGNING_CONFIG, Selector, ServiceEntry, SigningConfig,

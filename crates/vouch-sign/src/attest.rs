@@ -14,7 +14,7 @@ use vouch_oci::reference::{Digest, ImageRef};
 use vouch_registry::resolve::resolve;
 use vouch_registry::{StoreError, Stores};
 
-use vouch_keyless::KeylessSigner;
+use vouch_keyless::{AttestationEntry, KeylessSigner};
 
 use crate::keyless::{IN_TOTO, KeylessSignError, digest_bytes};
 use crate::{Merged, SignError, Slot, TagUpdate, update_tag};
@@ -110,8 +110,10 @@ pub struct KeylessAttestOptions<'a> {
     /// The session (its certificate already verified).
     pub signer: &'a KeylessSigner,
     /// Where to store it: a bundle (DSSE, logged as `dsse`) or a `.att` layer with cosign
-    /// 2.x's certificate, chain and log-entry annotations (logged as `intoto` 0.0.2).
+    /// 2.x's certificate, chain and log-entry annotations.
     pub format: AttestFormat,
+    /// How a `.att` layer is logged (`dsse`, as cosign 2.5; or `intoto`).
+    pub att_entry: AttestationEntry,
     /// The predicate type URI.
     pub predicate_type: &'a str,
     /// The predicate.
@@ -152,7 +154,7 @@ pub async fn attest_image_keyless(
     } else {
         let signed = options
             .signer
-            .sign_att_layer(IN_TOTO, &statement, sha256)
+            .sign_att_layer(IN_TOTO, &statement, sha256, options.att_entry)
             .await?;
         let mut descriptor = descriptor(&signed.envelope, options.predicate_type);
         if let Some(a) = descriptor.annotations.as_mut() {

@@ -213,8 +213,10 @@ pub fn verify_sig_layer(
 /// Verifies a keyless `.att` layer offline (cosign 2.x `attest`): the layer is a DSSE
 /// envelope whose in-toto statement must name `artifact`, signed under the certificate in
 /// the annotations, with the same certificate, log and identity checks as
-/// [`verify_sig_layer`]. cosign logs attestations as `intoto` 0.0.2 entries, which also
-/// record the SHA-256 of the envelope bytes: that must be this layer's.
+/// [`verify_sig_layer`]. cosign 2.5 logs attestations as `dsse` 0.0.1 entries (the payload
+/// hash and signature checked as for a bundle); as `intoto` 0.0.2 entries (older cosign,
+/// `--rekor-entry-type intoto`) they also record the SHA-256 of the envelope bytes, which
+/// must be this layer's, as cosign checks.
 pub fn verify_att_layer(
     layer: &SigLayer<'_>,
     envelope: &[u8],
