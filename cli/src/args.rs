@@ -193,6 +193,7 @@ and skopeo can use it too. The password comes from VOUCH_PASSWORD, COSIGN_PASSWO
   vouch sign registry.example.com/app:1.4 --key 'pkcs11:token=ci;object=release?pin-source=/run/pin'
   vouch sign registry.example.com/app@sha256:… --keyless            # in GitHub Actions / GitLab CI
   vouch sign registry.example.com/app@sha256:… --keyless --format sig --identity-token token.jwt
+  vouch sign --keyless --from digests.txt --jobs 8                 # one certificate for the batch
 
 A tag is resolved to its digest once; the digest is what gets signed. Signatures are
 appended to the image's sha256-<hex>.sig manifest, never replacing earlier ones; with
@@ -200,8 +201,8 @@ appended to the image's sha256-<hex>.sig manifest, never replacing earlier ones;
 --output-bundle writes the bundle to a file and stores nothing (no request for a digest).
 --keyless signs with a short-lived Fulcio certificate for the CI job's OIDC identity
 (--identity-token, SIGSTORE_ID_TOKEN, or GitHub Actions' ambient token with `id-token:
-write`), records each signature in Rekor, and stores it only after it verified against
-the trusted root; the identity signed as is printed, the token never. Keyless exit codes:
+write`), one certificate for a whole batch (--jobs images at a time), records each
+signature in Rekor, and stores it only after it verified against the trusted root; the identity signed as is printed, the token never. Keyless exit codes:
 2 token or configuration (expired, wrong audience), 3 a service unreachable (nothing
 stored), 1 a refusal or an answer that did not verify (nothing stored).")]
     Sign(SignArgs),
