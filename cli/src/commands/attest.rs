@@ -117,8 +117,11 @@ async fn run_keyless(
     if args.output == OutputFormat::Text {
         eprintln!("attesting as {identity}");
     }
+    let jobs = usize::from(args.jobs);
+    let slots = tokio::sync::Semaphore::new(jobs);
     let attest = KeylessAttestOptions {
         signer: &signer,
+        slots: Some(&slots),
         format: match args.format {
             Some(AttestationFormat::Att) => AttestFormat::Att,
             Some(AttestationFormat::Bundle) | None => AttestFormat::Bundle,
@@ -130,7 +133,6 @@ async fn run_keyless(
         predicate_type,
         predicate,
     };
-    let jobs = usize::from(args.jobs);
     let mut exit = Exit::Ok;
     let mut results = Vec::new();
     crate::batch::run_in_order(

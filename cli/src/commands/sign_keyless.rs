@@ -23,8 +23,8 @@ use crate::exit::{Exit, Failure, OrExit};
 use crate::inputs::{collect_images, open_stores, parse_annotations};
 use crate::render::print_json;
 
-/// Signs in flight per `--jobs` slot, as for key signing: most of a sign's time is spent
-/// waiting (on the log, and ~1 s to confirm the registry write).
+/// Signs in flight per `--jobs` slot, as for key signing: `--jobs` bounds the signs talking
+/// to the services and the registry; the rest wait (~1 s) to confirm their writes.
 const SIGNS_IN_FLIGHT_PER_JOB: usize = 32;
 
 pub async fn run(args: SignArgs, options: StoreOptions) -> Result<Exit, Failure> {
@@ -41,16 +41,19 @@ pub async fn run(args: SignArgs, options: StoreOptions) -> Result<Exit, Failure>
         eprintln!("signing as {identity}");
     }
 
+    let jobs = usize::from(args.jobs);
+    let slots = tokio::sync::Semaphore::new(jobs);
     let sign_options = KeylessSignOptions {
         signer: &signer,
         annotations: &annotations,
         recursive: args.recursive,
         identity: args.identity.as_deref(),
         format,
+        slots: Some(&slots),
     };
-    let jobs = usize::from(args.jobs);
     let mut results = Vec::new();
     let mut exit = Exit::Ok;
+    // `jobs` bounds the signs at work; more may be waiting to confirm their writes.
     crate::batch::run_in_order(
         &images,
         jobs.saturating_mul(SIGNS_IN_FLIGHT_PER_JOB),

@@ -118,6 +118,8 @@ pub struct KeylessAttestOptions<'a> {
     pub predicate_type: &'a str,
     /// The predicate.
     pub predicate: &'a serde_json::Value,
+    /// The batch's `--jobs`, as for [`crate::keyless::KeylessSignOptions::slots`].
+    pub slots: Option<&'a tokio::sync::Semaphore>,
 }
 
 /// Attests one image keylessly: resolves it once, signs a statement about its digest with
@@ -139,7 +141,7 @@ pub async fn attest_image_keyless(
         options.predicate,
     );
     let sha256 = digest_bytes(digest.hex())?;
-    let mut slot = Slot::take(None).await;
+    let mut slot = Slot::take(options.slots).await;
     let (attestations, referrer) = if bundle_format {
         let subject = resolved
             .manifest

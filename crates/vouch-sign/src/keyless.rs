@@ -161,6 +161,9 @@ pub struct KeylessSignOptions<'a> {
     pub identity: Option<&'a str>,
     /// The format.
     pub format: KeylessFormat,
+    /// The batch's `--jobs`, shared by its signs (held while signing and logging, given
+    /// back while waiting to confirm a write); `None`: unbounded (one image).
+    pub slots: Option<&'a tokio::sync::Semaphore>,
 }
 
 /// Why a keyless sign failed; nothing of the failing signature was stored.
@@ -183,7 +186,7 @@ pub async fn sign_image_keyless(
 ) -> Result<Vec<SignedImage>, KeylessSignError> {
     let limits = stores.limits();
     let repo = stores.repo(image);
-    let mut slot = Slot::take(None).await;
+    let mut slot = Slot::take(options.slots).await;
     let identity = options
         .identity
         .map(str::to_string)
