@@ -803,3 +803,49 @@ fn keyless_batch_signs_concurrently_with_one_certificate_in_input_order() {
         .arg(b.sigstore.trusted_root_path());
     Run::of(&mut verify).expect_code(0);
 }
+
+#[test]
+fn keyless_att_layers_count_for_a_policy_keyless_signer() {
+    let b = Bench::new(Hostile::default());
+    let (_img, reference) = b.push("keyless .att judged by policy");
+    let token = b.sigstore.token(WORKFLOW);
+    Run::of(&mut b.sign(&reference, &["--identity-token", &token])).expect_code(0);
+    let dir = b.sigstore.dir();
+    std::fs::copy(b.sigstore.trusted_root_path(), dir.join("policy_root.json")).expect("copy root");
+    let policy = |attester: &str| {
+        let path = dir.join(format!("policy-{attester}.yaml"));
+        std::fs::write(
+            &path,
+            format!(
+                "version: 1\ntrusted_root: policy_root.json\nsigners:\n  ci:\n    keyless: {{issuer: \"{issuer}\", subject_regex: \"https://github\\\\.com/example/app/.*\"}}\n  other:\n    keyless: {{issuer: \"{issuer}\", subject_regex: \"https://github\\\\.com/example/other/.*\"}}\nrules:\n  - name: all\n    images: [\"**\"]\n    require:\n      signers: [ci]\n      attestations:\n        - type: vuln\n          signers: [{attester}]\n",
+                issuer = b.sigstore.oidc_issuer()
+            ),
+        )
+        .expect("policy");
+        path
+    };
+    let (by_ci, by_other) = (policy("ci"), policy("other"));
+    // Signed, not yet attested.
+    assert_eq!(b.verify_policy(&reference, &by_ci).code, 1);
+
+    let scan = dir.join("scan.json");
+    std::fs::write(&scan, r#"{"scanner": {"uri": "x", "result": {}}}"#).expect("scan");
+    let scan = scan.display().to_string();
+    Run::of(&mut b.attest(
+        &reference,
+        &[
+            "--identity-token",
+            &token,
+            "--format",
+            "att",
+            "--type",
+            "vuln",
+            "--predicate",
+            &scan,
+        ],
+    ))
+    .expect_code(0);
+    b.verify_policy(&reference, &by_ci).expect_code(0);
+    // The attestation's certificate names the app's workflow, not the other signer's.
+    assert_eq!(b.verify_policy(&reference, &by_other).code, 1);
+}

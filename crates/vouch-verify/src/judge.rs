@@ -14,7 +14,8 @@ use vouch_registry::cache::Entry;
 use vouch_registry::referrers::FetchedBundle;
 use vouch_sigstore::{
     Artifact, BundleError, HashAlgorithm, IdentityPolicy, PolicyMismatch, SigLayer, TrustedRoot,
-    UnixTime, VerifiedBundle, VerifyOptions, verify_bundle_with, verify_sig_layer,
+    UnixTime, VerifiedBundle, VerifyOptions, verify_att_layer, verify_bundle_with,
+    verify_sig_layer,
 };
 
 use crate::fetch::FetchedLayer;
@@ -522,6 +523,57 @@ pub fn bundle_attestation(
         statement,
         key_id: key.map(|k| k.key_id.clone()),
         identity,
+        signed_at: v.signing_time.map(|t| t.secs()),
+    }))
+}
+
+/// Reads a keyless `.att` layer (cosign 2.x `attest` with a Fulcio certificate: the
+/// certificate, chain and log entry in its annotations) as an attestation of `image_digest`,
+/// as [`bundle_attestation`] reads a keyless bundle: `Ok(None)` when the layer carries no
+/// certificate (a key-signed layer, judged under the keys) or keyless signatures are not
+/// being judged; `Err` when it does not verify against the trusted root.
+pub fn att_layer_attestation(
+    annotations: &BTreeMap<String, String>,
+    envelope: &[u8],
+    image_digest: &Digest,
+    judge: &SignatureJudge<'_>,
+) -> Result<Option<BundleAttestation>, String> {
+    let Some(layer) = SigLayer::from_annotations(annotations) else {
+        return Ok(None);
+    };
+    if !judge.keyless {
+        return Ok(None);
+    }
+    let root = judge
+        .root
+        .ok_or("the built-in trusted root could not be loaded")?;
+    let artifact = Artifact::Digest {
+        algorithm: HashAlgorithm::Sha256,
+        digest: hex::decode(image_digest.hex()).unwrap_or_default(),
+    };
+    let v = verify_att_layer(
+        &layer,
+        envelope,
+        &artifact,
+        &IdentityPolicy::AnyCertificate,
+        root,
+        &VerifyOptions::default(),
+    )
+    .map_err(|e| format!("keyless attestation refused: {e}"))?;
+    let payload = v.payload.as_deref().ok_or("no DSSE statement")?;
+    let statement = vouch_attest::statement::parse(payload).map_err(|e| e.to_string())?;
+    if !statement.is_about(image_digest) {
+        return Err(format!(
+            "a statement about another image than {image_digest}"
+        ));
+    }
+    Ok(Some(BundleAttestation {
+        statement,
+        key_id: None,
+        identity: v.identity.as_ref().map(|id| KeylessIdentity {
+            issuer: id.issuer.clone(),
+            subject: id.subject.clone(),
+        }),
         signed_at: v.signing_time.map(|t| t.secs()),
     }))
 }

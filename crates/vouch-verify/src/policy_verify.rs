@@ -17,7 +17,8 @@ use crate::fetch::{
     likely_payload_references, remember, resolve_for_verify,
 };
 use crate::judge::{
-    SignatureJudge, TrustedKey, VerifiedSig, bundle_attestation, judge_bundle, judge_layer,
+    SignatureJudge, TrustedKey, VerifiedSig, att_layer_attestation, bundle_attestation,
+    judge_bundle, judge_layer,
 };
 use crate::report::SignatureReport;
 use vouch_keys::{self as keys, PublicKey};
@@ -414,8 +415,8 @@ async fn facts_for(
 }
 
 /// The image's attestations that verify under the policy's keys (and, for keyless signers,
-/// its trusted root), for a rule that requires attestations: `.att` layers and Sigstore
-/// bundles (its referrers, or the `--bundle` files, which are then all that is read). Not
+/// its trusted root), for a rule that requires attestations: `.att` layers (key-signed, or
+/// keyless with cosign 2.x's certificate annotations) and Sigstore bundles (its referrers, or the `--bundle` files, which are then all that is read). Not
 /// cached: `--offline` cannot judge them.
 async fn attestation_facts(
     repo: &Repo,
@@ -435,6 +436,23 @@ async fn attestation_facts(
         }
         _ => {
             let fetched = fetch_attestations(repo, image, digest, limits).await?;
+            let judge = run.judge();
+            for f in &fetched {
+                let (Some(annotations), Ok(envelope)) =
+                    (f.descriptor.annotations.as_ref(), f.envelope.as_ref())
+                else {
+                    continue;
+                };
+                if let Ok(Some(a)) = att_layer_attestation(annotations, envelope, digest, &judge) {
+                    facts.push(AttestationFact {
+                        statement: a.statement,
+                        key_id: String::new(),
+                        keyless: a.identity,
+                        signed_at: a.signed_at.map(Timestamp::from_unix),
+                        source: f.source.clone(),
+                    });
+                }
+            }
             let (verified, _) = verify_attestations(&fetched, digest, &run.loaded.keys);
             for v in verified {
                 for key_id in &v.signers {
