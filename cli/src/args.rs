@@ -194,6 +194,7 @@ and skopeo can use it too. The password comes from VOUCH_PASSWORD, COSIGN_PASSWO
   vouch sign registry.example.com/app@sha256:… --keyless            # in GitHub Actions / GitLab CI
   vouch sign registry.example.com/app@sha256:… --keyless --format sig --identity-token token.jwt
   vouch sign registry.example.com/app@sha256:… --keyless --rekor-url https://log2025-1.rekor.sigstore.dev --rekor-version 2
+  vouch sign --keyless --from digests.txt --jobs 8                 # one certificate for the batch
 
 A tag is resolved to its digest once; the digest is what gets signed. Signatures are
 appended to the image's sha256-<hex>.sig manifest, never replacing earlier ones; with
@@ -201,10 +202,10 @@ appended to the image's sha256-<hex>.sig manifest, never replacing earlier ones;
 --output-bundle writes the bundle to a file and stores nothing (no request for a digest).
 --keyless signs with a short-lived Fulcio certificate for the CI job's OIDC identity
 (--identity-token, SIGSTORE_ID_TOKEN, or GitHub Actions' ambient token with `id-token:
-write`), records each signature in Rekor (v1, or v2 where the signing config or
---rekor-version says so: then with an RFC 3161 timestamp, in a bundle only), and stores it
-only after it verified against the trusted root; the identity signed as is printed, the
-token never. Keyless exit codes:
+write`), one certificate for a whole batch (--jobs images at a time), records each
+signature in Rekor (v1, or v2 where the signing config or --rekor-version says so: then
+with an RFC 3161 timestamp, in a bundle only), and stores it only after it verified against
+the trusted root; the identity signed as is printed, the token never. Keyless exit codes:
 2 token or configuration (expired, wrong audience), 3 a service unreachable (nothing
 stored), 1 a refusal or an answer that did not verify (nothing stored).")]
     Sign(SignArgs),
@@ -217,13 +218,22 @@ stored), 1 a refusal or an answer that did not verify (nothing stored).")]
   syft registry.example.com/app:1.4 -o spdx-json | vouch attest registry.example.com/app:1.4 --key ci.key --type spdxjson --predicate -
   vouch attest registry.example.com/app@sha256:… --key ci.key --type slsaprovenance1 --predicate p.json --format bundle
   vouch attest registry.example.com/app@sha256:… --key ci.key --type vuln --predicate scan.json --output-bundle scan.sigstore.json
+  vouch attest registry.example.com/app@sha256:… --keyless --type slsaprovenance1 --predicate provenance.json
+  vouch attest registry.example.com/app@sha256:… --keyless --format att --type vuln --predicate scan.json
 
 The statement (in-toto v1) names the image digest as its subject and is signed into a DSSE
 envelope appended to the image's sha256-<hex>.att manifest, never replacing earlier ones:
 cosign's format, so `cosign verify-attestation --key … --type …` accepts it. --format bundle
 attaches a Sigstore bundle as an OCI referrer instead; --output-bundle writes it to a file.
 --type takes cosign's shorthands (custom, vuln, slsaprovenance, slsaprovenance02,
-slsaprovenance1, spdx, spdxjson, cyclonedx, openvex) or a predicate type URI.")]
+slsaprovenance1, spdx, spdxjson, cyclonedx, openvex) or a predicate type URI.
+--keyless signs with a short-lived Fulcio certificate for the CI job's OIDC identity, as
+`vouch sign --keyless` does (same token and service flags, same exit codes), and stores the
+attestation only after it verified against the trusted root: a Sigstore bundle referrer by
+default (logged as dsse), or with --format att a .att layer carrying cosign 2.x's
+certificate, chain and log-entry annotations (logged as dsse, as cosign 2.5 does, or with
+--rekor-entry-type intoto as intoto 0.0.2), which `cosign verify-attestation
+--certificate-identity … --certificate-oidc-issuer … --type …` accepts.")]
     Attest(AttestArgs),
 
     /// Show the verified attestations of images, and judge them (type, age, condition).
@@ -322,10 +332,17 @@ Exit codes:
   vouch sign-blob policy.yaml --key release.key --output-signature policy.yaml.sig
   vouch sign-blob app.tar.gz --key release.key --bundle app.tar.gz.sigstore.json
   vouch sign-blob sbom.json --key 'pkcs11:token=ci;object=release?pin-source=/run/pin'
+  vouch sign-blob app.tar.gz --keyless --bundle app.tar.gz.sigstore.json
 
 The signature is base64 (printed, or written with --output-signature), cosign's format:
 cosign verify-blob --key release.pub --signature F --insecure-ignore-tlog=true FILE accepts
-it. --bundle writes a Sigstore bundle with a message signature (no transparency log).")]
+it. --bundle writes a Sigstore bundle with a message signature (no transparency log).
+--keyless signs with a short-lived Fulcio certificate for the CI job's OIDC identity, as
+`vouch sign --keyless` does (same token and service flags, same exit codes): the signature
+is logged as a hashedrekord entry and the bundle is written only after it verified against
+the trusted root; `vouch verify-bundle --certificate-identity … --certificate-oidc-issuer …`
+and `cosign verify-blob --bundle … --certificate-identity … --certificate-oidc-issuer …`
+accept it.")]
     SignBlob(SignBlobArgs),
 
     /// Verify a file's signature (base64, as `cosign sign-blob` writes) or Sigstore bundle.
@@ -594,14 +611,26 @@ pub struct SignBlobArgs {
     /// The file to sign.
     pub file: PathBuf,
     /// The private key: an encrypted PEM file or a `pkcs11:` URI (as for `sign`).
-    #[arg(long, value_name = "KEY")]
-    pub key: PathBuf,
+    #[arg(
+        long,
+        value_name = "KEY",
+        required_unless_present = "keyless",
+        conflicts_with = "keyless"
+    )]
+    pub key: Option<PathBuf>,
     /// Write the base64 signature to FILE instead of standard output.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "keyless")]
     pub output_signature: Option<PathBuf>,
-    /// Also write a Sigstore bundle (message signature) to FILE.
-    #[arg(long, value_name = "FILE")]
+    /// Also write a Sigstore bundle (message signature) to FILE; with --keyless, the only
+    /// output (required).
+    #[arg(long, value_name = "FILE", required_if_eq("keyless", "true"))]
     pub bundle: Option<PathBuf>,
+    /// Keyless signing, as for `vouch sign --keyless`.
+    #[command(flatten)]
+    pub keyless: KeylessArgs,
+    /// Output format (--keyless only: the bundle file and the identity signed as).
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: OutputFormat,
     /// Read the key's password from this file.
     #[arg(long)]
     pub password_file: Option<PathBuf>,
@@ -753,8 +782,8 @@ pub struct AttestArgs {
     #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<String>,
     /// The private key (cosign/sigstore encrypted PEM).
-    #[arg(long)]
-    pub key: PathBuf,
+    #[arg(long, required_unless_present = "keyless", conflicts_with = "keyless")]
+    pub key: Option<PathBuf>,
     /// The predicate: a JSON file (`-` for stdin); for `--type custom`, any text.
     #[arg(long, value_name = "FILE")]
     pub predicate: PathBuf,
@@ -762,13 +791,24 @@ pub struct AttestArgs {
     #[arg(long = "type", value_name = "TYPE", default_value = "custom")]
     pub predicate_type: String,
     /// Storage: cosign's `.att` manifest (DSSE layers), or a Sigstore bundle attached as an
-    /// OCI 1.1 referrer (key-signed, no transparency log; cosign v3's format).
-    #[arg(long, value_enum, default_value = "att")]
-    pub format: AttestationFormat,
+    /// OCI 1.1 referrer (cosign v3's format). Default: att with --key, bundle with --keyless.
+    #[arg(long, value_enum)]
+    pub format: Option<AttestationFormat>,
     /// Write the Sigstore bundle to FILE instead of storing anything (one image; a digest
     /// reference needs no network); `vouch verify --bundle FILE` reads it.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "keyless")]
     pub output_bundle: Option<PathBuf>,
+    /// With --keyless --format att: the transparency-log entry type, `dsse` (cosign 2.5's
+    /// default) or `intoto` (what older cosign logged).
+    #[arg(long, value_enum, default_value = "dsse", requires = "keyless")]
+    pub rekor_entry_type: RekorEntryType,
+    /// How many images to attest at once with --keyless.
+    #[arg(long, short = 'j', value_name = "N", default_value_t = 16,
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: u16,
+    /// Keyless signing, as for `vouch sign --keyless`.
+    #[command(flatten)]
+    pub keyless: KeylessArgs,
     /// Read the key's password from this file.
     #[arg(long)]
     pub password_file: Option<PathBuf>,
@@ -816,6 +856,15 @@ pub enum AttestationFormat {
     Att,
     /// A Sigstore bundle v0.3 in an OCI 1.1 referrer (cosign v3's format).
     Bundle,
+}
+
+/// The log entry type of a keyless `.att` layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RekorEntryType {
+    /// `dsse` 0.0.1.
+    Dsse,
+    /// `intoto` 0.0.2.
+    Intoto,
 }
 
 /// `vouch attestations` flags. Whose attestations count is required: keys, a keyless

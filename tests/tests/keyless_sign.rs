@@ -1,6 +1,6 @@
 //! Keyless signing material made by `vouch-keyless` against the local Sigstore stand-in
 //! (tests/src/sigstore): Sigstore bundles (message signature, DSSE) and cosign 2.x `.sig`
-//! layer annotations, for a blob and for an image digest, judged by vouch's own offline
+//! and `.att` layer annotations, for a blob and for an image digest, judged by vouch's own offline
 //! verifier and by cosign 2.5; every hostile service refused with its typed error and nothing
 //! returned; token problems caught before any request; and the token never printed.
 //!
@@ -22,13 +22,14 @@ use vouch_e2e::image::Blob;
 use vouch_e2e::sigstore::{Hostile, OTHER_EMAIL, Sigstore, SigstoreOptions};
 use vouch_e2e::{Registry, Run, TestImage, vouch};
 use vouch_keyless::{
-    EndpointOverrides, Expectation, IdentityToken, KeylessError, KeylessOptions, KeylessSigner,
-    OfflineVerifier, Rejection, RejectionKind, SIGSTORE_AUDIENCE, Service, SignedMaterial,
-    SigningConfig, TokenLookup, TokenSource, TransportOptions, Verified, find_token,
+    AttestationEntry, EndpointOverrides, Expectation, IdentityToken, KeylessError, KeylessOptions,
+    KeylessSigner, OfflineVerifier, Rejection, RejectionKind, SIGSTORE_AUDIENCE, Service,
+    SignedMaterial, SigningConfig, TokenLookup, TokenSource, TransportOptions, Verified,
+    find_token,
 };
 use vouch_sigstore::{
     Artifact, BundleError, HashAlgorithm, IdentityPolicy, SigLayer, TimeSource, TrustedRoot,
-    UnixTime, VerifyOptions, verify_bundle_with, verify_sig_layer,
+    UnixTime, VerifyOptions, verify_att_layer, verify_bundle_with, verify_sig_layer,
 };
 
 const ALICE: &str = "alice@example.com";
@@ -99,6 +100,29 @@ impl OfflineVerifier for VouchVerifier {
                 Some(layer) => {
                     verify_sig_layer(&layer, signature, payload, &policy, &self.root, &options)
                 }
+                None => {
+                    return Err(Rejection {
+                        kind: RejectionKind::Other,
+                        reason: "the layer carries no certificate".into(),
+                    });
+                }
+            },
+            SignedMaterial::AttLayer {
+                annotations,
+                envelope,
+                artifact_sha256,
+            } => match SigLayer::from_annotations(annotations) {
+                Some(layer) => verify_att_layer(
+                    &layer,
+                    envelope,
+                    &Artifact::Digest {
+                        algorithm: HashAlgorithm::Sha256,
+                        digest: artifact_sha256.to_vec(),
+                    },
+                    &policy,
+                    &self.root,
+                    &options,
+                ),
                 None => {
                     return Err(Rejection {
                         kind: RejectionKind::Other,
@@ -1111,4 +1135,82 @@ fn github_actions_ambient_tokens_sign_and_never_show() {
     assert!(!shown.contains(request_token), "{shown}");
     assert_no_token(&shown, &token);
     assert!(shown.contains("HTTP 403"), "{shown}");
+}
+
+#[test]
+fn keyless_att_layers_record_their_envelope_and_refuse_another() {
+    let b = Bench::new();
+    let (img, repo, _) = b.push("keyless .att by vouch");
+    let token = b.sigstore.token(WORKFLOW);
+    let digest_hex = img.digest().trim_start_matches("sha256:").to_string();
+    let digest: [u8; 32] = hex::decode(&digest_hex)
+        .expect("hex")
+        .try_into()
+        .expect("32 bytes");
+    let statement =
+        vouch_sigstore::build::image_statement(&digest_hex, Some(&repo), &BTreeMap::new());
+    let (layer, dsse) = runtime().block_on(async {
+        let signer = b.signer(&token).await.expect("signer");
+        let intoto = signer
+            .sign_att_layer(IN_TOTO, &statement, digest, AttestationEntry::Intoto)
+            .await
+            .expect("intoto .att layer");
+        let dsse = signer
+            .sign_att_layer(IN_TOTO, &statement, digest, AttestationEntry::Dsse)
+            .await
+            .expect("dsse .att layer");
+        (intoto, dsse)
+    });
+    assert_eq!(dsse.log_entry.kind, "dsse");
+    let mut keys: Vec<&str> = layer.annotations.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "dev.sigstore.cosign/bundle",
+            "dev.sigstore.cosign/certificate",
+            "dev.sigstore.cosign/chain",
+        ]
+    );
+    assert_eq!(layer.log_entry.kind, "intoto");
+    let policy = IdentityPolicy::Identity {
+        subject: WORKFLOW.into(),
+        issuer: b.sigstore.oidc_issuer().into(),
+    };
+    let sigil = SigLayer::from_annotations(&layer.annotations).expect("keyless");
+    let judge = |envelope: &[u8], digest: [u8; 32]| {
+        verify_att_layer(
+            &sigil,
+            envelope,
+            &Artifact::Digest {
+                algorithm: HashAlgorithm::Sha256,
+                digest: digest.to_vec(),
+            },
+            &policy,
+            &b.verifier.root,
+            &VerifyOptions::default(),
+        )
+    };
+    judge(&layer.envelope, digest).expect("the layer verifies");
+    let dsse_layer = SigLayer::from_annotations(&dsse.annotations).expect("keyless");
+    verify_att_layer(
+        &dsse_layer,
+        &dsse.envelope,
+        &Artifact::Digest {
+            algorithm: HashAlgorithm::Sha256,
+            digest: digest.to_vec(),
+        },
+        &policy,
+        &b.verifier.root,
+        &VerifyOptions::default(),
+    )
+    .expect("the dsse-logged layer verifies");
+
+    // The same envelope, written differently: not the bytes the log recorded.
+    let mut reformatted = layer.envelope.clone();
+    reformatted.push(b' ');
+    let e = judge(&reformatted, digest).expect_err("another envelope");
+    assert!(e.to_string().contains("another envelope"), "{e}");
+    // A statement about another image.
+    assert!(judge(&layer.envelope, [0; 32]).is_err());
 }

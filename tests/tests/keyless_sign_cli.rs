@@ -2,7 +2,9 @@
 //! and a real registry: both storage formats, then `vouch verify` (identity flags and a
 //! policy) and cosign 2.5 accept what was stored; hostile services and bad tokens are refused
 //! with their documented exit code and nothing stored; tokens given, from the environment or
-//! from GitHub Actions' endpoint never appear in output.
+//! from GitHub Actions' endpoint never appear in output. Likewise `vouch attest --keyless`
+//! (bundle referrers and cosign 2.x `.att` layers, read by `cosign verify-attestation`),
+//! `vouch sign-blob --keyless` (read by `cosign verify-blob`), and keyless batches.
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::TcpListener;
@@ -65,6 +67,65 @@ impl Bench {
         cmd
     }
 
+    /// `vouch attest --keyless`, as [`Bench::sign`] signs; a text predicate unless `extra`
+    /// names one.
+    fn attest(&self, reference: &str, extra: &[&str]) -> std::process::Command {
+        let mut cmd = vouch();
+        cmd.args([
+            "--allow-insecure-registry",
+            "attest",
+            reference,
+            "--keyless",
+        ]);
+        if !extra.contains(&"--predicate") {
+            let predicate = self.sigstore.dir().join("predicate.txt");
+            std::fs::write(&predicate, "scanned: clean").expect("predicate");
+            cmd.arg("--predicate").arg(&predicate);
+        }
+        cmd.arg("--signing-config")
+            .arg(self.sigstore.signing_config_path())
+            .arg("--trusted-root")
+            .arg(self.sigstore.trusted_root_path())
+            .args(extra)
+            .env_remove("SIGSTORE_ID_TOKEN")
+            .env_remove("ACTIONS_ID_TOKEN_REQUEST_URL")
+            .env_remove("ACTIONS_ID_TOKEN_REQUEST_TOKEN");
+        cmd
+    }
+
+    /// `vouch verify-bundle` of a keyless bundle for `artifact` (a file or `sha256:…`).
+    fn verify_bundle(&self, bundle: &std::path::Path, artifact: &str, identity: &str) -> Run {
+        Run::of(
+            vouch()
+                .arg("verify-bundle")
+                .arg("--bundle")
+                .arg(bundle)
+                .args(["--certificate-identity", identity])
+                .args(["--certificate-oidc-issuer", self.sigstore.oidc_issuer()])
+                .arg("--trusted-root")
+                .arg(self.sigstore.trusted_root_path())
+                .arg(artifact),
+        )
+    }
+
+    /// The first layer of a stored bundle referrer, written to `name` in the stand-in's dir.
+    fn referrer_bundle(&self, referrer: &str, name: &str) -> PathBuf {
+        let manifest: Value = serde_json::from_slice(
+            &self
+                .reg
+                .get_manifest("app", referrer)
+                .expect("referrer manifest"),
+        )
+        .expect("JSON");
+        let bundle = self.reg.get_blob(
+            "app",
+            manifest["layers"][0]["digest"].as_str().expect("layer"),
+        );
+        let path = self.sigstore.dir().join(name);
+        std::fs::write(&path, &bundle).expect("bundle");
+        path
+    }
+
     fn verify(&self, reference: &str, identity: &str) -> Run {
         Run::of(
             vouch()
@@ -114,15 +175,17 @@ impl Bench {
         )
     }
 
-    /// Nothing at all stored next to the image: no `.sig` tag, no referrers tag.
+    /// Nothing at all stored next to the image: no `.sig` or `.att` tag, no referrers tag.
     #[track_caller]
     fn assert_nothing_stored(&self, img: &TestImage) {
         let hex = img.digest().trim_start_matches("sha256:");
-        assert!(
-            self.reg
-                .get_manifest("app", &format!("sha256-{hex}.sig"))
-                .is_none()
-        );
+        for suffix in [".sig", ".att"] {
+            assert!(
+                self.reg
+                    .get_manifest("app", &format!("sha256-{hex}{suffix}"))
+                    .is_none()
+            );
+        }
         assert!(
             self.reg
                 .get_manifest("app", &format!("sha256-{hex}"))
@@ -547,4 +610,393 @@ fn github_actions_ambient_token_signs_and_never_shows() {
     assert_eq!(seen.len(), 1, "{seen:?}");
     assert!(seen[0].contains("audience=sigstore"), "{seen:?}");
     b.verify(&reference, WORKFLOW).expect_code(0);
+}
+
+#[test]
+fn keyless_att_layers_verify_in_cosign_verify_attestation() {
+    let b = Bench::new(Hostile::default());
+    let token = b.sigstore.token(WORKFLOW);
+    let home = b.sigstore.dir().join("home");
+    // cosign 2.5's default entry type, then the one older cosign logged.
+    for (entry_type, version) in [("dsse", "0.0.1"), ("intoto", "0.0.2")] {
+        let (img, reference) = b.push(&format!("keyless .att by vouch, {entry_type}"));
+        let mut args = vec![
+            "--identity-token",
+            &token,
+            "--format",
+            "att",
+            "--type",
+            "custom",
+        ];
+        if entry_type == "intoto" {
+            args.extend(["--rekor-entry-type", "intoto"]);
+        }
+        let run = Run::of(&mut b.attest(&reference, &args)).expect_code(0);
+        assert_no_token(&run, &token);
+        assert!(
+            run.stderr.contains(&format!("attesting as {WORKFLOW}")),
+            "{}",
+            run.stderr
+        );
+
+        // cosign 2.x's layer: the envelope, an empty signature annotation, the certificate,
+        // its chain and the log entry.
+        let hex = img.digest().trim_start_matches("sha256:");
+        let manifest: Value = serde_json::from_slice(
+            &b.reg
+                .get_manifest("app", &format!("sha256-{hex}.att"))
+                .expect(".att manifest"),
+        )
+        .expect("JSON");
+        let layer = &manifest["layers"][0];
+        assert_eq!(layer["mediaType"], "application/vnd.dsse.envelope.v1+json");
+        let annotations = &layer["annotations"];
+        assert_eq!(annotations["dev.cosignproject.cosign/signature"], "");
+        assert!(
+            annotations["dev.sigstore.cosign/certificate"]
+                .as_str()
+                .is_some_and(|c| c.contains("BEGIN CERTIFICATE"))
+        );
+        assert!(annotations["dev.sigstore.cosign/chain"].is_string());
+        let logged: Value = serde_json::from_str(
+            annotations["dev.sigstore.cosign/bundle"]
+                .as_str()
+                .expect("bundle annotation"),
+        )
+        .expect("JSON");
+        let body: Value = serde_json::from_slice(
+            &base64::Engine::decode(
+                &base64::engine::general_purpose::STANDARD,
+                logged["Payload"]["body"].as_str().expect("body"),
+            )
+            .expect("base64"),
+        )
+        .expect("JSON");
+        assert_eq!(body["kind"], entry_type);
+        assert_eq!(body["apiVersion"], version);
+
+        let cosign_verify_attestation = |identity: &str| {
+            Run::of(
+                b.sigstore
+                    .cosign(&home)
+                    .args(["verify-attestation", "--allow-insecure-registry"])
+                    .args(["--rekor-url", b.sigstore.rekor_url()])
+                    .args(["--type", "custom"])
+                    .args(["--certificate-identity", identity])
+                    .args(["--certificate-oidc-issuer", b.sigstore.oidc_issuer()])
+                    .arg(&reference),
+            )
+        };
+        cosign_verify_attestation(WORKFLOW).expect_code(0);
+        assert_ne!(
+            cosign_verify_attestation("https://github.com/example/other").code,
+            0
+        );
+    }
+    assert_eq!(b.sigstore.network_attempts(), Vec::<String>::new());
+}
+
+#[test]
+fn keyless_attestation_bundle_is_a_referrer_that_verifies() {
+    let b = Bench::new(Hostile::default());
+    let (img, reference) = b.push("keyless attestation bundle by vouch");
+    let token = b.sigstore.token(WORKFLOW);
+    let run = Run::of(&mut b.attest(
+        &reference,
+        &[
+            "--identity-token",
+            &token,
+            "--type",
+            "vuln",
+            "--output",
+            "json",
+        ],
+    ));
+    // The vuln predicate must be JSON: a text predicate is a usage error.
+    assert_eq!(run.code, 2, "{}", run.all());
+    let scan = b.sigstore.dir().join("scan.json");
+    std::fs::write(&scan, r#"{"scanner": {"uri": "x"}}"#).expect("scan");
+    let scan = scan.display().to_string();
+    let run = Run::of(&mut b.attest(
+        &reference,
+        &[
+            "--identity-token",
+            &token,
+            "--output",
+            "json",
+            "--type",
+            "vuln",
+            "--predicate",
+            &scan,
+        ],
+    ))
+    .expect_code(0);
+    assert_no_token(&run, &token);
+    let done = run.json();
+    assert_eq!(done[0]["certificate_identity"], WORKFLOW);
+    let referrer = done[0]["referrer"].as_str().expect("referrer");
+    let bundle = b.referrer_bundle(referrer, "attestation.sigstore.json");
+    let stored: Value =
+        serde_json::from_slice(&std::fs::read(&bundle).expect("bundle")).expect("JSON");
+    assert_eq!(
+        stored["verificationMaterial"]["tlogEntries"][0]["kindVersion"]["kind"],
+        "dsse"
+    );
+    b.verify_bundle(&bundle, img.digest(), WORKFLOW)
+        .expect_code(0);
+    assert_eq!(
+        b.verify_bundle(&bundle, img.digest(), "https://github.com/example/other")
+            .code,
+        1
+    );
+
+    // cosign 2.5 reads it as a blob attestation over the manifest.
+    let dir = b.sigstore.dir();
+    std::fs::write(dir.join("manifest.json"), &img.manifest.bytes).expect("manifest");
+    Run::of(
+        b.sigstore
+            .cosign(&dir.join("home"))
+            .args(["verify-blob-attestation", "--new-bundle-format"])
+            .arg("--trusted-root")
+            .arg(b.sigstore.trusted_root_path())
+            .args(["--type", "vuln"])
+            .args(["--certificate-identity", WORKFLOW])
+            .args(["--certificate-oidc-issuer", b.sigstore.oidc_issuer()])
+            .arg("--bundle")
+            .arg(&bundle)
+            .arg(dir.join("manifest.json")),
+    )
+    .expect_code(0);
+}
+
+#[test]
+fn hostile_services_are_refused_for_attestations_and_nothing_is_stored() {
+    for (hostile, reason) in [
+        (
+            Hostile {
+                rekor_other_signature: true,
+                ..Hostile::default()
+            },
+            "entry for another signature",
+        ),
+        (
+            Hostile {
+                rekor_bad_inclusion_proof: true,
+                ..Hostile::default()
+            },
+            "inclusion proof does not verify",
+        ),
+        (
+            Hostile {
+                rekor_bad_set: true,
+                ..Hostile::default()
+            },
+            "signed entry timestamp does not verify",
+        ),
+    ] {
+        let b = Bench::new(hostile);
+        let (img, reference) = b.push("hostile attestation");
+        let token = b.sigstore.token(WORKFLOW);
+        for format in [
+            &["--format", "bundle"][..],
+            &["--format", "att"],
+            &["--format", "att", "--rekor-entry-type", "intoto"],
+        ] {
+            let mut args = vec!["--identity-token", &token];
+            args.extend(format);
+            let run = Run::of(&mut b.attest(&reference, &args));
+            assert_eq!(run.code, 1, "{hostile:?} {format:?}:\n{}", run.all());
+            assert!(run.stderr.contains(reason), "{hostile:?}: {}", run.stderr);
+            assert!(run.stderr.contains("nothing was stored"), "{}", run.stderr);
+            assert_no_token(&run, &token);
+            b.assert_nothing_stored(&img);
+        }
+    }
+}
+
+#[test]
+fn keyless_sign_blob_bundle_verifies_in_vouch_and_cosign() {
+    let b = Bench::new(Hostile::default());
+    let dir = b.sigstore.dir();
+    let file = dir.join("release.tar.gz");
+    std::fs::write(&file, b"release bytes").expect("file");
+    let bundle = dir.join("release.sigstore.json");
+    let token = b.sigstore.token(WORKFLOW);
+    let blob_sign = |out: &std::path::Path| {
+        let mut cmd = vouch();
+        cmd.arg("sign-blob")
+            .arg(&file)
+            .arg("--keyless")
+            .arg("--bundle")
+            .arg(out)
+            .args(["--identity-token", &token])
+            .arg("--signing-config")
+            .arg(b.sigstore.signing_config_path())
+            .arg("--trusted-root")
+            .arg(b.sigstore.trusted_root_path());
+        Run::of(&mut cmd)
+    };
+    let run = blob_sign(&bundle).expect_code(0);
+    assert_no_token(&run, &token);
+    let stored: Value =
+        serde_json::from_slice(&std::fs::read(&bundle).expect("bundle")).expect("JSON");
+    assert!(stored["messageSignature"].is_object());
+    assert_eq!(
+        stored["verificationMaterial"]["tlogEntries"][0]["kindVersion"]["kind"],
+        "hashedrekord"
+    );
+    let path = file.display().to_string();
+    b.verify_bundle(&bundle, &path, WORKFLOW).expect_code(0);
+    assert_eq!(
+        b.verify_bundle(&bundle, &path, "https://github.com/example/other")
+            .code,
+        1
+    );
+    std::fs::write(dir.join("other.tar.gz"), b"other bytes").expect("other");
+    assert_eq!(
+        b.verify_bundle(
+            &bundle,
+            &dir.join("other.tar.gz").display().to_string(),
+            WORKFLOW
+        )
+        .code,
+        1
+    );
+
+    let cosign_verify_blob = |identity: &str| {
+        Run::of(
+            b.sigstore
+                .cosign(&dir.join("home"))
+                .args(["verify-blob", "--new-bundle-format"])
+                .arg("--trusted-root")
+                .arg(b.sigstore.trusted_root_path())
+                .args(["--certificate-identity", identity])
+                .args(["--certificate-oidc-issuer", b.sigstore.oidc_issuer()])
+                .arg("--bundle")
+                .arg(&bundle)
+                .arg(&file),
+        )
+    };
+    cosign_verify_blob(WORKFLOW).expect_code(0);
+    assert_ne!(
+        cosign_verify_blob("https://github.com/example/other").code,
+        0
+    );
+
+    // A log that lies: no bundle is written.
+    b.sigstore.set_hostile(Hostile {
+        rekor_bad_inclusion_proof: true,
+        ..Hostile::default()
+    });
+    let refused = dir.join("refused.sigstore.json");
+    let run = blob_sign(&refused);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(!refused.exists());
+    assert_eq!(b.sigstore.network_attempts(), Vec::<String>::new());
+}
+
+#[test]
+fn keyless_batch_signs_concurrently_with_one_certificate_in_input_order() {
+    let b = Bench::new(Hostile::default());
+    let mut references = Vec::new();
+    for i in 0..12 {
+        let img = TestImage::new(&format!("keyless batch image {i}"));
+        img.push(&b.reg, "app", &format!("v{i}"));
+        references.push(format!("{}@{}", b.reg.image("app"), img.digest()));
+    }
+    let token = b.sigstore.token(WORKFLOW);
+    let mut cmd = b.sign(
+        &references[0],
+        &[
+            "--identity-token",
+            &token,
+            "--jobs",
+            "4",
+            "--output",
+            "json",
+        ],
+    );
+    cmd.args(&references[1..]);
+    let run = Run::of(&mut cmd).expect_code(0);
+    let signed = run.json();
+    let order: Vec<&str> = signed
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|s| s["reference"].as_str().expect("reference"))
+        .collect();
+    assert_eq!(
+        order,
+        references.iter().map(String::as_str).collect::<Vec<_>>()
+    );
+    // One session: one certificate for the whole batch, one log entry per image.
+    let certificates = b
+        .sigstore
+        .requests_to("fulcio")
+        .iter()
+        .filter(|r| r.method == "POST")
+        .count();
+    assert_eq!(certificates, 1);
+    let logged = b
+        .sigstore
+        .requests_to("rekor")
+        .iter()
+        .filter(|r| r.method == "POST")
+        .count();
+    assert_eq!(logged, references.len());
+    let mut verify = vouch();
+    verify
+        .args(["--allow-insecure-registry", "verify"])
+        .args(&references)
+        .args(["--certificate-identity", WORKFLOW])
+        .args(["--certificate-oidc-issuer", b.sigstore.oidc_issuer()])
+        .arg("--trusted-root")
+        .arg(b.sigstore.trusted_root_path());
+    Run::of(&mut verify).expect_code(0);
+}
+
+#[test]
+fn keyless_att_layers_count_for_a_policy_keyless_signer() {
+    let b = Bench::new(Hostile::default());
+    let (_img, reference) = b.push("keyless .att judged by policy");
+    let token = b.sigstore.token(WORKFLOW);
+    Run::of(&mut b.sign(&reference, &["--identity-token", &token])).expect_code(0);
+    let dir = b.sigstore.dir();
+    std::fs::copy(b.sigstore.trusted_root_path(), dir.join("policy_root.json")).expect("copy root");
+    let policy = |attester: &str| {
+        let path = dir.join(format!("policy-{attester}.yaml"));
+        std::fs::write(
+            &path,
+            format!(
+                "version: 1\ntrusted_root: policy_root.json\nsigners:\n  ci:\n    keyless: {{issuer: \"{issuer}\", subject_regex: \"https://github\\\\.com/example/app/.*\"}}\n  other:\n    keyless: {{issuer: \"{issuer}\", subject_regex: \"https://github\\\\.com/example/other/.*\"}}\nrules:\n  - name: all\n    images: [\"**\"]\n    require:\n      signers: [ci]\n      attestations:\n        - type: vuln\n          signers: [{attester}]\n",
+                issuer = b.sigstore.oidc_issuer()
+            ),
+        )
+        .expect("policy");
+        path
+    };
+    let (by_ci, by_other) = (policy("ci"), policy("other"));
+    // Signed, not yet attested.
+    assert_eq!(b.verify_policy(&reference, &by_ci).code, 1);
+
+    let scan = dir.join("scan.json");
+    std::fs::write(&scan, r#"{"scanner": {"uri": "x", "result": {}}}"#).expect("scan");
+    let scan = scan.display().to_string();
+    Run::of(&mut b.attest(
+        &reference,
+        &[
+            "--identity-token",
+            &token,
+            "--format",
+            "att",
+            "--type",
+            "vuln",
+            "--predicate",
+            &scan,
+        ],
+    ))
+    .expect_code(0);
+    b.verify_policy(&reference, &by_ci).expect_code(0);
+    // The attestation's certificate names the app's workflow, not the other signer's.
+    assert_eq!(b.verify_policy(&reference, &by_other).code, 1);
 }

@@ -1,26 +1,41 @@
 //! `vouch attest`: sign an in-toto statement about each image's digest into its `.att`
-//! manifest.
+//! manifest or a bundle referrer, with a key or keylessly (`--keyless`).
 
 use std::io::Read as _;
 
 use anyhow::{Context, anyhow};
 use vouch_attest::predicate;
+use vouch_keyless::AttestationEntry;
 use vouch_keys as keys;
+use vouch_oci::reference::ImageRef;
 use vouch_registry::StoreOptions;
-use vouch_sign::attest::{AttestFormat, AttestOptions, attest_image, attestation_bundle_for_file};
+use vouch_sign::attest::{
+    AttestFormat, AttestOptions, KeylessAttestOptions, attest_image, attest_image_keyless,
+    attestation_bundle_for_file,
+};
 
-use crate::args::{AttestArgs, AttestationFormat, OutputFormat};
+use crate::args::{AttestArgs, AttestationFormat, OutputFormat, RekorEntryType};
 use crate::exit::{Exit, Failure};
 use crate::inputs::{collect_images, open_stores};
 use crate::render::print_json;
+
+/// Attestations in flight per `--jobs` slot with --keyless, as for `sign --keyless`.
+const ATTESTS_IN_FLIGHT_PER_JOB: usize = 32;
 
 pub async fn run(args: AttestArgs, options: StoreOptions) -> Result<Exit, Failure> {
     let predicate_type = predicate::resolve(&args.predicate_type).map_err(Failure::usage)?;
     let predicate = read_predicate(&args, &predicate_type)?;
     let images = collect_images(&args.images, None)?;
+    if args.keyless.keyless {
+        return run_keyless(&args, &images, &predicate_type, &predicate, options).await;
+    }
+    let key_path = args
+        .key
+        .as_deref()
+        .ok_or_else(|| Failure::usage(anyhow!("give --key or --keyless")))?;
     let password = keys::obtain_password(args.password_file.as_deref(), false)?;
     let key = keys::load_private_key(
-        &args.key,
+        key_path,
         password.as_bytes(),
         args.allow_insecure_key_permissions,
     )?;
@@ -29,8 +44,8 @@ pub async fn run(args: AttestArgs, options: StoreOptions) -> Result<Exit, Failur
     let attest = AttestOptions {
         key: &key,
         format: match args.format {
-            AttestationFormat::Att => AttestFormat::Att,
-            AttestationFormat::Bundle => AttestFormat::Bundle,
+            Some(AttestationFormat::Att) | None => AttestFormat::Att,
+            Some(AttestationFormat::Bundle) => AttestFormat::Bundle,
         },
         predicate_type: &predicate_type,
         predicate: &predicate,
@@ -81,6 +96,75 @@ pub async fn run(args: AttestArgs, options: StoreOptions) -> Result<Exit, Failur
             }
         }
     }
+    if args.output == OutputFormat::Json {
+        print_json(&serde_json::Value::Array(results))?;
+    }
+    Ok(exit)
+}
+
+/// `attest --keyless`: one session for every image, `--jobs` at a time, output in input
+/// order; each attestation stored only once it verified.
+async fn run_keyless(
+    args: &AttestArgs,
+    images: &[ImageRef],
+    predicate_type: &str,
+    predicate: &serde_json::Value,
+    options: StoreOptions,
+) -> Result<Exit, Failure> {
+    let stores = open_stores(&options)?;
+    let att_layer = args.format == Some(AttestationFormat::Att);
+    let signer = super::sign_keyless::start_session(&args.keyless, att_layer).await?;
+    let identity = signer.identity().clone();
+    if args.output == OutputFormat::Text {
+        eprintln!("attesting as {identity}");
+    }
+    let jobs = usize::from(args.jobs);
+    let slots = tokio::sync::Semaphore::new(jobs);
+    let attest = KeylessAttestOptions {
+        signer: &signer,
+        slots: Some(&slots),
+        format: match args.format {
+            Some(AttestationFormat::Att) => AttestFormat::Att,
+            Some(AttestationFormat::Bundle) | None => AttestFormat::Bundle,
+        },
+        att_entry: match args.rekor_entry_type {
+            RekorEntryType::Dsse => AttestationEntry::Dsse,
+            RekorEntryType::Intoto => AttestationEntry::Intoto,
+        },
+        predicate_type,
+        predicate,
+    };
+    let mut exit = Exit::Ok;
+    let mut results = Vec::new();
+    crate::batch::run_in_order(
+        images,
+        jobs.saturating_mul(ATTESTS_IN_FLIGHT_PER_JOB),
+        |image| {
+            let (stores, attest) = (&stores, &attest);
+            async move {
+                attest_image_keyless(stores, &image, attest)
+                    .await
+                    .map_err(|e| (Exit::of_keyless_sign(&e), e.to_string()))
+            }
+        },
+        |image, result| match result {
+            Ok(done) => {
+                if args.output == OutputFormat::Text {
+                    println!("{} ({predicate_type})", done.attested);
+                }
+                let mut v = serde_json::to_value(&done).unwrap_or_default();
+                v["certificate_identity"] = identity.subject.clone().into();
+                v["certificate_oidc_issuer"] = identity.issuer.clone().into();
+                results.push(v);
+            }
+            Err((failed, e)) => {
+                exit = exit.worst(failed);
+                eprintln!("error: attesting {image}: {e} (nothing was stored for it)");
+                results.push(serde_json::json!({"reference": image.to_string(), "error": e}));
+            }
+        },
+    )
+    .await;
     if args.output == OutputFormat::Json {
         print_json(&serde_json::Value::Array(results))?;
     }

@@ -1,6 +1,7 @@
 //! `vouch sign-blob` and `vouch verify-blob`: files signed in cosign's blob formats, a base64
 //! signature (ECDSA over the file's SHA-256, or pure Ed25519) or a Sigstore bundle with a
-//! message signature, so cosign's `sign-blob`/`verify-blob` and vouch read each other's.
+//! message signature, so cosign's `sign-blob`/`verify-blob` and vouch read each other's;
+//! `sign-blob --keyless` writes a keyless bundle (Fulcio certificate, Rekor entry).
 
 use std::path::Path;
 
@@ -40,10 +41,52 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
         .or_usage()
 }
 
+/// `vouch sign-blob --keyless`: the file signed by a keyless session and the bundle written
+/// only once it verified.
+pub async fn sign_keyless(args: &SignBlobArgs) -> Result<Exit, Failure> {
+    let bundle_path = args
+        .bundle
+        .as_deref()
+        .ok_or_else(|| Failure::usage(anyhow!("--keyless writes a bundle: give --bundle FILE")))?;
+    let message = read_bounded(&args.file, MAX_BLOB_LEN, "file")?;
+    let signer = super::sign_keyless::start_session(&args.keyless, false).await?;
+    let identity = signer.identity().clone();
+    if args.output == OutputFormat::Text {
+        eprintln!("signing as {identity}");
+    }
+    let file = args.file.display().to_string();
+    let bundle = signer.sign_message(&message).await.map_err(|e| {
+        Failure::new(
+            Exit::of_keyless(&e),
+            anyhow!("signing {file}: {e} (nothing was written)"),
+        )
+    })?;
+    write(bundle_path, &bundle.json)?;
+    match args.output {
+        OutputFormat::Text => println!("{file} (bundle written to {})", bundle_path.display()),
+        OutputFormat::Json => {
+            let out = serde_json::json!({
+                "file": file,
+                "bundle_file": bundle_path.display().to_string(),
+                "certificate_identity": identity.subject,
+                "certificate_oidc_issuer": identity.issuer,
+                "log_entries": bundle.log_entries.len(),
+                "timestamps": bundle.timestamps,
+            });
+            println!("{out:#}");
+        }
+    }
+    Ok(Exit::Ok)
+}
+
 /// `vouch sign-blob`.
 pub fn sign(args: &SignBlobArgs) -> Result<Exit, Failure> {
+    let key_path = args
+        .key
+        .as_deref()
+        .ok_or_else(|| Failure::usage(anyhow!("give --key or --keyless")))?;
     let key = load_signing_key(
-        &args.key,
+        key_path,
         args.password_file.as_deref(),
         args.allow_insecure_key_permissions,
     )?;

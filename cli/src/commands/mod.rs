@@ -64,6 +64,9 @@ pub fn run(cli: Cli) -> Result<Exit, Failure> {
             runtime.block_on(attestations::run(args, options))
         }
         Command::VerifyBundle(args) => verify_bundle::run(&args),
+        Command::SignBlob(args) if args.keyless.keyless => {
+            runtime()?.block_on(blob::sign_keyless(&args))
+        }
         Command::SignBlob(args) => blob::sign(&args),
         Command::VerifyBlob(args) => blob::verify(&args),
         Command::VerifyBlobAttestation(args) => verify_blob_attestation::run(&args),

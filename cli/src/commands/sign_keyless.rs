@@ -1,5 +1,7 @@
 //! `vouch sign --keyless`: find the OIDC token, start one keyless session (certificate
-//! checked against the trusted root), sign each image with it and store what verified. The
+//! checked against the trusted root), sign the images with it (`--jobs` at a time, output
+//! in input order) and store what verified. The session setup is shared with `attest` and
+//! `sign-blob --keyless`. The
 //! token is a secret: it goes to Fulcio and nowhere else — never printed, never logged.
 
 use std::path::Path;
@@ -21,6 +23,10 @@ use crate::exit::{Exit, Failure, OrExit};
 use crate::inputs::{collect_images, open_stores, parse_annotations};
 use crate::render::print_json;
 
+/// Signs in flight per `--jobs` slot, as for key signing: `--jobs` bounds the signs talking
+/// to the services and the registry; the rest wait (~1 s) to confirm their writes.
+const SIGNS_IN_FLIGHT_PER_JOB: usize = 32;
+
 pub async fn run(args: SignArgs, options: StoreOptions) -> Result<Exit, Failure> {
     let annotations = parse_annotations(&args.annotations)?;
     let images = collect_images(&args.images, args.from.as_deref())?;
@@ -28,48 +34,38 @@ pub async fn run(args: SignArgs, options: StoreOptions) -> Result<Exit, Failure>
         Some(SignatureFormat::Simplesigning) => KeylessFormat::Sig,
         Some(SignatureFormat::Bundle) | None => KeylessFormat::Bundle,
     };
-    let cached = match (&args.keyless.trusted_root, &args.keyless.signing_config) {
-        (Some(_), Some(_)) => None,
-        _ => super::trust_root::cached_trust(args.keyless.tuf_url.as_deref(), false).await?,
-    };
-    let keyless_options = session_options(&args.keyless, cached.as_ref())?;
-    if format == KeylessFormat::Sig && keyless_options.endpoints.rekor_version != 1 {
-        return Err(Failure::usage(anyhow!(
-            "keyless signing: {SIG_FORMAT_NEEDS_REKOR_V1}"
-        )));
-    }
-    let root = trusted_root(args.keyless.trusted_root.as_deref(), cached.as_ref())?;
     let stores = open_stores(&options)?;
-
-    let env = |name: &str| std::env::var(name).ok();
-    let token = find_token(&TokenLookup {
-        explicit: args.keyless.identity_token.as_deref(),
-        env: &env,
-        audience: &keyless_options.audience,
-        transport: &keyless_options.transport,
-    })
-    .await
-    .map_err(|e| Failure::new(Exit::of_keyless(&e), anyhow!("keyless signing: {e}")))?;
-    let signer = KeylessSigner::start(&token, &keyless_options, Arc::new(RootVerifier::new(root)))
-        .await
-        .map_err(|e| Failure::new(Exit::of_keyless(&e), anyhow!("keyless signing: {e}")))?;
-    drop(token);
+    let signer = start_session(&args.keyless, format == KeylessFormat::Sig).await?;
     let identity = signer.identity().clone();
     if args.output == OutputFormat::Text {
         eprintln!("signing as {identity}");
     }
 
+    let jobs = usize::from(args.jobs);
+    let slots = tokio::sync::Semaphore::new(jobs);
     let sign_options = KeylessSignOptions {
         signer: &signer,
         annotations: &annotations,
         recursive: args.recursive,
         identity: args.identity.as_deref(),
         format,
+        slots: Some(&slots),
     };
     let mut results = Vec::new();
     let mut exit = Exit::Ok;
-    for image in &images {
-        match sign_image_keyless(&stores, image, &sign_options).await {
+    // `jobs` bounds the signs at work; more may be waiting to confirm their writes.
+    crate::batch::run_in_order(
+        &images,
+        jobs.saturating_mul(SIGNS_IN_FLIGHT_PER_JOB),
+        |image| {
+            let (stores, sign_options) = (&stores, &sign_options);
+            async move {
+                sign_image_keyless(stores, &image, sign_options)
+                    .await
+                    .map_err(|e| (Exit::of_keyless_sign(&e), e.to_string()))
+            }
+        },
+        |image, result| match result {
             Ok(signed) => {
                 for s in signed {
                     if args.output == OutputFormat::Text {
@@ -81,19 +77,54 @@ pub async fn run(args: SignArgs, options: StoreOptions) -> Result<Exit, Failure>
                     results.push(v);
                 }
             }
-            Err(e) => {
-                exit = exit.worst(Exit::of_keyless_sign(&e));
+            Err((failed, e)) => {
+                exit = exit.worst(failed);
                 eprintln!("error: signing {image}: {e} (nothing was stored for it)");
-                results.push(
-                    serde_json::json!({"reference": image.to_string(), "error": e.to_string()}),
-                );
+                results.push(serde_json::json!({"reference": image.to_string(), "error": e}));
             }
-        }
-    }
+        },
+    )
+    .await;
     if args.output == OutputFormat::Json {
         print_json(&serde_json::Value::Array(results))?;
     }
     Ok(exit)
+}
+
+/// Starts the keyless session every `--keyless` command uses: the trust (flags, else the
+/// cached TUF copy), the services, the token, then the certificate, checked against the
+/// trusted root. The token is dropped before this returns.
+/// `needs_signed_entry_timestamp`: the result is stored in cosign 2.x's `.sig` or `.att`
+/// layer format, whose annotations carry a Rekor v1 signed entry timestamp.
+pub(crate) async fn start_session(
+    args: &KeylessArgs,
+    needs_signed_entry_timestamp: bool,
+) -> Result<KeylessSigner, Failure> {
+    let cached = match (&args.trusted_root, &args.signing_config) {
+        (Some(_), Some(_)) => None,
+        _ => super::trust_root::cached_trust(args.tuf_url.as_deref(), false).await?,
+    };
+    let keyless_options = session_options(args, cached.as_ref())?;
+    if needs_signed_entry_timestamp && keyless_options.endpoints.rekor_version != 1 {
+        return Err(Failure::usage(anyhow!(
+            "keyless signing: {SIG_FORMAT_NEEDS_REKOR_V1}"
+        )));
+    }
+    let root = trusted_root(args.trusted_root.as_deref(), cached.as_ref())?;
+    let env = |name: &str| std::env::var(name).ok();
+    let token = find_token(&TokenLookup {
+        explicit: args.identity_token.as_deref(),
+        env: &env,
+        audience: &keyless_options.audience,
+        transport: &keyless_options.transport,
+    })
+    .await
+    .map_err(|e| Failure::new(Exit::of_keyless(&e), anyhow!("keyless signing: {e}")))?;
+    let signer = KeylessSigner::start(&token, &keyless_options, Arc::new(RootVerifier::new(root)))
+        .await
+        .map_err(|e| Failure::new(Exit::of_keyless(&e), anyhow!("keyless signing: {e}")))?;
+    drop(token);
+    Ok(signer)
 }
 
 /// The services (`--signing-config`, else the cached one, else the public-good instance's;

@@ -1,6 +1,6 @@
 //! Writing the outputs: a Sigstore bundle v0.3 (a message signature or a DSSE envelope, with
 //! the certificate, the log entries and the RFC 3161 timestamps), and the annotations cosign
-//! 2.x puts on a keyless `.sig` layer.
+//! 2.x puts on a keyless `.sig` or `.att` layer.
 
 use std::collections::BTreeMap;
 
@@ -148,6 +148,22 @@ pub(crate) fn sig_layer_annotations(
         );
     }
     a
+}
+
+/// The annotations of a keyless `.att` layer, as cosign 2.x writes them besides the empty
+/// signature annotation and the predicate type (the caller's).
+pub(crate) fn att_layer_annotations(
+    certificate: &IssuedCertificate,
+    entry: &LogEntry,
+) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (
+            CERTIFICATE_ANNOTATION.to_string(),
+            certificate.leaf_pem.clone(),
+        ),
+        (CHAIN_ANNOTATION.to_string(), certificate.chain_pem.concat()),
+        (BUNDLE_ANNOTATION.to_string(), entry.to_cosign_annotation()),
+    ])
 }
 
 #[cfg(test)]

@@ -52,7 +52,10 @@ pub use error::{KeylessError, RejectionKind, Service};
 pub use fulcio::IssuedCertificate;
 pub use rekor::{InclusionProof, LogEntry};
 pub use rekor_v2::SIG_FORMAT_NEEDS_REKOR_V1;
-pub use session::{KeylessOptions, KeylessSigner, SigLayerSignature, SignedBundle};
+pub use session::{
+    AttLayerSignature, AttestationEntry, KeylessOptions, KeylessSigner, SigLayerSignature,
+    SignedBundle,
+};
 pub use signing_config::{
     EndpointOverrides, Endpoints, PUBLIC_GOOD_SIGNING_CONFIG, Selector, ServiceEntry, SigningConfig,
 };

@@ -1,5 +1,6 @@
-//! Rekor v1: proposing `hashedrekord` 0.0.1 entries (a signature over an artifact digest)
-//! and `dsse` 0.0.1 entries (a DSSE envelope), reading the log's answer (`LogEntryAnon`:
+//! Rekor v1: proposing `hashedrekord` 0.0.1 entries (a signature over an artifact digest),
+//! `dsse` 0.0.1 entries (a DSSE envelope) and `intoto` 0.0.2 entries (a DSSE envelope, as
+//! cosign 2.x logs `.att` attestations), reading the log's answer (`LogEntryAnon`:
 //! body, integrated time, log ID, index, signed entry timestamp, inclusion proof with
 //! checkpoint), and writing it out as a Sigstore bundle `TransparencyLogEntry` and as cosign
 //! 2.x's `dev.sigstore.cosign/bundle` annotation.
@@ -41,6 +42,15 @@ pub(crate) enum Proposal {
         signature: Vec<u8>,
         certificate_pem: String,
     },
+    /// A DSSE envelope as cosign 2.x logs an attestation: an `intoto` 0.0.2 entry, which
+    /// also records the SHA-256 of the envelope's bytes (the `.att` layer).
+    Intoto {
+        envelope_bytes: Vec<u8>,
+        payload_type: String,
+        payload: Vec<u8>,
+        signature: Vec<u8>,
+        certificate_pem: String,
+    },
 }
 
 impl Proposal {
@@ -73,13 +83,37 @@ impl Proposal {
                     "verifiers": [STANDARD.encode(certificate_pem)],
                 }},
             }),
+            // intoto 0.0.2 carries the envelope's base64 fields base64-encoded once more.
+            Proposal::Intoto {
+                envelope_bytes,
+                payload_type,
+                payload,
+                signature,
+                certificate_pem,
+            } => json!({
+                "apiVersion": "0.0.2",
+                "kind": "intoto",
+                "spec": {"content": {
+                    "envelope": {
+                        "payloadType": payload_type,
+                        "payload": STANDARD.encode(STANDARD.encode(payload)),
+                        "signatures": [{
+                            "sig": STANDARD.encode(STANDARD.encode(signature)),
+                            "publicKey": STANDARD.encode(certificate_pem),
+                        }],
+                    },
+                    "hash": {"algorithm": "sha256", "value": hex::encode(Sha256::digest(envelope_bytes))},
+                    "payloadHash": {"algorithm": "sha256", "value": hex::encode(Sha256::digest(payload))},
+                }},
+            }),
         }
     }
 
-    pub(crate) fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> (&'static str, &'static str) {
         match self {
-            Proposal::HashedRekord { .. } => "hashedrekord",
-            Proposal::Dsse { .. } => "dsse",
+            Proposal::HashedRekord { .. } => ("hashedrekord", "0.0.1"),
+            Proposal::Dsse { .. } => ("dsse", "0.0.1"),
+            Proposal::Intoto { .. } => ("intoto", "0.0.2"),
         }
     }
 
@@ -96,7 +130,8 @@ impl Proposal {
                 .decode(text(pointer)?)
                 .map_err(|_| format!("an entry whose {pointer} is not base64"))
         };
-        if text("/kind")? != self.kind() || text("/apiVersion")? != "0.0.1" {
+        let (kind, version) = self.kind();
+        if text("/kind")? != kind || text("/apiVersion")? != version {
             return Err("another kind of entry".into());
         }
         let same_pem = |logged: &[u8], ours: &str| {
@@ -147,6 +182,42 @@ impl Proposal {
                     return Err("another signature".into());
                 }
                 if !same_pem(&decoded_in(logged, "/verifier")?, certificate_pem) {
+                    return Err("another certificate".into());
+                }
+            }
+            Proposal::Intoto {
+                envelope_bytes,
+                payload,
+                signature,
+                certificate_pem,
+                ..
+            } => {
+                let same = |pointer: &str, data: &[u8]| -> Result<bool, String> {
+                    Ok(text(&format!("{pointer}/algorithm"))? == "sha256"
+                        && text(&format!("{pointer}/value"))?
+                            .eq_ignore_ascii_case(&hex::encode(Sha256::digest(data))))
+                };
+                if !same("/spec/content/hash", envelope_bytes)? {
+                    return Err("another envelope".into());
+                }
+                if !same("/spec/content/payloadHash", payload)? {
+                    return Err("another payload".into());
+                }
+                let signatures = body
+                    .pointer("/spec/content/envelope/signatures")
+                    .and_then(Value::as_array)
+                    .ok_or("an entry without signatures")?;
+                let [logged] = signatures.as_slice() else {
+                    return Err("another number of signatures".into());
+                };
+                let once = decoded_in(logged, "/sig")?;
+                let twice = std::str::from_utf8(&once)
+                    .ok()
+                    .and_then(|t| STANDARD.decode(t).ok());
+                if twice.as_deref() != Some(signature.as_slice()) {
+                    return Err("another signature".into());
+                }
+                if !same_pem(&decoded_in(logged, "/publicKey")?, certificate_pem) {
                     return Err("another certificate".into());
                 }
             }
@@ -387,7 +458,7 @@ pub(crate) fn fuzz_parse(body: &[u8]) -> bool {
 }
 
 /// The fixed proposals the fuzz targets check parsed answers against.
-pub(crate) fn fuzz_proposals() -> [Proposal; 2] {
+pub(crate) fn fuzz_proposals() -> [Proposal; 3] {
     let pem = "-----BEGIN CERTIFICATE-----\nMAMCAQE=\n-----END CERTIFICATE-----\n";
     [
         Proposal::HashedRekord {
@@ -397,6 +468,13 @@ pub(crate) fn fuzz_proposals() -> [Proposal; 2] {
         },
         Proposal::Dsse {
             envelope_json: "{}".into(),
+            payload: vec![2],
+            signature: vec![1],
+            certificate_pem: pem.into(),
+        },
+        Proposal::Intoto {
+            envelope_bytes: b"{}".to_vec(),
+            payload_type: "t".into(),
             payload: vec![2],
             signature: vec![1],
             certificate_pem: pem.into(),
@@ -507,6 +585,46 @@ mod tests {
             p.check_body(&other_kind),
             Err("another kind of entry".into())
         );
+    }
+
+    #[test]
+    fn intoto_bodies_must_record_this_envelope_and_signature() {
+        let p = Proposal::Intoto {
+            envelope_bytes: b"{\"envelope\":1}".to_vec(),
+            payload_type: "application/vnd.in-toto+json".into(),
+            payload: b"{}".to_vec(),
+            signature: vec![1, 2, 3],
+            certificate_pem: PEM.into(),
+        };
+        let proposed = p.to_json();
+        assert_eq!(proposed["kind"], "intoto");
+        assert_eq!(proposed["apiVersion"], "0.0.2");
+        // What the log keeps: the proposal without the payload.
+        let mut good = proposed.clone();
+        if let Some(env) = good
+            .pointer_mut("/spec/content/envelope")
+            .and_then(Value::as_object_mut)
+        {
+            env.remove("payload");
+        }
+        assert_eq!(p.check_body(&good), Ok(()));
+        let mut other_envelope = good.clone();
+        other_envelope["spec"]["content"]["hash"]["value"] = hex::encode([0u8; 32]).into();
+        assert_eq!(
+            p.check_body(&other_envelope),
+            Err("another envelope".into())
+        );
+        let mut other_sig = good.clone();
+        other_sig["spec"]["content"]["envelope"]["signatures"][0]["sig"] =
+            STANDARD.encode(STANDARD.encode([1, 2, 4])).into();
+        assert_eq!(p.check_body(&other_sig), Err("another signature".into()));
+        let mut once_encoded = good.clone();
+        once_encoded["spec"]["content"]["envelope"]["signatures"][0]["sig"] =
+            STANDARD.encode([1, 2, 3]).into();
+        assert_eq!(p.check_body(&once_encoded), Err("another signature".into()));
+        let mut older = good;
+        older["apiVersion"] = "0.0.1".into();
+        assert_eq!(p.check_body(&older), Err("another kind of entry".into()));
     }
 
     #[test]

@@ -34,7 +34,7 @@ const SHA2_256: &str = "SHA2_256";
 const API_VERSION: &str = "0.0.2";
 
 /// Why `.sig` layers are not written with a Rekor v2 log.
-pub const SIG_FORMAT_NEEDS_REKOR_V1: &str = "cosign 2.x's .sig format carries the log's signed entry timestamp, which a Rekor v2 log does not give; use --format bundle, or log to Rekor v1 (--rekor-version 1, or --rekor-url with a v1 log)";
+pub const SIG_FORMAT_NEEDS_REKOR_V1: &str = "cosign 2.x's .sig and .att formats carry the log's signed entry timestamp, which a Rekor v2 log does not give; use --format bundle, or log to Rekor v1 (--rekor-version 1, or --rekor-url with a v1 log)";
 
 /// The certificate as a Rekor v2 `Verifier`.
 fn verifier(certificate_der: &[u8]) -> Value {
@@ -77,6 +77,12 @@ impl Proposal {
                     "verifiers": [verifier(&der_of(certificate_pem)?)],
                 }})
             }
+            // Only `.att` layers log intoto entries, and they need a Rekor v1 log.
+            Proposal::Intoto { .. } => {
+                return Err(KeylessError::Config {
+                    reason: SIG_FORMAT_NEEDS_REKOR_V1.into(),
+                });
+            }
         })
     }
 
@@ -94,7 +100,7 @@ impl Proposal {
                 .decode(text(v, pointer)?)
                 .map_err(|_| format!("an entry whose {pointer} is not base64"))
         };
-        if text(body, "/kind")? != self.kind() || text(body, "/apiVersion")? != API_VERSION {
+        if text(body, "/kind")? != self.kind().0 || text(body, "/apiVersion")? != API_VERSION {
             return Err("another kind of entry".into());
         }
         // One logged signature with its verifier: this signature, this certificate.
@@ -152,6 +158,7 @@ impl Proposal {
                 };
                 same_signature(logged, signature, certificate_pem)
             }
+            Proposal::Intoto { .. } => Err("a Rekor v2 log has no intoto entries".into()),
         }
     }
 }

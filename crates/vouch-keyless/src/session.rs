@@ -62,6 +62,29 @@ pub struct SigLayerSignature {
     pub log_entry: LogEntry,
 }
 
+/// The transparency-log entry kind a keyless `.att` layer is recorded as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AttestationEntry {
+    /// `dsse` 0.0.1: cosign 2.5 `attest`'s default.
+    #[default]
+    Dsse,
+    /// `intoto` 0.0.2: what cosign before the `dsse` type logged, and
+    /// `cosign attest --rekor-entry-type intoto`.
+    Intoto,
+}
+
+/// A keyless `.att` layer that verified.
+#[derive(Debug, Clone)]
+pub struct AttLayerSignature {
+    /// The layer: the DSSE envelope, JSON.
+    pub envelope: Vec<u8>,
+    /// The layer's annotations: certificate, chain and log entry (no signature annotation:
+    /// the signature is inside the envelope).
+    pub annotations: BTreeMap<String, String>,
+    /// The log entry.
+    pub log_entry: LogEntry,
+}
+
 /// A signing run with a verified certificate.
 pub struct KeylessSigner {
     http: Http,
@@ -339,6 +362,72 @@ impl KeylessSigner {
             json,
             log_entries: entries,
             timestamps: stamps.len(),
+        })
+    }
+
+    /// Signs `payload` of `payload_type` into a DSSE envelope for a cosign 2.x `.att` layer
+    /// and returns the envelope and the layer's annotations: one log entry (the first log)
+    /// of the kind asked — `dsse` 0.0.1 as cosign 2.5 `attest` logs by default, or `intoto`
+    /// 0.0.2 as older cosign does (`--rekor-entry-type intoto`). No RFC 3161 timestamp:
+    /// cosign 2.x stamps an attestation's envelope bytes where bundles stamp the signature,
+    /// so the log's time is the one the layer proves. The log's full answer and the layer
+    /// must both verify, the statement naming `subject_sha256`.
+    pub async fn sign_att_layer(
+        &self,
+        payload_type: &str,
+        payload: &[u8],
+        subject_sha256: [u8; 32],
+        entry_kind: AttestationEntry,
+    ) -> Result<AttLayerSignature, KeylessError> {
+        if self.endpoints.rekor_version != 1 {
+            return Err(KeylessError::Config {
+                reason: SIG_FORMAT_NEEDS_REKOR_V1.into(),
+            });
+        }
+        self.check_still_valid()?;
+        let signature = self.key.sign(&assemble::pae(payload_type, payload));
+        let envelope = assemble::envelope(payload_type, payload, &signature);
+        let envelope_bytes = serde_json::to_vec(&envelope).unwrap_or_default();
+        let proposal = match entry_kind {
+            AttestationEntry::Dsse => Proposal::Dsse {
+                envelope_json: String::from_utf8_lossy(&envelope_bytes).into_owned(),
+                payload: payload.to_vec(),
+                signature,
+                certificate_pem: self.certificate.leaf_pem.clone(),
+            },
+            AttestationEntry::Intoto => Proposal::Intoto {
+                envelope_bytes: envelope_bytes.clone(),
+                payload_type: payload_type.to_string(),
+                payload: payload.to_vec(),
+                signature,
+                certificate_pem: self.certificate.leaf_pem.clone(),
+            },
+        };
+        let mut entries = self.log(&proposal, 1).await?;
+        let full = assemble::dsse_bundle(&self.certificate.leaf_der, &envelope, &entries, &[]);
+        self.judge(
+            &SignedMaterial::Bundle {
+                json: &full,
+                artifact_sha256: subject_sha256,
+            },
+            1,
+            0,
+        )?;
+        let entry = entries.remove(0);
+        let annotations = assemble::att_layer_annotations(&self.certificate, &entry);
+        self.judge(
+            &SignedMaterial::AttLayer {
+                annotations: &annotations,
+                envelope: &envelope_bytes,
+                artifact_sha256: subject_sha256,
+            },
+            1,
+            0,
+        )?;
+        Ok(AttLayerSignature {
+            envelope: envelope_bytes,
+            annotations,
+            log_entry: entry,
         })
     }
 

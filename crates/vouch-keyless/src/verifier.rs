@@ -2,7 +2,7 @@
 //! returned unless vouch's own verifier accepts it, exactly as `vouch verify` would judge
 //! it later: the certificate before it is used (chain to a trusted Fulcio CA now, SCT,
 //! identity), then every bundle and `.sig` layer (log entry, SET, inclusion proof,
-//! timestamps, certificate at the proven times, identity). The verifier lives elsewhere
+//! timestamps, certificate at the proven times, identity), and `.att` layers alike. The verifier lives elsewhere
 //! (with the trusted root it is configured with), so it is a trait the caller implements.
 
 use std::collections::BTreeMap;
@@ -30,6 +30,16 @@ pub enum SignedMaterial<'a> {
         signature: &'a [u8],
         /// The layer's bytes (the simple-signing payload).
         payload: &'a [u8],
+    },
+    /// A cosign 2.x keyless `.att` layer: a DSSE envelope whose statement must name the
+    /// artifact, with the `.sig` layer's certificate, chain and log-entry annotations.
+    AttLayer {
+        /// The layer's annotations.
+        annotations: &'a BTreeMap<String, String>,
+        /// The layer's bytes (the DSSE envelope, JSON).
+        envelope: &'a [u8],
+        /// The SHA-256 of the artifact the statement is about.
+        artifact_sha256: [u8; 32],
     },
 }
 

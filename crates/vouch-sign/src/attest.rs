@@ -1,6 +1,8 @@
 //! Attesting: an in-toto statement about the image digest, signed into a DSSE envelope and
 //! appended to the image's `sha256-<hex>.att` manifest the way cosign stores it, with the
-//! same race-free merge as `.sig` layers.
+//! same race-free merge as `.sig` layers — signed with a key, or keylessly with a
+//! `vouch-keyless` session (the layer then carries cosign 2.x's certificate, chain and
+//! log-entry annotations), or attached as a Sigstore bundle referrer.
 
 use std::collections::BTreeMap;
 
@@ -12,6 +14,9 @@ use vouch_oci::reference::{Digest, ImageRef};
 use vouch_registry::resolve::resolve;
 use vouch_registry::{StoreError, Stores};
 
+use vouch_keyless::{AttestationEntry, KeylessSigner};
+
+use crate::keyless::{IN_TOTO, KeylessSignError, digest_bytes};
 use crate::{Merged, SignError, Slot, TagUpdate, update_tag};
 
 /// What was attested.
@@ -97,6 +102,81 @@ pub async fn attest_image(
         digest,
         attestations: count,
         referrer: None,
+    })
+}
+
+/// What to attest keylessly with.
+pub struct KeylessAttestOptions<'a> {
+    /// The session (its certificate already verified).
+    pub signer: &'a KeylessSigner,
+    /// Where to store it: a bundle (DSSE, logged as `dsse`) or a `.att` layer with cosign
+    /// 2.x's certificate, chain and log-entry annotations.
+    pub format: AttestFormat,
+    /// How a `.att` layer is logged (`dsse`, as cosign 2.5; or `intoto`).
+    pub att_entry: AttestationEntry,
+    /// The predicate type URI.
+    pub predicate_type: &'a str,
+    /// The predicate.
+    pub predicate: &'a serde_json::Value,
+    /// The batch's `--jobs`, as for [`crate::keyless::KeylessSignOptions::slots`].
+    pub slots: Option<&'a tokio::sync::Semaphore>,
+}
+
+/// Attests one image keylessly: resolves it once, signs a statement about its digest with
+/// the session, and stores it only once it has verified offline; a failure stores nothing.
+pub async fn attest_image_keyless(
+    stores: &Stores,
+    image: &ImageRef,
+    options: &KeylessAttestOptions<'_>,
+) -> Result<AttestedImage, KeylessSignError> {
+    let limits = stores.limits();
+    let repo = stores.repo(image);
+    let bundle_format = options.format == AttestFormat::Bundle;
+    let resolved = resolve(&repo, image, bundle_format, limits).await?;
+    let digest = resolved.digest;
+    let statement = statement::build(
+        &image.default_identity(),
+        &digest,
+        options.predicate_type,
+        options.predicate,
+    );
+    let sha256 = digest_bytes(digest.hex())?;
+    let mut slot = Slot::take(options.slots).await;
+    let (attestations, referrer) = if bundle_format {
+        let subject = resolved
+            .manifest
+            .map(|(fetched, _)| fetched)
+            .ok_or_else(|| StoreError::NotFound(format!("image {image}")))?;
+        let bundle = options
+            .signer
+            .sign_dsse(IN_TOTO, &statement, sha256)
+            .await?;
+        let attached = crate::put_bundle(&repo, &subject, &bundle.json, limits, &mut slot).await?;
+        (attached.count, Some(attached.referrer))
+    } else {
+        let signed = options
+            .signer
+            .sign_att_layer(IN_TOTO, &statement, sha256, options.att_entry)
+            .await?;
+        let mut descriptor = descriptor(&signed.envelope, options.predicate_type);
+        if let Some(a) = descriptor.annotations.as_mut() {
+            a.extend(signed.annotations);
+        }
+        let update = AttLayerUpdate {
+            descriptor,
+            blobs: [signed.envelope.as_slice()],
+        };
+        let (_, count) =
+            update_tag(&repo, &digest.attestation_tag(), &update, limits, &mut slot).await?;
+        (count, None)
+    };
+    Ok(AttestedImage {
+        reference: image.to_string(),
+        attested: image.pinned_display(&digest),
+        predicate_type: options.predicate_type.to_string(),
+        digest,
+        attestations,
+        referrer,
     })
 }
 

@@ -18,13 +18,13 @@ use vouch_registry::{StoreError, Stores};
 use vouch_sigstore::build::image_statement;
 use vouch_sigstore::{
     Artifact, BundleError, HashAlgorithm, IdentityPolicy, SigLayer, TimeSource, TrustedRoot,
-    UnixTime, VerifyOptions, verify_bundle_with, verify_sig_layer,
+    UnixTime, VerifyOptions, verify_att_layer, verify_bundle_with, verify_sig_layer,
 };
 
 use crate::{SignedImage, Slot, append_signature, put_bundle, targets};
 
 /// The payload type of cosign v3's image-signature statement.
-const IN_TOTO: &str = "application/vnd.in-toto+json";
+pub(crate) const IN_TOTO: &str = "application/vnd.in-toto+json";
 
 /// vouch's offline verifier with one trusted root, judging exactly the identity asked.
 pub struct RootVerifier {
@@ -100,6 +100,29 @@ impl OfflineVerifier for RootVerifier {
                 };
                 verify_sig_layer(&layer, signature, payload, &policy, &self.root, &options)
             }
+            SignedMaterial::AttLayer {
+                annotations,
+                envelope,
+                artifact_sha256,
+            } => {
+                let Some(layer) = SigLayer::from_annotations(annotations) else {
+                    return Err(Rejection {
+                        kind: RejectionKind::Other,
+                        reason: "the layer carries no certificate".into(),
+                    });
+                };
+                verify_att_layer(
+                    &layer,
+                    envelope,
+                    &Artifact::Digest {
+                        algorithm: HashAlgorithm::Sha256,
+                        digest: artifact_sha256.to_vec(),
+                    },
+                    &policy,
+                    &self.root,
+                    &options,
+                )
+            }
         };
         result
             .map(|v| Verified {
@@ -138,6 +161,9 @@ pub struct KeylessSignOptions<'a> {
     pub identity: Option<&'a str>,
     /// The format.
     pub format: KeylessFormat,
+    /// The batch's `--jobs`, shared by its signs (held while signing and logging, given
+    /// back while waiting to confirm a write); `None`: unbounded (one image).
+    pub slots: Option<&'a tokio::sync::Semaphore>,
 }
 
 /// Why a keyless sign failed; nothing of the failing signature was stored.
@@ -160,7 +186,7 @@ pub async fn sign_image_keyless(
 ) -> Result<Vec<SignedImage>, KeylessSignError> {
     let limits = stores.limits();
     let repo = stores.repo(image);
-    let mut slot = Slot::take(None).await;
+    let mut slot = Slot::take(options.slots).await;
     let identity = options
         .identity
         .map(str::to_string)
@@ -218,7 +244,7 @@ pub async fn sign_image_keyless(
     Ok(out)
 }
 
-fn digest_bytes(hex_digest: &str) -> Result<[u8; 32], KeylessError> {
+pub(crate) fn digest_bytes(hex_digest: &str) -> Result<[u8; 32], KeylessError> {
     hex::decode(hex_digest)
         .ok()
         .and_then(|b| <[u8; 32]>::try_from(b).ok())

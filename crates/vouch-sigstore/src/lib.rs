@@ -39,7 +39,7 @@ pub use dsse::{IN_TOTO_PAYLOAD_TYPE, Statement, Subject};
 pub use fulcio::IdentityError;
 pub use model::BundleVersion;
 pub use roots::{PRODUCTION_TRUSTED_ROOT, STAGING_TRUSTED_ROOT, production_root};
-pub use sig_layer::{AttEnvelope, SigLayer, verify_att_layer, verify_sig_layer};
+pub use sig_layer::{ATT_ENTRY_KINDS, SigLayer, verify_att_layer, verify_sig_layer};
 pub use time::UnixTime;
 pub use trust_root::{TimeRange, TrustRootError, TrustedRoot};
 pub use verify::{verify_bundle, verify_bundle_with};

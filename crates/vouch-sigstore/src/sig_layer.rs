@@ -1,22 +1,21 @@
-//! cosign 2.x keyless signatures and attestations stored in `.sig` and `.att` manifests.
+//! cosign 2.x keyless signatures stored in `.sig` manifests.
 //!
 //! cosign 2.x keeps a keyless signature's Sigstore material in the signature layer's
 //! annotations instead of a bundle: the Fulcio certificate, its chain, the Rekor entry with its
 //! signed entry timestamp, and an RFC 3161 timestamp when a TSA was used. This module assembles
 //! them into the bundle model and judges them with the same checks as a v0.1 bundle (each log
 //! entry needs a signed entry timestamp; an inclusion proof is checked when one is present),
-//! over the layer's payload bytes, which is what cosign signed. An `.att` layer is a DSSE
-//! envelope with the same annotations; its log entry is a `dsse` (or older `intoto`) entry
-//! bound to the envelope.
+//! over the layer's payload bytes, which is what cosign signed. Keyless `.att` layers (a DSSE
+//! envelope with the same annotations) are judged the same way, as a DSSE bundle.
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
 use super::model::{
-    Bundle, BundleVersion, CertificateChain, DsseSignature, Envelope, HashOutput, InclusionPromise,
-    KindVersion, LogId, MessageSignature, RawBytes, Rfc3161Timestamp, TimestampVerificationData,
-    TlogEntry, VerificationMaterial,
+    Bundle, BundleVersion, CertificateChain, Envelope, HashOutput, InclusionPromise, KindVersion,
+    LogId, MessageSignature, RawBytes, Rfc3161Timestamp, TimestampVerificationData, TlogEntry,
+    VerificationMaterial,
 };
 use super::verify::verify_parsed;
 use super::{
@@ -38,6 +37,8 @@ pub const RFC3161_ANNOTATION: &str = "dev.sigstore.cosign/rfc3161timestamp";
 const MAX_PEM_BYTES: usize = 64 * 1024;
 const MAX_CHAIN_CERTIFICATES: usize = 8;
 const MAX_JSON_BYTES: usize = 64 * 1024;
+/// The largest `.att` envelope judged (cosign's attestation layers are far smaller).
+const MAX_ENVELOPE_BYTES: usize = 32 * 1024 * 1024;
 
 /// The Sigstore material of one keyless `.sig` layer.
 #[derive(Debug, Clone, Copy)]
@@ -173,23 +174,117 @@ fn timestamp(annotation: &str) -> Result<Rfc3161Timestamp, BundleError> {
     })
 }
 
+/// Verifies a keyless `.sig` layer offline: the certificate chains to a Fulcio CA of `root` at
+/// every time the layer proves (its Rekor signed entry timestamp, its RFC 3161 timestamp),
+/// with a valid SCT; the Rekor entry describes exactly this signature, certificate and
+/// payload; the signature verifies over `payload` under the certificate's key; and the
+/// certificate's identity passes `policy`. Without a Rekor entry it is refused
+/// ([`BundleError::NoLogEntry`]) unless `options` accepts unlogged certificates.
+pub fn verify_sig_layer(
+    layer: &SigLayer<'_>,
+    signature: &[u8],
+    payload: &[u8],
+    policy: &IdentityPolicy,
+    root: &TrustedRoot,
+    options: &VerifyOptions,
+) -> Result<VerifiedBundle, BundleError> {
+    let bundle = Bundle {
+        media_type: String::new(),
+        verification_material: material(layer)?,
+        message_signature: Some(MessageSignature {
+            message_digest: Some(HashOutput {
+                algorithm: "SHA2_256".into(),
+                digest: HashAlgorithm::Sha256.digest(payload),
+            }),
+            signature: signature.to_vec(),
+        }),
+        dsse_envelope: None,
+    };
+    verify_parsed(
+        &bundle,
+        BundleVersion::V0_1,
+        &Artifact::Bytes(payload.to_vec()),
+        policy,
+        root,
+        options,
+    )
+}
+
 /// The Rekor entry kinds a keyless `.att` layer's log entry may be: `dsse 0.0.1`, which
 /// cosign 2.x `attest` records, and `intoto 0.0.2`, which earlier cosign releases recorded.
 /// Either must still describe exactly this envelope (payload hash, signature, certificate).
 pub const ATT_ENTRY_KINDS: [(&str, &str); 2] = [("dsse", "0.0.1"), ("intoto", "0.0.2")];
 
-/// The DSSE envelope of one `.att` layer, as read (and bounded) by the caller.
-#[derive(Debug, Clone, Copy)]
-pub struct AttEnvelope<'a> {
-    /// `payloadType`.
-    pub payload_type: &'a str,
-    /// The decoded payload: the in-toto statement.
-    pub payload: &'a [u8],
-    /// The decoded signatures (a keyless layer has exactly one).
-    pub signatures: &'a [Vec<u8>],
+/// Verifies a keyless `.att` layer offline (cosign 2.x `attest`): the layer is a DSSE
+/// envelope whose in-toto statement must name `artifact`, signed under the certificate in
+/// the annotations, with the same certificate, log and identity checks as
+/// [`verify_sig_layer`]. cosign 2.5 logs attestations as `dsse` 0.0.1 entries (the payload
+/// hash and signature checked as for a bundle); as `intoto` 0.0.2 entries (older cosign,
+/// `--rekor-entry-type intoto`) they also record the SHA-256 of the envelope bytes, which
+/// must be this layer's, as cosign checks.
+pub fn verify_att_layer(
+    layer: &SigLayer<'_>,
+    envelope: &[u8],
+    artifact: &Artifact,
+    policy: &IdentityPolicy,
+    root: &TrustedRoot,
+    options: &VerifyOptions,
+) -> Result<VerifiedBundle, BundleError> {
+    if envelope.len() > MAX_ENVELOPE_BYTES {
+        return Err(shape(format!(
+            "the envelope is {} bytes, more than the {MAX_ENVELOPE_BYTES}-byte limit",
+            envelope.len()
+        )));
+    }
+    let parsed: Envelope = serde_json::from_slice(envelope)
+        .map_err(|e| shape(format!("the layer is not a DSSE envelope: {e}")))?;
+    let verification_material = material(layer)?;
+    for (index, entry) in verification_material.tlog_entries.iter().enumerate() {
+        let kind = &entry.kind_version;
+        if !ATT_ENTRY_KINDS
+            .iter()
+            .any(|(k, v)| kind.kind == *k && kind.version == *v)
+        {
+            return Err(BundleError::Tlog {
+                entry: index,
+                reason: format!(
+                    "the log entry is {} {}, not an attestation entry (dsse 0.0.1 or intoto 0.0.2)",
+                    kind.kind, kind.version
+                ),
+            });
+        }
+        if entry.kind_version.kind == "intoto" {
+            let body: serde_json::Value = serde_json::from_slice(&entry.canonicalized_body)
+                .map_err(|e| shape(format!("entry body: {e}")))?;
+            let logged = body
+                .pointer("/spec/content/hash/value")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default();
+            if !logged.eq_ignore_ascii_case(&hex::encode(HashAlgorithm::Sha256.digest(envelope))) {
+                return Err(BundleError::Tlog {
+                    entry: index,
+                    reason: "the log entry records another envelope than this layer".into(),
+                });
+            }
+        }
+    }
+    let bundle = Bundle {
+        media_type: String::new(),
+        verification_material,
+        message_signature: None,
+        dsse_envelope: Some(parsed),
+    };
+    verify_parsed(
+        &bundle,
+        BundleVersion::V0_1,
+        artifact,
+        policy,
+        root,
+        options,
+    )
 }
 
-/// The certificate, chain hint, log entry and timestamp of a layer as bundle material.
+/// The certificate, chain, log entry and timestamp of a layer, as a bundle's material.
 fn material(layer: &SigLayer<'_>) -> Result<VerificationMaterial, BundleError> {
     let mut chain = certificates(layer.certificate_pem, CERTIFICATE_ANNOTATION)?;
     if chain.len() != 1 {
@@ -235,101 +330,6 @@ fn material(layer: &SigLayer<'_>) -> Result<VerificationMaterial, BundleError> {
         tlog_entries,
         timestamp_verification_data,
     })
-}
-
-/// Verifies a keyless `.sig` layer offline: the certificate chains to a Fulcio CA of `root` at
-/// every time the layer proves (its Rekor signed entry timestamp, its RFC 3161 timestamp),
-/// with a valid SCT; the Rekor entry describes exactly this signature, certificate and
-/// payload; the signature verifies over `payload` under the certificate's key; and the
-/// certificate's identity passes `policy`. Without a Rekor entry it is refused
-/// ([`BundleError::NoLogEntry`]) unless `options` accepts unlogged certificates.
-pub fn verify_sig_layer(
-    layer: &SigLayer<'_>,
-    signature: &[u8],
-    payload: &[u8],
-    policy: &IdentityPolicy,
-    root: &TrustedRoot,
-    options: &VerifyOptions,
-) -> Result<VerifiedBundle, BundleError> {
-    let bundle = Bundle {
-        media_type: String::new(),
-        verification_material: material(layer)?,
-        message_signature: Some(MessageSignature {
-            message_digest: Some(HashOutput {
-                algorithm: "SHA2_256".into(),
-                digest: HashAlgorithm::Sha256.digest(payload),
-            }),
-            signature: signature.to_vec(),
-        }),
-        dsse_envelope: None,
-    };
-    verify_parsed(
-        &bundle,
-        BundleVersion::V0_1,
-        &Artifact::Bytes(payload.to_vec()),
-        policy,
-        root,
-        options,
-    )
-}
-
-/// Verifies a keyless `.att` layer offline, as [`verify_sig_layer`] does a `.sig` layer: the
-/// certificate at the times the layer proves; the log entry is one of [`ATT_ENTRY_KINDS`] and
-/// describes exactly this envelope; the one DSSE signature verifies under the certificate's
-/// key; the payload is an in-toto statement with a sha256 subject `subject_sha256` (raw
-/// bytes); and the identity passes `policy`.
-pub fn verify_att_layer(
-    layer: &SigLayer<'_>,
-    envelope: &AttEnvelope<'_>,
-    subject_sha256: &[u8],
-    policy: &IdentityPolicy,
-    root: &TrustedRoot,
-    options: &VerifyOptions,
-) -> Result<VerifiedBundle, BundleError> {
-    let verification_material = material(layer)?;
-    if let Some(entry) = verification_material.tlog_entries.first() {
-        let kind = &entry.kind_version;
-        if !ATT_ENTRY_KINDS
-            .iter()
-            .any(|(k, v)| kind.kind == *k && kind.version == *v)
-        {
-            return Err(BundleError::Tlog {
-                entry: 0,
-                reason: format!(
-                    "the log entry is {} {}, not an attestation entry (dsse 0.0.1 or intoto 0.0.2)",
-                    kind.kind, kind.version
-                ),
-            });
-        }
-    }
-    let bundle = Bundle {
-        media_type: String::new(),
-        verification_material,
-        message_signature: None,
-        dsse_envelope: Some(Envelope {
-            payload: envelope.payload.to_vec(),
-            payload_type: envelope.payload_type.to_string(),
-            signatures: envelope
-                .signatures
-                .iter()
-                .map(|sig| DsseSignature {
-                    sig: sig.clone(),
-                    keyid: String::new(),
-                })
-                .collect(),
-        }),
-    };
-    verify_parsed(
-        &bundle,
-        BundleVersion::V0_1,
-        &Artifact::Digest {
-            algorithm: HashAlgorithm::Sha256,
-            digest: subject_sha256.to_vec(),
-        },
-        policy,
-        root,
-        options,
-    )
 }
 
 #[cfg(test)]
@@ -494,44 +494,6 @@ mod tests {
         assert_eq!(err.phase(), crate::Phase::Tlog, "{err}");
     }
 
-    /// A `.sig` layer's hashedrekord entry, moved onto an `.att` layer, is not an
-    /// attestation entry: refused before anything else is checked.
-    #[test]
-    fn an_att_layer_with_a_signature_entry_is_refused() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../tests/fixtures/sigstore-standin");
-        let read = |name: &str| std::fs::read(dir.join(name)).expect("fixture");
-        let manifest: serde_json::Value =
-            serde_json::from_slice(&read("cosign-keyless.sig-manifest.json")).expect("json");
-        let annotations: BTreeMap<String, String> =
-            serde_json::from_value(manifest["layers"][0]["annotations"].clone()).expect("map");
-        let root = TrustedRoot::from_json(&read("trusted_root.json")).expect("root");
-        let layer = SigLayer::from_annotations(&annotations).expect("keyless");
-        let signature =
-            b64::decode(&annotations["dev.cosignproject.cosign/signature"]).expect("b64");
-        let payload = read("cosign-keyless.sig-layer.json");
-        let envelope = AttEnvelope {
-            payload_type: crate::IN_TOTO_PAYLOAD_TYPE,
-            payload: &payload,
-            signatures: &[signature],
-        };
-        let err = verify_att_layer(
-            &layer,
-            &envelope,
-            &[0; 32],
-            &IdentityPolicy::AnyCertificate,
-            &root,
-            &VerifyOptions::default(),
-        )
-        .expect_err("hashedrekord");
-        assert_eq!(err.phase(), crate::Phase::Tlog, "{err}");
-        assert!(
-            err.to_string()
-                .contains("hashedrekord 0.0.1, not an attestation entry"),
-            "{err}"
-        );
-    }
-
     #[test]
     fn an_unlogged_certificate_is_checked_at_the_time_given() {
         let c = case();
@@ -566,5 +528,48 @@ mod tests {
         )
         .expect_err("expired now");
         assert_eq!(err.phase(), crate::Phase::Certificate, "{err}");
+    }
+
+    /// A `.sig` layer's hashedrekord entry, moved onto an `.att` layer, is not an
+    /// attestation entry: refused before anything else is checked.
+    #[test]
+    fn an_att_layer_with_a_signature_entry_is_refused() {
+        use base64::Engine as _;
+        use base64::engine::general_purpose::STANDARD;
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/sigstore-standin");
+        let read = |name: &str| std::fs::read(dir.join(name)).expect("fixture");
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&read("cosign-keyless.sig-manifest.json")).expect("json");
+        let annotations: BTreeMap<String, String> =
+            serde_json::from_value(manifest["layers"][0]["annotations"].clone()).expect("map");
+        let root = TrustedRoot::from_json(&read("trusted_root.json")).expect("root");
+        let layer = SigLayer::from_annotations(&annotations).expect("keyless");
+        let signature =
+            b64::decode(&annotations["dev.cosignproject.cosign/signature"]).expect("b64");
+        let payload = read("cosign-keyless.sig-layer.json");
+        let envelope = serde_json::json!({
+            "payloadType": crate::IN_TOTO_PAYLOAD_TYPE,
+            "payload": STANDARD.encode(&payload),
+            "signatures": [{"keyid": "", "sig": STANDARD.encode(&signature)}],
+        });
+        let err = verify_att_layer(
+            &layer,
+            envelope.to_string().as_bytes(),
+            &Artifact::Digest {
+                algorithm: HashAlgorithm::Sha256,
+                digest: vec![0; 32],
+            },
+            &IdentityPolicy::AnyCertificate,
+            &root,
+            &VerifyOptions::default(),
+        )
+        .expect_err("hashedrekord");
+        assert_eq!(err.phase(), crate::Phase::Tlog, "{err}");
+        assert!(
+            err.to_string()
+                .contains("hashedrekord 0.0.1, not an attestation entry"),
+            "{err}"
+        );
     }
 }

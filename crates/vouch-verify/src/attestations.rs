@@ -14,7 +14,7 @@ use vouch_registry::{Lookup, Repo, StoreError};
 use std::collections::BTreeMap;
 
 use vouch_policy::{AttestationFact, KeylessIdentity, Timestamp};
-use vouch_sigstore::{AttEnvelope, IdentityPolicy, SigLayer, verify_att_layer};
+use vouch_sigstore::{Artifact, HashAlgorithm, IdentityPolicy, SigLayer, verify_att_layer};
 
 use vouch_registry::referrers::FetchedBundle;
 
@@ -317,16 +317,13 @@ fn judge_envelope(
         let root = judge
             .root
             .ok_or("the built-in trusted root could not be loaded")?;
-        let signatures: Vec<Vec<u8>> = env.signatures.iter().map(|(_, s)| s.clone()).collect();
-        let dsse = AttEnvelope {
-            payload_type: &env.payload_type,
-            payload: &env.payload,
-            signatures: &signatures,
+        let subject = Artifact::Digest {
+            algorithm: HashAlgorithm::Sha256,
+            digest: hex::decode(digest.hex()).unwrap_or_default(),
         };
-        let subject = hex::decode(digest.hex()).unwrap_or_default();
         let (v, unlogged) = verify_keyless(judge, |options| {
             let any = IdentityPolicy::AnyCertificate;
-            verify_att_layer(&material, &dsse, &subject, &any, root, options)
+            verify_att_layer(&material, bytes, &subject, &any, root, options)
         })?;
         keyless = Some((v, unlogged));
     }

@@ -391,5 +391,14 @@ fn other_signature(body: &[u8]) -> Vec<u8> {
             *s = STANDARD.encode(raw);
         }
     }
+    // intoto 0.0.2 keeps each signature base64-encoded twice.
+    if let Some(Value::String(s)) = v.pointer_mut("/spec/content/envelope/signatures/0/sig")
+        && let Ok(once) = STANDARD.decode(s.as_bytes())
+        && let Ok(mut raw) = STANDARD.decode(&once)
+        && let Some(last) = raw.last_mut()
+    {
+        *last ^= 1;
+        *s = STANDARD.encode(STANDARD.encode(raw));
+    }
     canonical_json(&v)
 }
