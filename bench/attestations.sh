@@ -72,12 +72,17 @@ docker-registry serve "$WORK/registry.yml" >"$WORK/registry.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 100); do curl -fs "http://$HOST/v2/" >/dev/null && break; sleep 0.1; done
 
-# N images, signed, each attested twice.
-"$SETUP" push --registry "$HOST" --prefix bench --count "$N" --out "$WORK/refs.txt" >/dev/null
+# The proxy (no added latency until the measurement through it).
+PROXIED=""
+if [ "$LATENCY_MS" != 0 ]; then
+    coproc PX { exec "$PROXY" --upstream "$HOST"; }
+    PIDS+=($PX_PID)
+    read -r PROXIED <&"${PX[0]}"
+fi
+
 export VOUCH_PASSWORD=bench
 for k in release scanner ci; do "$VOUCH" keygen --output-key-prefix "$WORK/$k" >/dev/null; done
 V=("$VOUCH" --allow-insecure-registry)
-"${V[@]}" sign --from "$WORK/refs.txt" --key "$WORK/release.key" --jobs 32 --output json >/dev/null
 NOW=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 cat >"$WORK/scan.json" <<JSON
 {"scanner": {"uri": "pkg:github/aquasecurity/trivy@0.58.0", "version": "0.58.0",
@@ -92,9 +97,21 @@ cat >"$WORK/provenance.json" <<JSON
  "runDetails": {"builder": {"id": "https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main"},
   "metadata": {"finishedOn": "$NOW"}}}
 JSON
-mapfile -t REFS <"$WORK/refs.txt"
-"${V[@]}" attest "${REFS[@]}" --key "$WORK/scanner.key" --type vuln --predicate "$WORK/scan.json" >/dev/null
-"${V[@]}" attest "${REFS[@]}" --key "$WORK/ci.key" --type slsaprovenance1 --predicate "$WORK/provenance.json" >/dev/null
+
+# N images at registry address $1 (the registry, or the proxy: signatures name the
+# repository as seen there), each signed and attested twice; references in refs-$1.txt.
+images() {
+    local host=$1 prefix=$2
+    "$SETUP" push --registry "$HOST" --prefix "$prefix" --count "$N" --out "$WORK/pushed.txt" >/dev/null
+    sed "s#^$HOST/#$host/#" "$WORK/pushed.txt" >"$WORK/refs-$host.txt"
+    "${V[@]}" sign --from "$WORK/refs-$host.txt" --key "$WORK/release.key" --jobs 32 --output json >/dev/null
+    local refs
+    mapfile -t refs <"$WORK/refs-$host.txt"
+    "${V[@]}" attest "${refs[@]}" --key "$WORK/scanner.key" --type vuln --predicate "$WORK/scan.json" >/dev/null
+    "${V[@]}" attest "${refs[@]}" --key "$WORK/ci.key" --type slsaprovenance1 --predicate "$WORK/provenance.json" >/dev/null
+}
+images "$HOST" bench/direct
+[ -n "$PROXIED" ] && images "$PROXIED" bench/proxied
 
 # The two policies, for the registry at $1 (the proxy's address differs from the registry's).
 policies() {
@@ -105,7 +122,7 @@ signers:
   release: {keys: [release.pub]}
 rules:
   - name: bench
-    images: ["$host/bench/**"]
+    images: ["$host/**"]
     require: {signers: [release]}
 default: deny
 YML
@@ -117,7 +134,7 @@ signers:
   ci: {keys: [ci.pub]}
 rules:
   - name: bench
-    images: ["$host/bench/**"]
+    images: ["$host/**"]
     require:
       signers: [release]
       attestations:
@@ -132,7 +149,6 @@ rules:
           condition: predicate.runDetails.builder.id.startsWith("https://github.com/acme/")
 default: deny
 YML
-    sed "s#^$HOST/#$host/#" "$WORK/refs.txt" >"$WORK/refs-$host.txt"
 }
 
 verify() { # $1 = policy (signatures|attestations), $2 = registry address; prints milliseconds
@@ -163,10 +179,8 @@ measure() { # $1 = registry address; prints "signatures-ms attestations-ms"
 read -r SIGS ATTS < <(measure "$HOST")
 RATIO=$(python3 -c "print(f'{$ATTS / $SIGS:.2f}')")
 LATENCY_ROW=""
-if [ "$LATENCY_MS" != 0 ]; then
-    coproc PX { exec "$PROXY" --upstream "$HOST" --rtt-ms "$LATENCY_MS"; }
-    PIDS+=($PX_PID)
-    read -r PROXIED <&"${PX[0]}"
+if [ -n "$PROXIED" ]; then
+    echo "rtt $LATENCY_MS" >&"${PX[1]}"
     read -r LSIGS LATTS < <(measure "$PROXIED")
     LRATIO=$(python3 -c "print(f'{$LATTS / $LSIGS:.2f}')")
     LATENCY_ROW="| through a proxy adding $LATENCY_MS ms per round trip: signature only / with both attestations | ${LSIGS} ms / ${LATTS} ms (${LRATIO}x) |"
