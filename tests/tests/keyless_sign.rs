@@ -6,7 +6,7 @@
 //!
 //! The offline verifier `vouch-keyless` answers to is vouch's library
 //! (`vouch_sigstore::verify_bundle_with`, `vouch_sigstore::verify_sig_layer`), plugged in
-//! through [`VouchVerifier`] exactly as the command will plug it in.
+//! through [`RootVerifier`], exactly as the commands plug it in.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead as _, BufReader, Write as _};
@@ -22,14 +22,13 @@ use vouch_e2e::image::Blob;
 use vouch_e2e::sigstore::{Hostile, OTHER_EMAIL, Sigstore, SigstoreOptions};
 use vouch_e2e::{Registry, Run, TestImage, vouch};
 use vouch_keyless::{
-    AttestationEntry, EndpointOverrides, Expectation, IdentityToken, KeylessError, KeylessOptions,
-    KeylessSigner, OfflineVerifier, Rejection, RejectionKind, SIGSTORE_AUDIENCE, Service,
-    SignedMaterial, SigningConfig, TokenLookup, TokenSource, TransportOptions, Verified,
-    find_token,
+    AttestationEntry, EndpointOverrides, IdentityToken, KeylessError, KeylessOptions,
+    KeylessSigner, SIGSTORE_AUDIENCE, Service, SigningConfig, TokenLookup, TokenSource,
+    TransportOptions, find_token,
 };
+use vouch_sign::keyless::RootVerifier;
 use vouch_sigstore::{
-    Artifact, BundleError, HashAlgorithm, IdentityPolicy, SigLayer, TimeSource, TrustedRoot,
-    UnixTime, VerifyOptions, verify_att_layer, verify_bundle_with, verify_sig_layer,
+    Artifact, HashAlgorithm, IdentityPolicy, SigLayer, TrustedRoot, VerifyOptions, verify_att_layer,
 };
 
 const ALICE: &str = "alice@example.com";
@@ -37,115 +36,6 @@ const WORKFLOW: &str =
     "https://github.com/example/app/.github/workflows/release.yml@refs/heads/main";
 const IN_TOTO: &str = "application/vnd.in-toto+json";
 const SIMPLE_SIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
-
-/// vouch's offline verifier behind `vouch-keyless`'s trait, with the stand-in's root.
-struct VouchVerifier {
-    root: TrustedRoot,
-}
-
-fn classify(e: &BundleError) -> RejectionKind {
-    match e {
-        BundleError::Tlog { reason, .. }
-            if reason.contains("inclusion proof") || reason.contains("checkpoint") =>
-        {
-            RejectionKind::InclusionProof
-        }
-        BundleError::Tlog { reason, .. } if reason.contains("signed entry timestamp") => {
-            RejectionKind::SignedEntryTimestamp
-        }
-        BundleError::Tlog { .. } | BundleError::NoLogEntry => RejectionKind::LogEntry,
-        BundleError::Certificate { .. } => RejectionKind::Certificate,
-        BundleError::Timestamp { .. } | BundleError::NoVerifiedTime => RejectionKind::Timestamp,
-        BundleError::Signature { .. } | BundleError::ArtifactMismatch { .. } => {
-            RejectionKind::Signature
-        }
-        BundleError::Policy(_) => RejectionKind::Identity,
-        _ => RejectionKind::Other,
-    }
-}
-
-impl OfflineVerifier for VouchVerifier {
-    fn verify(
-        &self,
-        material: &SignedMaterial<'_>,
-        expect: &Expectation<'_>,
-    ) -> Result<Verified, Rejection> {
-        let policy = IdentityPolicy::Identity {
-            subject: expect.identity.subject.clone(),
-            issuer: expect.identity.issuer.clone(),
-        };
-        let options = VerifyOptions {
-            unlogged_certificates_at: expect.unlogged_at.map(UnixTime::from_secs),
-            ..VerifyOptions::default()
-        };
-        let result = match material {
-            SignedMaterial::Bundle {
-                json,
-                artifact_sha256,
-            } => verify_bundle_with(
-                json,
-                &Artifact::Digest {
-                    algorithm: HashAlgorithm::Sha256,
-                    digest: artifact_sha256.to_vec(),
-                },
-                &policy,
-                &self.root,
-                &options,
-            ),
-            SignedMaterial::SigLayer {
-                annotations,
-                signature,
-                payload,
-            } => match SigLayer::from_annotations(annotations) {
-                Some(layer) => {
-                    verify_sig_layer(&layer, signature, payload, &policy, &self.root, &options)
-                }
-                None => {
-                    return Err(Rejection {
-                        kind: RejectionKind::Other,
-                        reason: "the layer carries no certificate".into(),
-                    });
-                }
-            },
-            SignedMaterial::AttLayer {
-                annotations,
-                envelope,
-                artifact_sha256,
-            } => match SigLayer::from_annotations(annotations) {
-                Some(layer) => verify_att_layer(
-                    &layer,
-                    envelope,
-                    &Artifact::Digest {
-                        algorithm: HashAlgorithm::Sha256,
-                        digest: artifact_sha256.to_vec(),
-                    },
-                    &policy,
-                    &self.root,
-                    &options,
-                ),
-                None => {
-                    return Err(Rejection {
-                        kind: RejectionKind::Other,
-                        reason: "the layer carries no certificate".into(),
-                    });
-                }
-            },
-        };
-        result
-            .map(|v| Verified {
-                log_entries: v.log_entries.len(),
-                timestamps: v
-                    .verified_times
-                    .iter()
-                    .filter(|t| matches!(t.source, TimeSource::TimestampAuthority { .. }))
-                    .count(),
-            })
-            .map_err(|e| Rejection {
-                kind: classify(&e),
-                reason: e.to_string(),
-            })
-    }
-}
 
 fn now() -> i64 {
     SystemTime::now()
@@ -158,7 +48,8 @@ fn now() -> i64 {
 struct Bench {
     sigstore: Sigstore,
     reg: Registry,
-    verifier: Arc<VouchVerifier>,
+    verifier: Arc<RootVerifier>,
+    root: TrustedRoot,
 }
 
 impl Bench {
@@ -176,7 +67,8 @@ impl Bench {
         Bench {
             sigstore,
             reg: Registry::start(),
-            verifier: Arc::new(VouchVerifier { root }),
+            verifier: Arc::new(RootVerifier::new(root.clone())),
+            root,
         }
     }
 
@@ -1187,7 +1079,7 @@ fn keyless_att_layers_record_their_envelope_and_refuse_another() {
                 digest: digest.to_vec(),
             },
             &policy,
-            &b.verifier.root,
+            &b.root,
             &VerifyOptions::default(),
         )
     };
@@ -1201,7 +1093,7 @@ fn keyless_att_layers_record_their_envelope_and_refuse_another() {
             digest: digest.to_vec(),
         },
         &policy,
-        &b.verifier.root,
+        &b.root,
         &VerifyOptions::default(),
     )
     .expect("the dsse-logged layer verifies");
