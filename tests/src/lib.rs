@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod clock;
 pub mod fault_proxy;
 pub mod hostile;
 pub mod image;

@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+use vouch_e2e::clock::{now, rfc3339};
 use vouch_e2e::image::Blob;
 use vouch_e2e::peers::{Peers, peers};
 use vouch_e2e::{Registry, Run, TEST_PASSWORD, TestImage, keygen, vouch};
@@ -125,24 +126,6 @@ fn attestations(reference: &str, keys: &[&Path], extra: &[&str]) -> Run {
         cmd.arg("--key").arg(k);
     }
     Run::of(cmd.args(extra))
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs() as i64
-}
-
-fn rfc3339(secs: i64) -> String {
-    let out = std::process::Command::new("date")
-        .args(["-u", "-d", &format!("@{secs}"), "+%Y-%m-%dT%H:%M:%SZ"])
-        .output()
-        .expect("date");
-    String::from_utf8(out.stdout)
-        .expect("utf-8")
-        .trim()
-        .to_string()
 }
 
 /// A cosign vulnerability scan record finished at `finished`, with one finding.

@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use vouch_e2e::clock::{now, rfc3339};
 use vouch_e2e::image::Blob;
 use vouch_e2e::sigstore::Sigstore;
 use vouch_e2e::{Registry, Run, TestImage, keygen, sign, vouch};
@@ -142,24 +143,6 @@ default: deny
         std::fs::write(&path, serde_json::to_vec(value).expect("json")).expect("write");
         path
     }
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs() as i64
-}
-
-fn rfc3339(secs: i64) -> String {
-    let out = std::process::Command::new("date")
-        .args(["-u", "-d", &format!("@{secs}"), "+%Y-%m-%dT%H:%M:%SZ"])
-        .output()
-        .expect("date");
-    String::from_utf8(out.stdout)
-        .expect("utf-8")
-        .trim()
-        .to_string()
 }
 
 /// A vulnerability scan finished at `finished`, with one finding of `severity`.

@@ -12,12 +12,13 @@ use std::collections::BTreeMap;
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use sha2::Digest as _;
+use vouch_e2e::clock::now;
 use vouch_e2e::image::Blob;
 use vouch_e2e::sigstore::{Hostile, OTHER_EMAIL, Sigstore, SigstoreOptions};
 use vouch_e2e::{Registry, Run, TestImage, vouch};
@@ -36,13 +37,6 @@ const WORKFLOW: &str =
     "https://github.com/example/app/.github/workflows/release.yml@refs/heads/main";
 const IN_TOTO: &str = "application/vnd.in-toto+json";
 const SIMPLE_SIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .expect("clock")
-}
 
 /// One stand-in, one registry, a cosign home, a scratch directory.
 struct Bench {
